@@ -1,0 +1,66 @@
+//! The error a handler returns: an HTTP status and a message for the client.
+
+use std::fmt;
+
+/// A failed request: the status to answer with and a message for the client.
+///
+/// The SDK turns it into `{"error": <message>, "request_id": <id>}`, the same
+/// shape the host uses for its own errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    status: u16,
+    message: String,
+}
+
+/// `Result` with the SDK's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error with any status; `status` should be 4xx or 5xx.
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is malformed or misses a field.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    /// 404: the thing asked for does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, message)
+    }
+
+    /// 500: the module itself failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, message)
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The message for the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.status)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Serialising a module's own value failed: that is the module's fault, a 500.
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Self::internal(format!("could not encode JSON: {err}"))
+    }
+}

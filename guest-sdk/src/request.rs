@@ -1,0 +1,85 @@
+//! The request a handler receives.
+
+use serde::de::DeserializeOwned;
+
+use crate::bindings::modhost::module::types::Request as WitRequest;
+use crate::error::{Error, Result};
+
+/// One HTTP request routed to this module by the host.
+///
+/// Route parameters, query pairs and headers arrive already parsed; header
+/// names compare case-insensitively.
+#[derive(Debug, Clone)]
+pub struct Request {
+    inner: WitRequest,
+}
+
+impl Request {
+    pub(crate) fn new(inner: WitRequest) -> Self {
+        Self { inner }
+    }
+
+    /// The id the host gave this request, also found in the host's logs.
+    pub fn id(&self) -> &str {
+        &self.inner.request_id
+    }
+
+    /// The method in upper case.
+    pub fn method(&self) -> &str {
+        &self.inner.method
+    }
+
+    /// The request path, without the query string.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The route pattern that matched, as the module declared it.
+    pub fn route(&self) -> &str {
+        &self.inner.route
+    }
+
+    /// The value of a `:name` route segment (or `...` for the tail).
+    ///
+    /// Errors with 400 when the route has no such parameter, which means the
+    /// handler was mounted on a route without it.
+    pub fn param(&self, name: &str) -> Result<&str> {
+        find(&self.inner.params, name, false)
+            .ok_or_else(|| Error::bad_request(format!("missing route parameter: {name}")))
+    }
+
+    /// The first value of a query parameter, if present.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        find(&self.inner.query, name, false)
+    }
+
+    /// The first value of a header, matched without regard to case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find(&self.inner.headers, name, true)
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.inner.body
+    }
+
+    /// The body parsed as JSON into `T`; a body that does not parse is a 400
+    /// naming what is wrong.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.inner.body)
+            .map_err(|err| Error::bad_request(format!("invalid JSON body: {err}")))
+    }
+}
+
+fn find<'a>(pairs: &'a [(String, String)], name: &str, ignore_case: bool) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, _)| {
+            if ignore_case {
+                key.eq_ignore_ascii_case(name)
+            } else {
+                key == name
+            }
+        })
+        .map(|(_, value)| value.as_str())
+}

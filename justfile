@@ -1,0 +1,28 @@
+# The everyday commands. `just --list` shows them.
+
+config := "runtime.toml"
+
+# Serve the example deployment (runtime.toml) on the embedded defaults.
+run: guests
+    cargo run --release --bin modhost -- serve --config {{config}}
+
+# Build every guest module under guest-modules/ into target/guests/.
+guests:
+    scripts/build-guests
+
+# Run every test: guests built from source, then unit and end-to-end tests.
+test: guests
+    cargo test --release --workspace
+
+# Check a config without serving: modules, routes, errors.
+check: guests
+    cargo run --release --bin modhost -- check --config {{config}}
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
+
+# Requests per second of GET /my-module/info against plain hyper, same load generator.
+bench: guests
+    bench/serve

@@ -1,0 +1,72 @@
+//! The one wasmtime engine of the process: async calls, a pooling allocator
+//! so a fresh instance per request is cheap, and an epoch clock that lets a
+//! call's deadline interrupt a guest that never returns.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; deadlines are rounded up to this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The largest linear memory any guest may grow to. Per-module limits come
+/// below it; the pool reserves address space for this much per memory.
+pub const MAX_MEMORY_BYTES: usize = 256 << 20;
+
+/// How many instances may be alive at once across all modules.
+const MAX_CONCURRENT_INSTANCES: u32 = 1000;
+
+/// Builds the engine and starts the thread that advances its epoch.
+pub fn build_engine() -> Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_CONCURRENT_INSTANCES)
+        .total_core_instances(MAX_CONCURRENT_INSTANCES * 2)
+        .total_memories(MAX_CONCURRENT_INSTANCES * 2)
+        .total_tables(MAX_CONCURRENT_INSTANCES * 2)
+        .total_stacks(MAX_CONCURRENT_INSTANCES)
+        .max_memory_size(MAX_MEMORY_BYTES);
+
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .wasm_component_model(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)?;
+    start_epoch_ticker(&engine);
+    Ok(engine)
+}
+
+/// The number of epoch ticks that covers `timeout`, plus one because the
+/// current tick is already partly over.
+pub fn deadline_ticks(timeout: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_millis().max(1);
+    u64::try_from(timeout.as_millis().div_ceil(tick)).unwrap_or(u64::MAX) + 1
+}
+
+fn start_epoch_ticker(engine: &Engine) {
+    // A weak handle: the thread ends once the engine is dropped.
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("modhost-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("the OS can start one thread at startup");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_round_up_to_whole_ticks_plus_one() {
+        assert_eq!(deadline_ticks(Duration::from_millis(1)), 2);
+        assert_eq!(deadline_ticks(Duration::from_millis(10)), 2);
+        assert_eq!(deadline_ticks(Duration::from_millis(25)), 4);
+    }
+}

@@ -1,0 +1,30 @@
+//! Responses the runtime writes itself: JSON bodies, and every error as
+//! `{"error": <message>, "request_id": <id>}`.
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
+
+/// The body type of every response the server sends.
+pub type Body = Full<Bytes>;
+
+/// `status` with `value` as its JSON body.
+pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An error response: `status` and a JSON body with the message and the
+/// request id, so a client's report can be found in the logs.
+pub fn error_response(status: StatusCode, message: &str, request_id: &str) -> Response<Body> {
+    json_response(
+        status,
+        &json!({ "error": message, "request_id": request_id }),
+    )
+}

@@ -1,0 +1,253 @@
+//! From `runtime.toml` to a registry of running modules: read each `.wasm`,
+//! compile it, check it against the world, ask it to `describe` itself,
+//! build the route table and call `init`.
+//!
+//! A module that fails to load is marked failed with its reason and the
+//! others go on; routes that clash are a startup error, because serving
+//! either module's route would silently hide the other's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Result, bail};
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings::Manifest;
+use crate::capabilities;
+use crate::config::{ModuleConfig, RuntimeConfig, check_module_name};
+use crate::host_state::{HostState, ModuleContext};
+use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
+use crate::routing::{RoutePattern, RouteTable};
+use crate::sandbox::ModuleSandbox;
+
+/// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
+const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+/// The first 8 bytes of a core WebAssembly module.
+const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/// Loads and initialises every module of `config`.
+///
+/// Returns an error only for what stops the whole runtime (clashing or
+/// reserved routes); a module's own failure is recorded in its entry.
+pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<ModuleRegistry> {
+    let mut linker = Linker::new(engine);
+    capabilities::add_to_linker(&mut linker)?;
+    let timeout = Duration::from_millis(config.sandbox.timeout_ms);
+
+    let mut modules = BTreeMap::new();
+    for (name, module_config) in &config.modules {
+        let source = config.module_path(module_config);
+        let loaded = load_module(name, module_config, &source, engine, &linker, timeout).await;
+        let entry = match loaded {
+            Ok((sandbox, manifest)) => {
+                tracing::info!(
+                    module = %name,
+                    version = %manifest.version,
+                    routes = manifest.routes.len(),
+                    source = %source.display(),
+                    "module loaded"
+                );
+                ModuleEntry {
+                    name: name.clone(),
+                    source,
+                    manifest: Some(manifest),
+                    sandbox: Some(Arc::new(sandbox)),
+                    state: ModuleState::Ready,
+                }
+            }
+            Err(reason) => {
+                let reason = format!("{reason} (modules.{name} in {})", config.source.display());
+                tracing::error!(module = %name, "module failed to load: {reason}");
+                ModuleEntry {
+                    name: name.clone(),
+                    source,
+                    manifest: None,
+                    sandbox: None,
+                    state: ModuleState::Failed(reason),
+                }
+            }
+        };
+        modules.insert(name.clone(), entry);
+    }
+
+    let routes = build_route_table(&modules)?;
+    for entry in modules.values_mut() {
+        initialise(entry).await;
+    }
+    Ok(ModuleRegistry::new(modules, routes))
+}
+
+/// Reads, compiles, links and describes one module; the error is the reason
+/// it failed, written for the operator.
+async fn load_module(
+    name: &str,
+    module_config: &ModuleConfig,
+    source: &Path,
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    timeout: Duration,
+) -> Result<(ModuleSandbox, Manifest), String> {
+    let bytes = tokio::fs::read(source).await.map_err(|err| {
+        format!(
+            "cannot read {}: {err}; build the guests (`just guests`) or fix the path",
+            source.display()
+        )
+    })?;
+    check_is_component(&bytes, source)?;
+
+    let compile_engine = engine.clone();
+    let component = tokio::task::spawn_blocking(move || Component::new(&compile_engine, &bytes))
+        .await
+        .map_err(|err| format!("compiling {} panicked: {err}", source.display()))?
+        .map_err(|err| format!("{} does not compile: {err:#}", source.display()))?;
+
+    let context = Arc::new(ModuleContext::new(
+        name,
+        capabilities::toml_table_to_json(&module_config.config),
+    ));
+    let sandbox = ModuleSandbox::new(linker, &component, context, timeout).map_err(|err| {
+        format!(
+            "{} does not implement the modhost:module world: {err:#}; build it against wit/module.wit",
+            source.display()
+        )
+    })?;
+    let manifest = sandbox
+        .describe()
+        .await
+        .map_err(|err| format!("its describe export {err}"))?;
+    check_manifest(name, &manifest)?;
+    Ok((sandbox, manifest))
+}
+
+fn check_is_component(bytes: &[u8], source: &Path) -> Result<(), String> {
+    match bytes.get(..8) {
+        Some(header) if header == COMPONENT_HEADER => Ok(()),
+        Some(header) if header == CORE_MODULE_HEADER => Err(format!(
+            "{} is a core WebAssembly module, not a component; link it with wasm-component-ld (or `wasm-tools component new`), or build for wasm32-wasip2",
+            source.display()
+        )),
+        _ => Err(format!(
+            "{} is not a WebAssembly component (it does not start with the component header)",
+            source.display()
+        )),
+    }
+}
+
+/// Checks what `describe` returned against the config: the names agree, and
+/// the version and every route are well formed.
+fn check_manifest(name: &str, manifest: &Manifest) -> Result<(), String> {
+    if manifest.name != name {
+        return Err(format!(
+            "the component calls itself {:?}, but it is configured as {name:?}; rename the table to [modules.{}] or load the right file",
+            manifest.name, manifest.name
+        ));
+    }
+    check_module_name(&manifest.name)?;
+    if manifest.version.trim().is_empty() {
+        return Err("its manifest has an empty version".to_string());
+    }
+    for route in &manifest.routes {
+        check_method(&route.method)?;
+        RoutePattern::parse(&route.path)?;
+    }
+    Ok(())
+}
+
+fn check_method(method: &str) -> Result<(), String> {
+    let valid =
+        method == "*" || (!method.is_empty() && method.chars().all(|c| c.is_ascii_uppercase()));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "its route method {method:?} is not valid: use an upper-case HTTP method or '*'"
+        ))
+    }
+}
+
+fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTable> {
+    let routes = modules.values().flat_map(|entry| {
+        entry.manifest.iter().flat_map(move |manifest| {
+            manifest.routes.iter().map(move |route| {
+                let pattern = RoutePattern::parse(&route.path).expect("checked by check_manifest");
+                (entry.name.clone(), route.method.clone(), pattern)
+            })
+        })
+    });
+    match RouteTable::build(routes) {
+        Ok(table) => Ok(table),
+        Err(err) => bail!("{err}"),
+    }
+}
+
+/// Calls the module's `init`; a failure or trap marks it failed.
+async fn initialise(entry: &mut ModuleEntry) {
+    let Some(sandbox) = &entry.sandbox else {
+        return;
+    };
+    let outcome = match sandbox.init().await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(reason)) => Err(format!("init failed: {reason}")),
+        Err(err) => Err(format!("init {err}")),
+    };
+    match outcome {
+        Ok(()) => {
+            // Set once; a second init of the same context cannot happen.
+            let _ = sandbox.context().initialized_at.set(SystemTime::now());
+            tracing::info!(module = %entry.name, "module initialised");
+        }
+        Err(reason) => {
+            tracing::error!(module = %entry.name, "module failed: {reason}");
+            entry.state = ModuleState::Failed(reason);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::modhost::module::types::Route;
+
+    fn manifest(name: &str, routes: &[(&str, &str)]) -> Manifest {
+        Manifest {
+            name: name.to_string(),
+            version: "1.0.0".to_string(),
+            description: String::new(),
+            dependencies: Vec::new(),
+            routes: routes
+                .iter()
+                .map(|(method, path)| Route {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_manifest_under_another_name_says_how_to_fix_the_config() {
+        let err = check_manifest("users", &manifest("user_management", &[])).unwrap_err();
+        assert!(err.contains("[modules.user_management]"), "{err}");
+    }
+
+    #[test]
+    fn bad_routes_and_methods_are_named() {
+        let err = check_manifest("m", &manifest("m", &[("GET", "no-slash")])).unwrap_err();
+        assert!(err.contains("no-slash"), "{err}");
+        let err = check_manifest("m", &manifest("m", &[("get", "/a")])).unwrap_err();
+        assert!(err.contains("\"get\""), "{err}");
+        assert!(check_manifest("m", &manifest("m", &[("*", "/a"), ("GET", "/b/:id")])).is_ok());
+    }
+
+    #[test]
+    fn core_modules_and_other_files_are_told_apart() {
+        let core = check_is_component(&CORE_MODULE_HEADER, Path::new("x.wasm")).unwrap_err();
+        assert!(core.contains("core WebAssembly module"), "{core}");
+        let text = check_is_component(b"hello world", Path::new("x.wasm")).unwrap_err();
+        assert!(text.contains("not a WebAssembly component"), "{text}");
+        assert!(check_is_component(&COMPONENT_HEADER, Path::new("x.wasm")).is_ok());
+    }
+}

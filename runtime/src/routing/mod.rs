@@ -1,0 +1,7 @@
+//! From a request's method and path to the module and route that serve it.
+
+mod pattern;
+mod table;
+
+pub use pattern::RoutePattern;
+pub use table::{Lookup, RouteMatch, RouteTable};

@@ -1,0 +1,157 @@
+//! End to end: every kind of bad input to `modhost` gets a clear error that
+//! names the file, the key or the module, and what to do.
+
+mod support;
+
+use support::{module_table, run_modhost, temp_dir, write_config};
+
+/// Runs `modhost <command> --config <text as a file>` and returns whether it
+/// succeeded and what it printed (stdout and stderr together).
+fn run_with_config(command: &str, text: &str) -> (bool, String) {
+    let dir = temp_dir();
+    let config = write_config(dir.path(), text);
+    let config = config.to_str().unwrap();
+    let mut args = vec![command, "--config", config];
+    if command == "serve" {
+        // Should a bad config be accepted after all, serve on a free port.
+        args.extend(["--listen", "127.0.0.1:0"]);
+    }
+    let (status, stdout, stderr) = run_modhost(&args);
+    (status.success(), format!("{stdout}{stderr}"))
+}
+
+fn assert_fails_mentioning(command: &str, text: &str, needles: &[&str]) {
+    let (ok, output) = run_with_config(command, text);
+    assert!(!ok, "expected a failure, got success:\n{output}");
+    for needle in needles {
+        assert!(output.contains(needle), "missing {needle:?} in:\n{output}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let (status, _, stderr) = run_modhost(&["serve", "--config", "/nonexistent/runtime.toml"]);
+    assert!(!status.success());
+    assert!(stderr.contains("/nonexistent/runtime.toml"), "{stderr}");
+    assert!(stderr.contains("--config"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_key_names_the_file_the_key_and_the_known_keys() {
+    assert_fails_mentioning(
+        "serve",
+        "[server]\nlisen = \"127.0.0.1:8080\"\n",
+        &["runtime.toml", "lisen", "listen"],
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    assert_fails_mentioning(
+        "serve",
+        "[server]\nmax_body_bytes = \"big\"\n",
+        &["runtime.toml", "max_body_bytes"],
+    );
+}
+
+#[test]
+fn malformed_toml_names_the_line() {
+    assert_fails_mentioning("serve", "[server\n", &["runtime.toml", "line 1"]);
+}
+
+#[test]
+fn a_missing_wasm_file_names_the_module_and_the_path() {
+    assert_fails_mentioning(
+        "check",
+        "[modules.ghost]\npath = \"/nonexistent/ghost.wasm\"\n",
+        &["ghost", "/nonexistent/ghost.wasm", "just guests"],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_named() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("text.wasm"), "not wasm at all").unwrap();
+    // A core module: the header alone is a valid, empty one.
+    std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let text = format!(
+        "[modules.text]\npath = {:?}\n[modules.core]\npath = {:?}\n",
+        dir.path().join("text.wasm"),
+        dir.path().join("core.wasm")
+    );
+    assert_fails_mentioning(
+        "check",
+        &text,
+        &[
+            "text.wasm is not a WebAssembly component",
+            "core.wasm is a core WebAssembly module",
+        ],
+    );
+}
+
+#[test]
+fn a_component_that_does_not_implement_the_world_is_named() {
+    let dir = temp_dir();
+    // The header alone is a valid component that exports nothing.
+    std::fs::write(dir.path().join("empty.wasm"), b"\0asm\x0d\0\x01\0").unwrap();
+    let text = format!(
+        "[modules.empty]\npath = {:?}\n",
+        dir.path().join("empty.wasm")
+    );
+    assert_fails_mentioning(
+        "check",
+        &text,
+        &["empty", "does not implement the modhost:module world"],
+    );
+}
+
+#[test]
+fn a_component_configured_under_another_name_says_how_to_fix_it() {
+    let text = format!(
+        "[modules.info]\npath = {:?}\n",
+        support::guest("my_new_module").display().to_string()
+    );
+    assert_fails_mentioning("check", &text, &["[modules.my_new_module]"]);
+}
+
+#[test]
+fn two_modules_on_one_route_is_a_startup_error_naming_both() {
+    let text = format!(
+        "{}{}",
+        module_table("my_new_module"),
+        module_table("clash_module")
+    );
+    assert_fails_mentioning(
+        "serve",
+        &text,
+        &[
+            "route conflict",
+            "my_new_module",
+            "clash_module",
+            "GET /my-module/info",
+        ],
+    );
+}
+
+#[test]
+fn a_module_on_a_reserved_path_is_a_startup_error_naming_it() {
+    assert_fails_mentioning(
+        "serve",
+        &module_table("reserved_module"),
+        &[
+            "reserved_module",
+            "/modules/reserved_module/extra",
+            "reserved for the runtime",
+        ],
+    );
+}
+
+#[test]
+fn check_passes_on_a_good_config_and_lists_the_routes() {
+    let (ok, output) = run_with_config("check", &module_table("my_new_module"));
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("GET /my-module/info -> my_new_module"),
+        "{output}"
+    );
+}

@@ -1,0 +1,182 @@
+//! End to end: the real `modhost` binary serving real guest components over
+//! loopback HTTP.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{Modhost, module_table};
+
+fn serve_example_and_fixtures(extra: &str) -> Modhost {
+    Modhost::start(&format!(
+        "{}{}{}\n[modules.trap_module.config]\ngreeting = \"hello\"\nlimit = 3\n{extra}",
+        module_table("my_new_module"),
+        module_table("trap_module"),
+        module_table("spin_module"),
+    ))
+}
+
+#[test]
+fn my_module_info_answers_like_the_guide_says() {
+    let modhost = serve_example_and_fixtures("");
+    let response = modhost.get("/my-module/info");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert!(response.header("x-request-id").is_some());
+    let body = response.json();
+    assert_eq!(body["module"], "my_new_module");
+    assert_eq!(body["status"], "active");
+    assert_eq!(body["dependencies"], serde_json::json!([]));
+    let initialized_at = body["initialized_at"].as_str().expect("an init time");
+    // RFC 3339 in UTC, e.g. 2026-11-26T14:01:02.123456789+00:00.
+    assert!(initialized_at.starts_with("20"), "{initialized_at}");
+    assert!(initialized_at.ends_with("+00:00"), "{initialized_at}");
+}
+
+#[test]
+fn an_unknown_path_is_a_json_404_with_the_request_id() {
+    let modhost = serve_example_and_fixtures("");
+    let response = modhost.get("/no/such/thing");
+    assert_eq!(response.status, 404);
+    let body = response.json();
+    assert!(body["error"].as_str().unwrap().contains("/no/such/thing"));
+    assert_eq!(
+        body["request_id"].as_str(),
+        response.header("x-request-id"),
+        "the body and the header carry the same id"
+    );
+}
+
+#[test]
+fn another_method_on_a_known_path_is_a_405_with_allow() {
+    let modhost = serve_example_and_fixtures("");
+    let response = modhost.request("DELETE", "/my-module/info", &[], b"");
+    assert_eq!(response.status, 405);
+    assert_eq!(response.header("allow"), Some("GET"));
+    assert!(response.json()["request_id"].is_string());
+}
+
+#[test]
+fn a_trapping_guest_is_a_500_and_the_next_request_is_served() {
+    let modhost = serve_example_and_fixtures("");
+    let response = modhost.get("/trap/panic");
+    assert_eq!(response.status, 500);
+    let body = response.json();
+    let request_id = body["request_id"].as_str().unwrap().to_string();
+    assert!(
+        body["error"].as_str().unwrap().contains("trap_module"),
+        "{body}"
+    );
+
+    let log = modhost.wait_for_log(&request_id);
+    let line = log
+        .lines()
+        .find(|line| line.contains(&request_id))
+        .unwrap_or_else(|| panic!("no log line for {request_id}:\n{log}"));
+    assert!(
+        line.contains("ERROR") && line.contains("trap_module"),
+        "{line}"
+    );
+
+    for _ in 0..3 {
+        let next = modhost.get("/trap/ok");
+        assert_eq!(next.status, 200);
+        assert_eq!(next.body, b"still serving");
+    }
+}
+
+#[test]
+fn a_guest_that_never_returns_is_stopped_at_its_time_limit() {
+    let modhost = serve_example_and_fixtures("[sandbox]\ntimeout_ms = 300\n");
+    let started = Instant::now();
+    let response = modhost.get("/spin/forever");
+    let took = started.elapsed();
+    assert_eq!(response.status, 500);
+    let message = response.json()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("time limit of 300 ms"), "{message}");
+    assert!(
+        took >= Duration::from_millis(300),
+        "stopped early: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "stopped late: {took:?}");
+    assert_eq!(modhost.get("/spin/ok").status, 200);
+}
+
+#[test]
+fn the_guest_sees_params_tail_query_headers_and_body() {
+    let modhost = serve_example_and_fixtures("");
+    let response = modhost.request(
+        "POST",
+        "/trap/echo/42/a/b%20c?q=x%20y&q=second",
+        &[("X-Test", "yes")],
+        b"payload",
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        serde_json::json!({
+            "method": "POST",
+            "path": "/trap/echo/42/a/b%20c",
+            "route": "/trap/echo/:id/...",
+            "id": "42",
+            "tail": "a/b c",
+            "q": "x y",
+            "header": "yes",
+            "body": "payload",
+        })
+    );
+}
+
+#[test]
+fn a_module_reads_its_own_config_and_logs_with_its_name_and_request() {
+    let modhost = serve_example_and_fixtures("");
+    let response = modhost.get("/trap/config");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.json(),
+        serde_json::json!({ "all": { "greeting": "hello", "limit": 3 }, "greeting": "hello" })
+    );
+    let request_id = response.header("x-request-id").unwrap().to_string();
+    let log = modhost.wait_for_log("config read for request");
+    let line = log
+        .lines()
+        .find(|line| line.contains("config read for request"))
+        .unwrap_or_else(|| panic!("the guest's log line is missing:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains("module=\"trap_module\"") || line.contains("module=trap_module"),
+        "{line}"
+    );
+    assert!(line.contains(&request_id), "{line}");
+}
+
+#[test]
+fn a_body_over_the_limit_is_a_413() {
+    let modhost = serve_example_and_fixtures("[server]\nmax_body_bytes = 1024\n");
+    let small = modhost.request("POST", "/trap/echo/1/x", &[], &[b'a'; 1024]);
+    assert_eq!(small.status, 200);
+    let large = modhost.request("POST", "/trap/echo/1/x", &[], &[b'a'; 1025]);
+    assert_eq!(large.status, 413);
+    assert!(
+        large.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("1024 bytes")
+    );
+}
+
+#[test]
+fn a_module_that_fails_to_load_leaves_the_others_serving() {
+    let modhost = Modhost::start(&format!(
+        "{}[modules.ghost]\npath = \"/nonexistent/ghost.wasm\"\n",
+        module_table("my_new_module")
+    ));
+    assert_eq!(modhost.get("/my-module/info").status, 200);
+    let log = modhost.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("ghost") && line.contains("ERROR"))
+        .unwrap_or_else(|| panic!("no error names the module:\n{log}"));
+    assert!(line.contains("/nonexistent/ghost.wasm"), "{line}");
+    assert!(line.contains("modules.ghost"), "{line}");
+}

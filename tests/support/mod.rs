@@ -1,0 +1,254 @@
+//! What the end-to-end tests share: the real `modhost` binary started on a
+//! free loopback port with a config written for the test, the guest
+//! components built from guest-modules/, and a small HTTP/1.1 client.
+//!
+//! The client is written out here (forty lines over `TcpStream`) because the
+//! tests need byte-exact control of methods, headers and bodies and nothing
+//! more; a general client crate would add a TLS stack to every build.
+
+#![allow(dead_code)] // Each test binary uses its own part of the support.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a runtime may take to start (it compiles every guest).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The compiled component of guest module `name`, built by `just guests`.
+pub fn guest(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/guests")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build the guest modules first with `just guests`",
+        path.display()
+    );
+    path
+}
+
+/// A folder for one test's files, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+/// Writes `text` as `runtime.toml` into `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("runtime.toml");
+    std::fs::write(&path, text).expect("write the test config");
+    path
+}
+
+/// The `[modules.<name>]` table loading guest `name` from the build output.
+pub fn module_table(name: &str) -> String {
+    format!(
+        "[modules.{name}]\npath = {:?}\n",
+        guest(name).display().to_string()
+    )
+}
+
+/// A running `modhost serve`, killed when dropped.
+pub struct Modhost {
+    child: Child,
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    log_path: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Modhost {
+    /// Starts `modhost serve` with `config_text` as its runtime.toml.
+    pub fn start(config_text: &str) -> Self {
+        let dir = temp_dir();
+        let config = write_config(dir.path(), config_text);
+        let mut modhost = Self::start_with(&config, dir.path());
+        modhost._dir = Some(dir);
+        modhost
+    }
+
+    /// Starts `modhost serve --config <config>` on a free port, with its log
+    /// written into `log_dir`.
+    pub fn start_with(config: &Path, log_dir: &Path) -> Self {
+        let log_path = log_dir.join("modhost.log");
+        let log = std::fs::File::create(&log_path).expect("create the log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_modhost"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env("MODHOST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start modhost");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("modhost listening on http://") {
+                    let _ = tx.send(addr.parse::<SocketAddr>().expect("a socket address"));
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "modhost did not start listening; its log:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+        };
+        Self {
+            child,
+            addr,
+            log_path,
+            _dir: None,
+        }
+    }
+
+    /// Sends one request and returns the response.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
+        http_request(self.addr, method, path, headers, body)
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        self.request("GET", path, &[], b"")
+    }
+
+    /// What the runtime has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`, for lines written just after
+    /// a response went out.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Modhost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `modhost` with `args` to completion; for commands that exit. A
+/// command that should have exited but serves instead is killed after a
+/// minute (coreutils' `timeout`), so a regression fails rather than hangs.
+pub fn run_modhost(args: &[&str]) -> (ExitStatus, String, String) {
+    let output = Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_modhost"))
+        .args(args)
+        .output()
+        .expect("run modhost");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!(
+                "body is not JSON ({err}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close` and reads the whole
+/// response.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect to modhost");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send the head");
+    // The server may answer (413) before taking the whole body; a write
+    // error then is expected, and the response is still there to read.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the response");
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
