@@ -180,3 +180,66 @@ fn a_module_that_fails_to_load_leaves_the_others_serving() {
     assert!(line.contains("/nonexistent/ghost.wasm"), "{line}");
     assert!(line.contains("modules.ghost"), "{line}");
 }
+
+#[test]
+fn the_guides_integration_checks_pass_against_the_runtime_endpoints() {
+    let modhost = serve_example_and_fixtures("");
+    let health = modhost.get("/modules/my_new_module/health");
+    assert_eq!(health.status, 200);
+    let body = health.json();
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["module"], "my_new_module");
+    assert!(body["uptime_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(body["last_check"].is_string());
+
+    let overall = modhost.get("/health");
+    assert_eq!(overall.status, 200);
+    assert_eq!(overall.json()["status"], "healthy");
+
+    assert_eq!(modhost.get("/modules/nobody/health").status, 404);
+    assert_eq!(
+        modhost.request("POST", "/health", &[], b"").header("allow"),
+        Some("GET")
+    );
+}
+
+#[test]
+fn modules_lists_every_module_with_state_routes_and_source() {
+    let modhost = Modhost::start(&format!(
+        "{}[modules.ghost]\npath = \"/nonexistent/ghost.wasm\"\n",
+        module_table("my_new_module")
+    ));
+    let listing = modhost.get("/modules").json();
+    let modules = listing["modules"].as_array().unwrap();
+    let ghost = modules.iter().find(|m| m["name"] == "ghost").unwrap();
+    assert_eq!(ghost["state"], "failed");
+    assert!(
+        ghost["reason"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/ghost.wasm")
+    );
+    let mine = modules
+        .iter()
+        .find(|m| m["name"] == "my_new_module")
+        .unwrap();
+    assert_eq!(mine["state"], "ready");
+    assert_eq!(mine["version"], "0.1.0");
+    assert_eq!(
+        mine["routes"],
+        serde_json::json!([{ "method": "GET", "path": "/my-module/info" }])
+    );
+    assert!(
+        mine["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("my_new_module.wasm")
+    );
+
+    let overall = modhost.get("/health");
+    assert_eq!(overall.status, 503);
+    assert_eq!(overall.json()["failed"][0]["module"], "ghost");
+    let ghost_health = modhost.get("/modules/ghost/health");
+    assert_eq!(ghost_health.status, 503);
+    assert_eq!(ghost_health.json()["status"], "failed");
+}

@@ -30,6 +30,8 @@
 //! Every call runs in a fresh instance: nothing kept in a `static` outlives
 //! one request. Use the host's capabilities for what must persist.
 
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+mod allocator;
 pub mod config;
 mod error;
 mod export;
@@ -49,6 +51,7 @@ pub use router::{Handler, Router};
 /// The generated bindings of the `modhost:module` world. Authors do not need
 /// them; [`export_module!`] and the safe wrappers in this crate use them.
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // Generated code, one argument per WIT parameter.
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",

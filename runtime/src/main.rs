@@ -11,6 +11,7 @@ mod loader;
 mod registry;
 mod request_id;
 mod routing;
+mod runtime_endpoints;
 mod sandbox;
 mod server;
 

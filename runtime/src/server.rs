@@ -19,6 +19,7 @@ use crate::http_response::{Body, error_response};
 use crate::registry::{ModuleRegistry, ModuleState};
 use crate::request_id::next_request_id;
 use crate::routing::{Lookup, RouteMatch};
+use crate::runtime_endpoints;
 
 /// The header that carries the request id back to the client.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -62,6 +63,11 @@ impl Runtime {
     async fn route(&self, request: Request<Incoming>, request_id: &str) -> Response<Body> {
         let path = request.uri().path().to_string();
         let method = request.method().as_str().to_string();
+        if let Some(response) =
+            runtime_endpoints::answer(&self.registry, &method, &path, request_id).await
+        {
+            return response;
+        }
         match self.registry.routes().lookup(&method, &path) {
             Lookup::Found(route) => self.call_module(route, request, request_id).await,
             Lookup::MethodNotAllowed(allowed) => {

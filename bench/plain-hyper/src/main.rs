@@ -19,6 +19,7 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:8090".to_string());
     let listener = TcpListener::bind(&addr).await?;
     println!("plain-hyper listening on {}", listener.local_addr()?);
+    // Scripts read the address from stdout as soon as it is printed.
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {

@@ -138,7 +138,7 @@ impl RouteTable {
             entries.push(entry);
         }
         // Most specific first, so the first route that matches wins.
-        entries.sort_by(|a, b| b.pattern.specificity().cmp(&a.pattern.specificity()));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.pattern.specificity()));
         Ok(Self { entries })
     }
 

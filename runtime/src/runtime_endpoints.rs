@@ -1,0 +1,159 @@
+//! The paths the runtime answers itself: `GET /health`, `GET /modules` and
+//! `GET /modules/<name>/health`. No module may declare a route under them.
+
+use hyper::{Response, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::bindings::modhost::module::types::HealthStatus;
+use crate::http_response::{Body, error_response, json_response};
+use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
+
+/// Answers `path` if it is one of the runtime's own endpoints; `None` lets
+/// the request go on to the modules' routes (where a reserved path ends in
+/// a 404, since no module can claim one).
+pub async fn answer(
+    registry: &ModuleRegistry,
+    method: &str,
+    path: &str,
+    request_id: &str,
+) -> Option<Response<Body>> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let response = match segments.as_slice() {
+        ["health"] => overall_health(registry),
+        ["modules"] => modules_listing(registry),
+        ["modules", name, "health"] => module_health(registry, name, request_id).await,
+        _ => return None,
+    };
+    if method != "GET" {
+        let message = format!("{method} is not allowed on {path}; allowed: GET");
+        let mut refused = error_response(StatusCode::METHOD_NOT_ALLOWED, &message, request_id);
+        refused.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("GET"),
+        );
+        return Some(refused);
+    }
+    Some(response)
+}
+
+/// `GET /health`: 200 when every module is ready, else 503 listing the
+/// failed ones with their reasons.
+fn overall_health(registry: &ModuleRegistry) -> Response<Body> {
+    let failed: Vec<Value> = registry
+        .modules()
+        .filter_map(|entry| match &entry.state {
+            ModuleState::Failed(reason) => Some(json!({ "module": entry.name, "reason": reason })),
+            ModuleState::Ready => None,
+        })
+        .collect();
+    let modules = registry.modules().count();
+    if failed.is_empty() {
+        json_response(
+            StatusCode::OK,
+            &json!({ "status": "healthy", "modules": modules }),
+        )
+    } else {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "status": "unhealthy", "modules": modules, "failed": failed }),
+        )
+    }
+}
+
+/// `GET /modules`: every module with its state, manifest and source.
+fn modules_listing(registry: &ModuleRegistry) -> Response<Body> {
+    let modules: Vec<Value> = registry.modules().map(describe_module).collect();
+    json_response(StatusCode::OK, &json!({ "modules": modules }))
+}
+
+fn describe_module(entry: &ModuleEntry) -> Value {
+    let mut module = Map::new();
+    module.insert("name".into(), json!(entry.name));
+    let (state, reason) = state_and_reason(&entry.state);
+    module.insert("state".into(), json!(state));
+    if let Some(reason) = reason {
+        module.insert("reason".into(), json!(reason));
+    }
+    if let Some(manifest) = &entry.manifest {
+        module.insert("version".into(), json!(manifest.version));
+        module.insert("description".into(), json!(manifest.description));
+        module.insert("dependencies".into(), json!(manifest.dependencies));
+        let routes: Vec<Value> = manifest
+            .routes
+            .iter()
+            .map(|r| json!({ "method": r.method, "path": r.path }))
+            .collect();
+        module.insert("routes".into(), Value::Array(routes));
+    }
+    module.insert("source".into(), json!(entry.source.display().to_string()));
+    Value::Object(module)
+}
+
+fn state_and_reason(state: &ModuleState) -> (&'static str, Option<&str>) {
+    match state {
+        ModuleState::Ready => ("ready", None),
+        ModuleState::Failed(reason) => ("failed", Some(reason)),
+    }
+}
+
+/// `GET /modules/<name>/health`: the guest's own report, with the state of
+/// each dependency; 503 when the module or its report is not healthy.
+async fn module_health(registry: &ModuleRegistry, name: &str, request_id: &str) -> Response<Body> {
+    let Some(entry) = registry.get(name) else {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            &format!("no module named {name}"),
+            request_id,
+        );
+    };
+    let dependencies: Map<String, Value> = entry
+        .manifest
+        .iter()
+        .flat_map(|manifest| &manifest.dependencies)
+        .map(|dependency| {
+            let state = registry
+                .get(dependency)
+                .map(|dep| state_and_reason(&dep.state).0)
+                .unwrap_or("missing");
+            (dependency.clone(), json!(state))
+        })
+        .collect();
+    let mut report = Map::new();
+    let healthy = match (&entry.state, &entry.sandbox) {
+        (ModuleState::Ready, Some(sandbox)) => match sandbox.health(request_id).await {
+            Ok(health) => {
+                // The guest's details first, so the host's keys win a clash.
+                if let Ok(Value::Object(details)) = serde_json::from_str(&health.details) {
+                    report.extend(details);
+                }
+                let (status, healthy) = match health.status {
+                    HealthStatus::Healthy => ("healthy", true),
+                    HealthStatus::Degraded => ("degraded", true),
+                    HealthStatus::Unhealthy => ("unhealthy", false),
+                };
+                report.insert("status".into(), json!(status));
+                healthy
+            }
+            Err(err) => {
+                tracing::error!(module = %name, %request_id, "health call failed: {err}");
+                report.insert("status".into(), json!("error"));
+                report.insert("error".into(), json!(format!("health {}", err.public())));
+                false
+            }
+        },
+        (state, _) => {
+            let (_, reason) = state_and_reason(state);
+            report.insert("status".into(), json!("failed"));
+            report.insert("reason".into(), json!(reason));
+            false
+        }
+    };
+    report.insert("module".into(), json!(name));
+    report.insert("dependencies".into(), Value::Object(dependencies));
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(status, &Value::Object(report))
+}
