@@ -1,6 +1,6 @@
 //! From `runtime.toml` to a registry of running modules: read each `.wasm`,
 //! compile it, check it against the world, ask it to `describe` itself,
-//! build the route table and call `init`.
+//! build the route table and call `init` in dependency order.
 //!
 //! A module that fails to load is marked failed with its reason and the
 //! others go on; routes that clash are a startup error, because serving
@@ -18,6 +18,7 @@ use wasmtime::component::{Component, Linker};
 use crate::bindings::Manifest;
 use crate::capabilities;
 use crate::config::{ModuleConfig, RuntimeConfig, check_module_name};
+use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{RoutePattern, RouteTable};
@@ -31,7 +32,8 @@ const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0
 /// Loads and initialises every module of `config`.
 ///
 /// Returns an error only for what stops the whole runtime (clashing or
-/// reserved routes); a module's own failure is recorded in its entry.
+/// reserved routes, a dependency cycle); a module's own failure, or that of
+/// a dependency, is recorded in its entry.
 pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<ModuleRegistry> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
@@ -74,10 +76,47 @@ pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<
     }
 
     let routes = build_route_table(&modules)?;
-    for entry in modules.values_mut() {
-        initialise(entry).await;
+    let declared: BTreeMap<String, Vec<String>> = modules
+        .values()
+        .filter_map(|entry| {
+            let manifest = entry.manifest.as_ref()?;
+            Some((entry.name.clone(), manifest.dependencies.clone()))
+        })
+        .collect();
+    let order = dependency_graph::init_order(&declared)
+        .map_err(|cycle| anyhow::anyhow!("{}: {cycle}", config.source.display()))?;
+    for name in &order {
+        match unavailable_dependency(&modules, &declared[name], &config.source) {
+            Some(reason) => {
+                tracing::error!(module = %name, "module failed: {reason}");
+                let entry = modules.get_mut(name).expect("ordered modules are loaded");
+                entry.state = ModuleState::Failed(reason);
+            }
+            None => initialise(modules.get_mut(name).expect("ordered modules are loaded")).await,
+        }
     }
-    Ok(ModuleRegistry::new(modules, routes))
+    Ok(ModuleRegistry::new(modules, routes, order))
+}
+
+/// Why a module cannot start for want of a dependency: the first one that is
+/// not configured or not ready.
+fn unavailable_dependency(
+    modules: &BTreeMap<String, ModuleEntry>,
+    dependencies: &[String],
+    config_file: &Path,
+) -> Option<String> {
+    dependencies
+        .iter()
+        .find_map(|dependency| match modules.get(dependency) {
+            None => Some(format!(
+                "its dependency {dependency} is not configured; add [modules.{dependency}] to {}",
+                config_file.display()
+            )),
+            Some(entry) => match &entry.state {
+                ModuleState::Ready => None,
+                ModuleState::Failed(_) => Some(format!("its dependency {dependency} failed")),
+            },
+        })
 }
 
 /// Reads, compiles, links and describes one module; the error is the reason

@@ -4,6 +4,7 @@
 mod bindings;
 mod capabilities;
 mod config;
+mod dependency_graph;
 mod engine;
 mod host_state;
 mod http_response;
@@ -112,23 +113,41 @@ async fn serve(config_path: &std::path::Path, listen: Option<SocketAddr>) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// One module for `check`: state, dependencies and routes.
+fn print_module(entry: &registry::ModuleEntry) {
+    match &entry.state {
+        ModuleState::Ready => println!("  ok      {}", entry.name),
+        ModuleState::Failed(reason) => println!("  FAILED  {}: {reason}", entry.name),
+    }
+    if let Some(manifest) = &entry.manifest {
+        if !manifest.dependencies.is_empty() {
+            println!("          depends on {}", manifest.dependencies.join(", "));
+        }
+        for route in &manifest.routes {
+            println!("          route {} {}", route.method, route.path);
+        }
+    }
+}
+
 async fn check(config_path: &std::path::Path) -> Result<ExitCode> {
     let config = RuntimeConfig::load(config_path)?;
     let engine = engine::build_engine()?;
     let registry = loader::load_deployment(&config, &engine).await?;
-    let mut failed = 0;
-    for entry in registry.modules() {
-        match &entry.state {
-            ModuleState::Ready => println!("ok      {}", entry.name),
-            ModuleState::Failed(reason) => {
-                failed += 1;
-                println!("FAILED  {}: {reason}", entry.name);
-            }
-        }
+    println!("init order (dependencies first):");
+    for name in registry.init_order() {
+        let entry = registry.get(name).expect("ordered modules are registered");
+        print_module(entry);
     }
-    for (module, method, route) in registry.routes().routes() {
-        println!("route   {method} {route} -> {module}");
+    let unordered = registry
+        .modules()
+        .filter(|entry| !registry.init_order().contains(&entry.name));
+    for entry in unordered {
+        print_module(entry);
     }
+    let failed = registry
+        .modules()
+        .filter(|entry| entry.state != ModuleState::Ready)
+        .count();
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -36,12 +36,28 @@ pub struct ModuleEntry {
 pub struct ModuleRegistry {
     modules: BTreeMap<String, ModuleEntry>,
     routes: RouteTable,
+    init_order: Vec<String>,
 }
 
 impl ModuleRegistry {
-    /// A registry of `modules` served through `routes`.
-    pub fn new(modules: BTreeMap<String, ModuleEntry>, routes: RouteTable) -> Self {
-        Self { modules, routes }
+    /// A registry of `modules` served through `routes`, initialised in
+    /// `init_order`.
+    pub fn new(
+        modules: BTreeMap<String, ModuleEntry>,
+        routes: RouteTable,
+        init_order: Vec<String>,
+    ) -> Self {
+        Self {
+            modules,
+            routes,
+            init_order,
+        }
+    }
+
+    /// The modules that declared themselves, dependencies first: the order
+    /// `init` ran in.
+    pub fn init_order(&self) -> &[String] {
+        &self.init_order
     }
 
     /// The module called `name`.

@@ -172,13 +172,6 @@ impl RouteTable {
             Lookup::MethodNotAllowed(allowed)
         }
     }
-
-    /// Every route as `(module, method, pattern)`, most specific first.
-    pub fn routes(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.entries
-            .iter()
-            .map(|e| (e.module.as_str(), e.method.as_str(), e.pattern.as_str()))
-    }
 }
 
 fn clashes(a: &RouteEntry, b: &RouteEntry) -> bool {

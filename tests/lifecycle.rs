@@ -1,0 +1,173 @@
+//! End to end: modules start in dependency order; a missing or failed
+//! dependency, or a failing `init`, fails that module and its dependents
+//! while the rest serve; a dependency cycle stops the runtime.
+
+mod support;
+
+use support::{Modhost, module_table, run_modhost, temp_dir, write_config};
+
+#[test]
+fn dependencies_are_initialised_first() {
+    // dependent_module sorts before trap_module, so only the dependency
+    // graph puts trap_module's init first.
+    let modhost = Modhost::start(&format!(
+        "{}{}",
+        module_table("dependent_module"),
+        module_table("trap_module")
+    ));
+    assert_eq!(modhost.get("/dependent").status, 200);
+    let log = modhost.log();
+    let trap = log
+        .find("init of trap_module")
+        .expect("trap_module's init ran");
+    let dependent = log
+        .find("init of dependent_module")
+        .expect("dependent_module's init ran");
+    assert!(trap < dependent, "init order is wrong:\n{log}");
+    let health = modhost.get("/modules/dependent_module/health").json();
+    assert_eq!(
+        health["dependencies"],
+        serde_json::json!({ "trap_module": "ready" })
+    );
+}
+
+#[test]
+fn a_missing_dependency_fails_the_dependent_and_the_rest_serve() {
+    let modhost = Modhost::start(&format!(
+        "{}{}",
+        module_table("dependent_module"),
+        module_table("my_new_module")
+    ));
+    assert_eq!(modhost.get("/my-module/info").status, 200);
+
+    let route = modhost.get("/dependent");
+    assert_eq!(route.status, 503);
+    let message = route.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("trap_module is not configured"),
+        "{message}"
+    );
+
+    let health = modhost.get("/health");
+    assert_eq!(health.status, 503);
+    let failed = &health.json()["failed"];
+    assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
+    assert_eq!(failed[0]["module"], "dependent_module");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("[modules.trap_module]")
+    );
+
+    let module_health = modhost.get("/modules/dependent_module/health");
+    assert_eq!(module_health.status, 503);
+    assert_eq!(
+        module_health.json()["dependencies"],
+        serde_json::json!({ "trap_module": "missing" })
+    );
+}
+
+#[test]
+fn a_failing_init_marks_the_module_failed_with_its_reason() {
+    let modhost = Modhost::start(&format!(
+        "{}{}",
+        module_table("init_fail_module"),
+        module_table("my_new_module")
+    ));
+    assert_eq!(modhost.get("/my-module/info").status, 200);
+    let route = modhost.get("/init-fail");
+    assert_eq!(route.status, 503);
+    assert!(
+        route.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("init failed: the database is not reachable")
+    );
+    let listing = modhost.get("/modules").json();
+    let failed = listing["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "init_fail_module")
+        .unwrap()
+        .clone();
+    assert_eq!(failed["state"], "failed");
+    assert_eq!(
+        failed["reason"],
+        "init failed: the database is not reachable"
+    );
+}
+
+#[test]
+fn a_dependency_that_fails_to_load_fails_its_dependents() {
+    let modhost = Modhost::start(&format!(
+        "{}[modules.trap_module]\npath = \"/nonexistent/trap_module.wasm\"\n",
+        module_table("dependent_module")
+    ));
+    let health = modhost.get("/health").json();
+    let failed: Vec<&str> = health["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["module"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["dependent_module", "trap_module"]);
+    assert!(
+        modhost.get("/dependent").json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("its dependency trap_module failed")
+    );
+}
+
+#[test]
+fn a_dependency_cycle_is_a_startup_error_that_prints_it() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        &format!("{}{}", module_table("cycle_a"), module_table("cycle_b")),
+    );
+    let (status, _, stderr) = run_modhost(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("dependency cycle: cycle_a -> cycle_b -> cycle_a"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("runtime.toml"), "{stderr}");
+}
+
+#[test]
+fn check_prints_the_init_order_with_dependencies_and_routes() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "{}{}",
+            module_table("dependent_module"),
+            module_table("trap_module")
+        ),
+    );
+    let (status, stdout, stderr) = run_modhost(&["check", "--config", config.to_str().unwrap()]);
+    assert!(status.success(), "{stdout}{stderr}");
+    let trap = stdout
+        .find("ok      trap_module")
+        .expect("trap_module listed");
+    let dependent = stdout
+        .find("ok      dependent_module")
+        .expect("dependent listed");
+    assert!(trap < dependent, "{stdout}");
+    assert!(stdout.contains("depends on trap_module"), "{stdout}");
+    assert!(stdout.contains("route GET /dependent"), "{stdout}");
+
+    let failing = write_config(dir.path(), &module_table("dependent_module"));
+    let (status, stdout, _) = run_modhost(&["check", "--config", failing.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(stdout.contains("FAILED  dependent_module"), "{stdout}");
+}
