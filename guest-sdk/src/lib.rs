@@ -37,6 +37,7 @@ mod error;
 mod export;
 pub mod log;
 mod module;
+pub mod modules;
 mod request;
 mod response;
 mod router;
@@ -44,6 +45,7 @@ pub mod time;
 
 pub use error::{Error, Result};
 pub use module::{Health, HealthStatus, Module};
+pub use modules::{CallError, Dependency};
 pub use request::Request;
 pub use response::Response;
 pub use router::{Handler, Router};

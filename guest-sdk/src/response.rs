@@ -1,9 +1,10 @@
 //! The response a handler returns.
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::bindings::modhost::module::types::Response as WitResponse;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// An HTTP response: status, headers and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +75,21 @@ impl Response {
     /// The body.
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+
+    /// The body parsed as JSON into `T`; a body that does not parse is a
+    /// 502, since it came from another module.
+    pub fn json_body<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body)
+            .map_err(|err| Error::new(502, format!("invalid JSON from a module: {err}")))
+    }
+
+    pub(crate) fn from_wit(response: WitResponse) -> Self {
+        Self {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        }
     }
 
     pub(crate) fn into_wit(self) -> WitResponse {

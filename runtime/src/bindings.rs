@@ -1,10 +1,11 @@
 //! The host side of the `modhost:module` world, generated from `wit/`.
 //!
 //! Exports are async because every guest call runs on tokio with an epoch
-//! deadline; the imports linked so far never wait, so they stay synchronous.
+//! deadline; imports are synchronous unless they wait (a module call does).
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "modhost:module/module",
+    imports: { "modhost:module/modules.call": async },
     exports: { default: async },
 });

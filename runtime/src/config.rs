@@ -53,11 +53,17 @@ pub struct SandboxConfig {
     /// Wall-clock budget of one guest call in milliseconds; a guest still
     /// running then is stopped (a 500 for a request).
     pub timeout_ms: u64,
+    /// How many module calls may be chained from one request; deeper calls
+    /// are refused with an error the calling guest can handle.
+    pub max_call_depth: u32,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { timeout_ms: 10_000 }
+        Self {
+            timeout_ms: 10_000,
+            max_call_depth: 8,
+        }
     }
 }
 

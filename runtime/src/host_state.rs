@@ -2,6 +2,8 @@
 //! request) and the call's limits. A store lives for one call only.
 
 use std::sync::{Arc, OnceLock};
+
+use crate::module_directory::ModuleDirectory;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
@@ -11,7 +13,6 @@ use wasmtime_wasi::WasiCtx;
 
 /// What the host knows about one module for as long as it is loaded; shared
 /// by every call into it.
-#[derive(Debug)]
 pub struct ModuleContext {
     /// The module's name, as configured and as its manifest says.
     pub name: String,
@@ -19,16 +20,34 @@ pub struct ModuleContext {
     pub config: Map<String, Value>,
     /// When `init` finished, once it has.
     pub initialized_at: OnceLock<SystemTime>,
+    /// The modules it declared as dependencies, once `describe` has run.
+    pub dependencies: OnceLock<Vec<String>>,
+    /// The modules it may call (only its dependencies among them).
+    pub directory: Arc<ModuleDirectory>,
 }
 
 impl ModuleContext {
-    /// A context for `name` with its own config table.
-    pub fn new(name: impl Into<String>, config: Map<String, Value>) -> Self {
+    /// A context for `name` with its own config table, calling other
+    /// modules through `directory`.
+    pub fn new(
+        name: impl Into<String>,
+        config: Map<String, Value>,
+        directory: Arc<ModuleDirectory>,
+    ) -> Self {
         Self {
             name: name.into(),
             config,
             initialized_at: OnceLock::new(),
+            dependencies: OnceLock::new(),
+            directory,
         }
+    }
+
+    /// Whether the module declared `module` as a dependency.
+    pub fn declares_dependency(&self, module: &str) -> bool {
+        self.dependencies
+            .get()
+            .is_some_and(|dependencies| dependencies.iter().any(|d| d == module))
     }
 }
 
@@ -38,6 +57,8 @@ pub struct HostState {
     pub module: Arc<ModuleContext>,
     /// The request this call serves, or a label such as `startup`.
     pub request_id: Arc<str>,
+    /// How many module calls led to this one: 0 for a call from the host.
+    pub call_depth: u32,
     /// Memory limits of this call.
     pub limits: StoreLimits,
     /// WASI for components that import it (those built for wasm32-wasip2);
@@ -48,12 +69,18 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// The state of a call into `module` for `request_id`, with memory capped
-    /// at `max_memory_bytes` per linear memory.
-    pub fn new(module: Arc<ModuleContext>, request_id: Arc<str>, max_memory_bytes: usize) -> Self {
+    /// The state of a call into `module` for `request_id` at `call_depth`,
+    /// with memory capped at `max_memory_bytes` per linear memory.
+    pub fn new(
+        module: Arc<ModuleContext>,
+        request_id: Arc<str>,
+        call_depth: u32,
+        max_memory_bytes: usize,
+    ) -> Self {
         Self {
             module,
             request_id,
+            call_depth,
             limits: StoreLimitsBuilder::new()
                 .memory_size(max_memory_bytes)
                 .instances(16)

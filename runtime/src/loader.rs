@@ -17,9 +17,10 @@ use wasmtime::component::{Component, Linker};
 
 use crate::bindings::Manifest;
 use crate::capabilities;
-use crate::config::{ModuleConfig, RuntimeConfig, check_module_name};
+use crate::config::{RuntimeConfig, check_module_name};
 use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
+use crate::module_directory::{CallTarget, ModuleDirectory};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
@@ -38,11 +39,17 @@ pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
     let timeout = Duration::from_millis(config.sandbox.timeout_ms);
+    let directory = Arc::new(ModuleDirectory::new(config.sandbox.max_call_depth));
 
     let mut modules = BTreeMap::new();
     for (name, module_config) in &config.modules {
         let source = config.module_path(module_config);
-        let loaded = load_module(name, module_config, &source, engine, &linker, timeout).await;
+        let context = Arc::new(ModuleContext::new(
+            name,
+            capabilities::toml_table_to_json(&module_config.config),
+            directory.clone(),
+        ));
+        let loaded = load_module(context, &source, engine, &linker, timeout).await;
         let entry = match loaded {
             Ok((sandbox, manifest)) => {
                 tracing::info!(
@@ -92,7 +99,11 @@ pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<
                 let entry = modules.get_mut(name).expect("ordered modules are loaded");
                 entry.state = ModuleState::Failed(reason);
             }
-            None => initialise(modules.get_mut(name).expect("ordered modules are loaded")).await,
+            None => {
+                let entry = modules.get_mut(name).expect("ordered modules are loaded");
+                initialise(entry).await;
+                publish_if_ready(&directory, entry);
+            }
         }
     }
     Ok(ModuleRegistry::new(modules, routes, order))
@@ -122,8 +133,7 @@ fn unavailable_dependency(
 /// Reads, compiles, links and describes one module; the error is the reason
 /// it failed, written for the operator.
 async fn load_module(
-    name: &str,
-    module_config: &ModuleConfig,
+    context: Arc<ModuleContext>,
     source: &Path,
     engine: &Engine,
     linker: &Linker<HostState>,
@@ -143,11 +153,7 @@ async fn load_module(
         .map_err(|err| format!("compiling {} panicked: {err}", source.display()))?
         .map_err(|err| format!("{} does not compile: {err:#}", source.display()))?;
 
-    let context = Arc::new(ModuleContext::new(
-        name,
-        capabilities::toml_table_to_json(&module_config.config),
-    ));
-    let sandbox = ModuleSandbox::new(linker, &component, context, timeout).map_err(|err| {
+    let sandbox = ModuleSandbox::new(linker, &component, context.clone(), timeout).map_err(|err| {
         format!(
             "{} does not implement the modhost:module world: {err:#}; build it against wit/module.wit",
             source.display()
@@ -157,7 +163,9 @@ async fn load_module(
         .describe()
         .await
         .map_err(|err| format!("its describe export {err}"))?;
-    check_manifest(name, &manifest)?;
+    check_manifest(&context.name, &manifest)?;
+    // Set once, right after the only describe of this context.
+    let _ = context.dependencies.set(manifest.dependencies.clone());
     Ok((sandbox, manifest))
 }
 
@@ -207,18 +215,39 @@ fn check_method(method: &str) -> Result<(), String> {
     }
 }
 
-fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTable> {
-    let routes = modules.values().flat_map(|entry| {
-        entry.manifest.iter().flat_map(move |manifest| {
-            manifest.routes.iter().map(move |route| {
-                let pattern = RoutePattern::parse(&route.path).expect("checked by check_manifest");
-                (entry.name.clone(), route.method.clone(), pattern)
-            })
+/// The routes a module declared, as `(module, method, pattern)`.
+fn declared_routes(entry: &ModuleEntry) -> impl Iterator<Item = (String, String, RoutePattern)> {
+    entry.manifest.iter().flat_map(move |manifest| {
+        manifest.routes.iter().map(move |route| {
+            let pattern = RoutePattern::parse(&route.path).expect("checked by check_manifest");
+            (entry.name.clone(), route.method.clone(), pattern)
         })
-    });
-    match RouteTable::build(routes) {
+    })
+}
+
+fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTable> {
+    match RouteTable::build(modules.values().flat_map(declared_routes)) {
         Ok(table) => Ok(table),
         Err(err) => bail!("{err}"),
+    }
+}
+
+/// Makes a module that came up callable by the modules that depend on it,
+/// through a route table of its own routes.
+fn publish_if_ready(directory: &ModuleDirectory, entry: &ModuleEntry) {
+    let (ModuleState::Ready, Some(sandbox)) = (&entry.state, &entry.sandbox) else {
+        return;
+    };
+    match RouteTable::build(declared_routes(entry)) {
+        Ok(routes) => directory.publish(
+            &entry.name,
+            CallTarget {
+                sandbox: sandbox.clone(),
+                routes,
+            },
+        ),
+        // The whole table was built from these routes already.
+        Err(err) => unreachable!("a module's routes passed the global table: {err}"),
     }
 }
 

@@ -88,34 +88,40 @@ impl ModuleSandbox {
 
     /// Calls `describe`.
     pub async fn describe(&self) -> Result<Manifest, CallError> {
-        let (mut store, guest) = self.instantiate("startup").await?;
+        let (mut store, guest) = self.instantiate("startup", 0).await?;
         self.finish(guest.call_describe(&mut store).await)
     }
 
     /// Calls `init`; the inner error is the module's own reason.
     pub async fn init(&self) -> Result<Result<(), String>, CallError> {
-        let (mut store, guest) = self.instantiate("startup").await?;
+        let (mut store, guest) = self.instantiate("startup", 0).await?;
         self.finish(guest.call_init(&mut store).await)
     }
 
-    /// Calls `handle` for one request.
-    pub async fn handle(&self, request: &Request) -> Result<Response, CallError> {
-        let (mut store, guest) = self.instantiate(&request.request_id).await?;
+    /// Calls `handle` for one request, `call_depth` module calls deep.
+    pub async fn handle(&self, request: &Request, call_depth: u32) -> Result<Response, CallError> {
+        let (mut store, guest) = self.instantiate(&request.request_id, call_depth).await?;
         self.finish(guest.call_handle(&mut store, request).await)
     }
 
     /// Calls `health`.
     pub async fn health(&self, request_id: &str) -> Result<Health, CallError> {
-        let (mut store, guest) = self.instantiate(request_id).await?;
+        let (mut store, guest) = self.instantiate(request_id, 0).await?;
         self.finish(guest.call_health(&mut store).await)
     }
 
     async fn instantiate(
         &self,
         request_id: &str,
+        call_depth: u32,
     ) -> Result<(Store<HostState>, bindings::Module), CallError> {
         let engine: &Engine = self.pre.engine();
-        let state = HostState::new(self.context.clone(), request_id.into(), MAX_MEMORY_BYTES);
+        let state = HostState::new(
+            self.context.clone(),
+            request_id.into(),
+            call_depth,
+            MAX_MEMORY_BYTES,
+        );
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(self.timeout));

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::bindings;
+use crate::guest_request::{RequestParts, guest_request};
 use crate::http_response::{Body, error_response};
 use crate::registry::{ModuleRegistry, ModuleState};
 use crate::request_id::next_request_id;
@@ -109,11 +110,11 @@ impl Runtime {
             }
             (ModuleState::Ready, None) => unreachable!("a ready module has a sandbox"),
         };
-        let guest_request = match self.guest_request(route, request, request_id).await {
-            Ok(guest_request) => guest_request,
+        let guest = match self.read_request(route, request, request_id).await {
+            Ok(guest) => guest,
             Err(response) => return *response,
         };
-        match sandbox.handle(&guest_request).await {
+        match sandbox.handle(&guest, 0).await {
             Ok(guest_response) => to_http_response(guest_response, module, request_id),
             Err(err) => {
                 tracing::error!(%module, %request_id, "guest call failed: {err}");
@@ -125,7 +126,7 @@ impl Runtime {
 
     /// The request as the guest sees it; a body over the limit or one that
     /// fails to arrive is answered here.
-    async fn guest_request(
+    async fn read_request(
         &self,
         route: RouteMatch<'_>,
         request: Request<Incoming>,
@@ -154,9 +155,6 @@ impl Runtime {
                 )));
             }
         };
-        let query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
         let headers = parts
             .headers
             .iter()
@@ -165,16 +163,17 @@ impl Runtime {
                 (name.as_str().to_string(), value)
             })
             .collect();
-        Ok(bindings::Request {
-            request_id: request_id.to_string(),
-            method: parts.method.as_str().to_string(),
-            path: parts.uri.path().to_string(),
-            route: route.route.to_string(),
-            params: route.params,
-            query,
-            headers,
-            body,
-        })
+        Ok(guest_request(
+            RequestParts {
+                request_id,
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query(),
+                headers,
+                body,
+            },
+            route,
+        ))
     }
 }
 

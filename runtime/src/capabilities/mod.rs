@@ -4,6 +4,7 @@
 mod clock;
 mod config;
 mod log;
+mod modules;
 mod wasi;
 
 use wasmtime::Result;
@@ -20,6 +21,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
     log::add_to_linker(linker)?;
     config::add_to_linker(linker)?;
     clock::add_to_linker(linker)?;
+    modules::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
     Ok(())
 }

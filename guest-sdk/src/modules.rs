@@ -1,0 +1,100 @@
+//! Calls to the modules this one depends on.
+//!
+//! Declare a dependency once, as a constant next to `Module::DEPENDENCIES`,
+//! and call it like a small HTTP client:
+//!
+//! ```ignore
+//! const USERS: Dependency = Dependency::new("user_management");
+//!
+//! impl Module for Wallet {
+//!     const DEPENDENCIES: &'static [&'static str] = &[USERS.name()];
+//!     // ...
+//! }
+//!
+//! let user: User = USERS.get(&format!("/users/{id}"))?.json()?;
+//! ```
+//!
+//! The host refuses calls to modules that were not declared, calls nested
+//! deeper than it allows, and paths the callee does not serve, as a
+//! [`CallError`] (a 502 when returned from a handler with `?`).
+
+use serde::Serialize;
+
+pub use crate::bindings::modhost::module::modules::CallError;
+use crate::bindings::modhost::module::modules::{CallRequest, call};
+use crate::error::Error;
+use crate::response::Response;
+
+/// A module this one depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    name: &'static str,
+}
+
+impl Dependency {
+    /// The dependency on module `name`.
+    pub const fn new(name: &'static str) -> Self {
+        Self { name }
+    }
+
+    /// The module's name, for `Module::DEPENDENCIES`.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Sends a request with any method, headers and body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Response, CallError> {
+        let request = CallRequest {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body,
+        };
+        call(self.name, &request).map(Response::from_wit)
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Result<Response, CallError> {
+        self.call("GET", path, &[], Vec::new())
+    }
+
+    /// `method path` with `value` as a JSON body.
+    pub fn send_json<T: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        path: &str,
+        value: &T,
+    ) -> Result<Response, Error> {
+        let body = serde_json::to_vec(value)?;
+        Ok(self.call(method, path, &[("content-type", "application/json")], body)?)
+    }
+}
+
+/// A failed call is the dependency's fault, not the client's: 502.
+impl From<CallError> for Error {
+    fn from(err: CallError) -> Self {
+        Error::new(502, describe(&err))
+    }
+}
+
+/// What went wrong, in words.
+pub fn describe(err: &CallError) -> String {
+    match err {
+        CallError::NotDeclared(why)
+        | CallError::Unavailable(why)
+        | CallError::NoRoute(why)
+        | CallError::Failed(why) => why.clone(),
+        CallError::DepthExceeded(limit) => {
+            format!("the chain of module calls is deeper than the limit of {limit}")
+        }
+    }
+}

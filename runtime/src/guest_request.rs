@@ -1,0 +1,38 @@
+//! Builds the request record a guest receives, from an HTTP request or from
+//! another module's call.
+
+use crate::bindings::modhost::module::types::Request;
+use crate::routing::RouteMatch;
+
+/// What a request is made of before it reaches a guest.
+pub struct RequestParts<'a> {
+    /// The id of the request (shared by every call it causes).
+    pub request_id: &'a str,
+    /// The method in upper case.
+    pub method: &'a str,
+    /// The path, without the query string.
+    pub path: &'a str,
+    /// The query string without `?`, if any.
+    pub query: Option<&'a str>,
+    /// Header names and values.
+    pub headers: Vec<(String, String)>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+/// The guest's view of `parts` routed to `route`.
+pub fn guest_request(parts: RequestParts<'_>, route: RouteMatch<'_>) -> Request {
+    let query = form_urlencoded::parse(parts.query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    Request {
+        request_id: parts.request_id.to_string(),
+        method: parts.method.to_string(),
+        path: parts.path.to_string(),
+        route: route.route.to_string(),
+        params: route.params,
+        query,
+        headers: parts.headers,
+        body: parts.body,
+    }
+}

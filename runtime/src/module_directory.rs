@@ -1,0 +1,57 @@
+//! The modules that other modules may call, published one by one as their
+//! `init` succeeds, so a module's `init` can already call its dependencies
+//! (which are initialised first) and nothing can call a module that is not
+//! up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::routing::RouteTable;
+use crate::sandbox::ModuleSandbox;
+
+/// A module that serves calls: its sandbox and a route table of its own
+/// routes only, so a call can never land on another module.
+pub struct CallTarget {
+    /// The callee.
+    pub sandbox: Arc<ModuleSandbox>,
+    /// The callee's own routes.
+    pub routes: RouteTable,
+}
+
+/// Every module that is up, by name, and how deep calls may nest.
+pub struct ModuleDirectory {
+    targets: RwLock<HashMap<String, Arc<CallTarget>>>,
+    max_call_depth: u32,
+}
+
+impl ModuleDirectory {
+    /// An empty directory allowing chains of `max_call_depth` calls.
+    pub fn new(max_call_depth: u32) -> Self {
+        Self {
+            targets: RwLock::new(HashMap::new()),
+            max_call_depth,
+        }
+    }
+
+    /// Makes `name` callable.
+    pub fn publish(&self, name: &str, target: CallTarget) {
+        self.targets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_string(), Arc::new(target));
+    }
+
+    /// The module `name`, if it is up.
+    pub fn get(&self, name: &str) -> Option<Arc<CallTarget>> {
+        self.targets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// How many calls may be chained from one request.
+    pub fn max_call_depth(&self) -> u32 {
+        self.max_call_depth
+    }
+}

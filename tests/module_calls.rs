@@ -1,0 +1,87 @@
+//! End to end: modules calling the modules they depend on, and the host
+//! refusing every other call with an error the guest handles.
+
+mod support;
+
+use std::path::Path;
+
+use support::{Modhost, module_table};
+
+fn dependent_and_trap(extra: &str) -> Modhost {
+    Modhost::start(&format!(
+        "{}{}{}{extra}",
+        module_table("dependent_module"),
+        module_table("trap_module"),
+        module_table("my_new_module"),
+    ))
+}
+
+#[test]
+fn a_declared_dependency_answers_through_its_own_route() {
+    let modhost = dependent_and_trap("");
+    let response = modhost.get("/dependent/relay?q=x%20y");
+    assert_eq!(response.status, 200);
+    let request_id = response.header("x-request-id").unwrap().to_string();
+    let echoed = response.json();
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["route"], "/trap/echo/:id/...");
+    assert_eq!(echoed["id"], "relayed");
+    // The callee serves the same request: same id, and it sees the caller's
+    // query, header and body.
+    assert_eq!(echoed["tail"], request_id);
+    assert_eq!(echoed["q"], "x y");
+    assert_eq!(echoed["header"], "from dependent");
+    assert_eq!(echoed["body"], "hi");
+}
+
+#[test]
+fn a_call_to_an_undeclared_module_is_refused_as_a_value() {
+    let modhost = dependent_and_trap("");
+    let response = modhost.get("/dependent/undeclared");
+    assert_eq!(response.status, 403, "the guest handled the refusal itself");
+    let refused = response.json()["refused"].as_str().unwrap().to_string();
+    assert!(
+        refused.contains("did not declare my_new_module"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_chain_deeper_than_the_limit_ends_with_a_clear_error() {
+    let modhost = dependent_and_trap("[sandbox]\nmax_call_depth = 0\n");
+    let response = modhost.get("/dependent/relay");
+    assert_eq!(response.status, 502);
+    let message = response.json()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("deeper than the limit of 0"), "{message}");
+    // The host is unharmed.
+    assert_eq!(modhost.get("/dependent").status, 200);
+}
+
+#[test]
+fn the_example_wallet_asks_user_management_about_its_users() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "target/guests/",
+        &format!("{}/", support::guest("wallet").parent().unwrap().display()),
+    );
+    let modhost = Modhost::start(&text);
+    let wallet = modhost.get("/wallet/u1");
+    assert_eq!(wallet.status, 200);
+    let body = wallet.json();
+    assert_eq!(body["user"]["name"], "Ada Lovelace");
+    assert_eq!(body["balance"], 100);
+
+    let unknown = modhost.get("/wallet/nobody");
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.json()["error"].as_str().unwrap().contains("nobody"));
+
+    let health = modhost.get("/modules/wallet/health").json();
+    assert_eq!(
+        health["dependencies"],
+        serde_json::json!({ "user_management": "ready" })
+    );
+    assert_eq!(
+        modhost.get("/modules/user_management/health").json()["users"],
+        2
+    );
+}
