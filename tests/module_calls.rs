@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::path::Path;
-
 use support::{Modhost, module_table};
 
 fn dependent_and_trap(extra: &str) -> Modhost {
@@ -59,12 +57,7 @@ fn a_chain_deeper_than_the_limit_ends_with_a_clear_error() {
 
 #[test]
 fn the_example_wallet_asks_user_management_about_its_users() {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "target/guests/",
-        &format!("{}/", support::guest("wallet").parent().unwrap().display()),
-    );
-    let modhost = Modhost::start(&text);
+    let modhost = Modhost::start(&support::example_deployment());
     let wallet = modhost.get("/wallet/u1");
     assert_eq!(wallet.status, 200);
     let body = wallet.json();

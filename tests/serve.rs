@@ -182,6 +182,24 @@ fn a_module_that_fails_to_load_leaves_the_others_serving() {
 }
 
 #[test]
+fn the_example_deployment_passes_the_guides_integration_checks() {
+    // What the original module guide's integration tests checked, against
+    // runtime.toml as `just run` serves it.
+    let modhost = Modhost::start(&support::example_deployment());
+    let info = modhost.get("/my-module/info");
+    assert_eq!(info.status, 200);
+    assert_eq!(info.json()["module"], "my_new_module");
+    let health = modhost.get("/modules/my_new_module/health");
+    assert_eq!(health.status, 200);
+    assert!(health.json().get("status").is_some());
+    assert_eq!(
+        modhost.get("/health").status,
+        200,
+        "every example module is up"
+    );
+}
+
+#[test]
 fn the_guides_integration_checks_pass_against_the_runtime_endpoints() {
     let modhost = serve_example_and_fixtures("");
     let health = modhost.get("/modules/my_new_module/health");

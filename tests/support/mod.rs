@@ -51,6 +51,19 @@ pub fn module_table(name: &str) -> String {
     )
 }
 
+/// The example deployment, `runtime.toml`, with its module paths pointing at
+/// the build output.
+pub fn example_deployment() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("runtime.toml")).expect("read runtime.toml");
+    let guests = guest("my_new_module")
+        .parent()
+        .expect("the guests folder")
+        .display()
+        .to_string();
+    text.replace("\"target/guests/", &format!("\"{guests}/"))
+}
+
 /// A running `modhost serve`, killed when dropped.
 pub struct Modhost {
     child: Child,
