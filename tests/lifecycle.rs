@@ -171,3 +171,23 @@ fn check_prints_the_init_order_with_dependencies_and_routes() {
     assert!(!status.success());
     assert!(stdout.contains("FAILED  dependent_module"), "{stdout}");
 }
+
+#[test]
+fn two_modules_of_one_name_is_a_startup_error_naming_both_tables() {
+    let dir = temp_dir();
+    let copy = format!(
+        "[modules.second_copy]\npath = {:?}\n",
+        support::guest("my_new_module").display().to_string()
+    );
+    let config = write_config(
+        dir.path(),
+        &format!("{}{copy}", module_table("my_new_module")),
+    );
+    let (status, _, stderr) = run_modhost(&["check", "--config", config.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("two modules are named my_new_module"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[modules.second_copy]"), "{stderr}");
+}

@@ -49,7 +49,16 @@ pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<
             capabilities::toml_table_to_json(&module_config.config),
             directory.clone(),
         ));
-        let loaded = load_module(context, &source, engine, &linker, timeout).await;
+        let described = describe_module(context.clone(), &source, engine, &linker, timeout).await;
+        if let Ok((_, manifest)) = &described {
+            check_not_named_as_another(name, &manifest.name, config)?;
+        }
+        let loaded = described.and_then(|(sandbox, manifest)| {
+            check_manifest(name, &manifest)?;
+            // Set once, right after the only describe of this context.
+            let _ = context.dependencies.set(manifest.dependencies.clone());
+            Ok((sandbox, manifest))
+        });
         let entry = match loaded {
             Ok((sandbox, manifest)) => {
                 tracing::info!(
@@ -132,7 +141,7 @@ fn unavailable_dependency(
 
 /// Reads, compiles, links and describes one module; the error is the reason
 /// it failed, written for the operator.
-async fn load_module(
+async fn describe_module(
     context: Arc<ModuleContext>,
     source: &Path,
     engine: &Engine,
@@ -163,9 +172,6 @@ async fn load_module(
         .describe()
         .await
         .map_err(|err| format!("its describe export {err}"))?;
-    check_manifest(&context.name, &manifest)?;
-    // Set once, right after the only describe of this context.
-    let _ = context.dependencies.set(manifest.dependencies.clone());
     Ok((sandbox, manifest))
 }
 
@@ -181,6 +187,22 @@ fn check_is_component(bytes: &[u8], source: &Path) -> Result<(), String> {
             source.display()
         )),
     }
+}
+
+/// A component that calls itself by the name of another configured module
+/// would make two modules of one name: a startup error naming both tables.
+fn check_not_named_as_another(
+    configured: &str,
+    claimed: &str,
+    config: &RuntimeConfig,
+) -> Result<()> {
+    if claimed != configured && config.modules.contains_key(claimed) {
+        bail!(
+            "{}: two modules are named {claimed}: [modules.{claimed}] and [modules.{configured}], whose component also calls itself {claimed}; point [modules.{configured}] at its own component",
+            config.source.display()
+        );
+    }
+    Ok(())
 }
 
 /// Checks what `describe` returned against the config: the names agree, and
