@@ -46,13 +46,23 @@ fn a_call_to_an_undeclared_module_is_refused_as_a_value() {
 
 #[test]
 fn a_chain_deeper_than_the_limit_ends_with_a_clear_error() {
-    let modhost = dependent_and_trap("[sandbox]\nmax_call_depth = 0\n");
-    let response = modhost.get("/dependent/relay");
-    assert_eq!(response.status, 502);
+    // chain_module -> dependent_module -> trap_module: two calls deep.
+    let chain = module_table("chain_module");
+    let modhost = dependent_and_trap(&format!("{chain}[sandbox]\nmax_call_depth = 1\n"));
+    let response = modhost.get("/chain");
+    assert_eq!(response.status, 502, "the second call was refused");
     let message = response.json()["error"].as_str().unwrap().to_string();
-    assert!(message.contains("deeper than the limit of 0"), "{message}");
-    // The host is unharmed.
-    assert_eq!(modhost.get("/dependent").status, 200);
+    assert!(message.contains("deeper than the limit of 1"), "{message}");
+    // One call deep is within the limit, and the host is unharmed.
+    assert_eq!(modhost.get("/dependent/relay").status, 200);
+
+    let unlimited = dependent_and_trap(&chain);
+    let through = unlimited.get("/chain");
+    assert_eq!(
+        through.status, 200,
+        "two calls are fine under the default limit"
+    );
+    assert_eq!(through.json()["route"], "/trap/echo/:id/...");
 }
 
 #[test]
