@@ -63,7 +63,7 @@ fn malformed_toml_names_the_line() {
 fn a_missing_wasm_file_names_the_module_and_the_path() {
     assert_fails_mentioning(
         "check",
-        "[modules.ghost]\npath = \"/nonexistent/ghost.wasm\"\n",
+        &support::missing_module_table("ghost"),
         &["ghost", "/nonexistent/ghost.wasm", "just guests"],
     );
 }

@@ -84,14 +84,7 @@ fn a_failing_init_marks_the_module_failed_with_its_reason() {
             .unwrap()
             .contains("init failed: the database is not reachable")
     );
-    let listing = modhost.get("/modules").json();
-    let failed = listing["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "init_fail_module")
-        .unwrap()
-        .clone();
+    let failed = modhost.module_listing("init_fail_module");
     assert_eq!(failed["state"], "failed");
     assert_eq!(
         failed["reason"],
@@ -102,8 +95,9 @@ fn a_failing_init_marks_the_module_failed_with_its_reason() {
 #[test]
 fn a_dependency_that_fails_to_load_fails_its_dependents() {
     let modhost = Modhost::start(&format!(
-        "{}[modules.trap_module]\npath = \"/nonexistent/trap_module.wasm\"\n",
-        module_table("dependent_module")
+        "{}{}",
+        module_table("dependent_module"),
+        support::missing_module_table("trap_module")
     ));
     let health = modhost.get("/health").json();
     let failed: Vec<&str> = health["failed"]

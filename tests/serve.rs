@@ -168,8 +168,9 @@ fn a_body_over_the_limit_is_a_413() {
 #[test]
 fn a_module_that_fails_to_load_leaves_the_others_serving() {
     let modhost = Modhost::start(&format!(
-        "{}[modules.ghost]\npath = \"/nonexistent/ghost.wasm\"\n",
-        module_table("my_new_module")
+        "{}{}",
+        module_table("my_new_module"),
+        support::missing_module_table("ghost")
     ));
     assert_eq!(modhost.get("/my-module/info").status, 200);
     let log = modhost.log();
@@ -224,12 +225,11 @@ fn the_guides_integration_checks_pass_against_the_runtime_endpoints() {
 #[test]
 fn modules_lists_every_module_with_state_routes_and_source() {
     let modhost = Modhost::start(&format!(
-        "{}[modules.ghost]\npath = \"/nonexistent/ghost.wasm\"\n",
-        module_table("my_new_module")
+        "{}{}",
+        module_table("my_new_module"),
+        support::missing_module_table("ghost")
     ));
-    let listing = modhost.get("/modules").json();
-    let modules = listing["modules"].as_array().unwrap();
-    let ghost = modules.iter().find(|m| m["name"] == "ghost").unwrap();
+    let ghost = modhost.module_listing("ghost");
     assert_eq!(ghost["state"], "failed");
     assert!(
         ghost["reason"]
@@ -237,10 +237,7 @@ fn modules_lists_every_module_with_state_routes_and_source() {
             .unwrap()
             .contains("/nonexistent/ghost.wasm")
     );
-    let mine = modules
-        .iter()
-        .find(|m| m["name"] == "my_new_module")
-        .unwrap();
+    let mine = modhost.module_listing("my_new_module");
     assert_eq!(mine["state"], "ready");
     assert_eq!(mine["version"], "0.1.0");
     assert_eq!(

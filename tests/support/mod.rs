@@ -51,6 +51,12 @@ pub fn module_table(name: &str) -> String {
     )
 }
 
+/// A `[modules.<name>]` table whose component does not exist, at
+/// `/nonexistent/<name>.wasm`.
+pub fn missing_module_table(name: &str) -> String {
+    format!("[modules.{name}]\npath = \"/nonexistent/{name}.wasm\"\n")
+}
+
 /// The example deployment, `runtime.toml`, with its module paths pointing at
 /// the build output.
 pub fn example_deployment() -> String {
@@ -137,6 +143,18 @@ impl Modhost {
     /// `GET path`.
     pub fn get(&self, path: &str) -> HttpResponse {
         self.request("GET", path, &[], b"")
+    }
+
+    /// The entry of module `name` in `GET /modules`.
+    pub fn module_listing(&self, name: &str) -> serde_json::Value {
+        let listing = self.get("/modules").json();
+        listing["modules"]
+            .as_array()
+            .expect("a list of modules")
+            .iter()
+            .find(|module| module["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not in {listing}"))
+            .clone()
     }
 
     /// What the runtime has logged so far.
