@@ -38,58 +38,18 @@ const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0
 pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<ModuleRegistry> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
-    let timeout = Duration::from_millis(config.sandbox.timeout_ms);
-    let directory = Arc::new(ModuleDirectory::new(config.sandbox.max_call_depth));
-
+    let loader = Loader {
+        config,
+        engine,
+        linker,
+        timeout: Duration::from_millis(config.sandbox.timeout_ms),
+        directory: Arc::new(ModuleDirectory::new(config.sandbox.max_call_depth)),
+    };
     let mut modules = BTreeMap::new();
-    for (name, module_config) in &config.modules {
-        let source = config.module_path(module_config);
-        let context = Arc::new(ModuleContext::new(
-            name,
-            capabilities::toml_table_to_json(&module_config.config),
-            directory.clone(),
-        ));
-        let described = describe_module(context.clone(), &source, engine, &linker, timeout).await;
-        if let Ok((_, manifest)) = &described {
-            check_not_named_as_another(name, &manifest.name, config)?;
-        }
-        let loaded = described.and_then(|(sandbox, manifest)| {
-            check_manifest(name, &manifest)?;
-            // Set once, right after the only describe of this context.
-            let _ = context.dependencies.set(manifest.dependencies.clone());
-            Ok((sandbox, manifest))
-        });
-        let entry = match loaded {
-            Ok((sandbox, manifest)) => {
-                tracing::info!(
-                    module = %name,
-                    version = %manifest.version,
-                    routes = manifest.routes.len(),
-                    source = %source.display(),
-                    "module loaded"
-                );
-                ModuleEntry {
-                    name: name.clone(),
-                    source,
-                    manifest: Some(manifest),
-                    sandbox: Some(Arc::new(sandbox)),
-                    state: ModuleState::Ready,
-                }
-            }
-            Err(reason) => {
-                let reason = format!("{reason} (modules.{name} in {})", config.source.display());
-                tracing::error!(module = %name, "module failed to load: {reason}");
-                ModuleEntry {
-                    name: name.clone(),
-                    source,
-                    manifest: None,
-                    sandbox: None,
-                    state: ModuleState::Failed(reason),
-                }
-            }
-        };
-        modules.insert(name.clone(), entry);
+    for name in config.modules.keys() {
+        modules.insert(name.clone(), loader.load_entry(name).await?);
     }
+    let directory = loader.directory;
 
     let routes = build_route_table(&modules)?;
     let declared: BTreeMap<String, Vec<String>> = modules
@@ -137,6 +97,76 @@ fn unavailable_dependency(
                 ModuleState::Failed(_) => Some(format!("its dependency {dependency} failed")),
             },
         })
+}
+
+/// What loading every module shares.
+struct Loader<'a> {
+    config: &'a RuntimeConfig,
+    engine: &'a Engine,
+    linker: Linker<HostState>,
+    timeout: Duration,
+    directory: Arc<ModuleDirectory>,
+}
+
+impl Loader<'_> {
+    /// Loads module `name` into an entry, ready or failed with the reason.
+    /// The error is a startup error: a component named as another module.
+    async fn load_entry(&self, name: &str) -> Result<ModuleEntry> {
+        let config = self.config;
+        let module_config = &config.modules[name];
+        let source = config.module_path(module_config);
+        let context = Arc::new(ModuleContext::new(
+            name,
+            capabilities::toml_table_to_json(&module_config.config),
+            self.directory.clone(),
+        ));
+        let described = describe_module(
+            context.clone(),
+            &source,
+            self.engine,
+            &self.linker,
+            self.timeout,
+        )
+        .await;
+        if let Ok((_, manifest)) = &described {
+            check_not_named_as_another(name, &manifest.name, config)?;
+        }
+        let loaded = described.and_then(|(sandbox, manifest)| {
+            check_manifest(name, &manifest)?;
+            // Set once, right after the only describe of this context.
+            let _ = context.dependencies.set(manifest.dependencies.clone());
+            Ok((sandbox, manifest))
+        });
+        Ok(match loaded {
+            Ok((sandbox, manifest)) => {
+                tracing::info!(
+                    module = %name,
+                    version = %manifest.version,
+                    routes = manifest.routes.len(),
+                    source = %source.display(),
+                    "module loaded"
+                );
+                ModuleEntry {
+                    name: name.to_string(),
+                    source,
+                    manifest: Some(manifest),
+                    sandbox: Some(Arc::new(sandbox)),
+                    state: ModuleState::Ready,
+                }
+            }
+            Err(reason) => {
+                let reason = format!("{reason} (modules.{name} in {})", config.source.display());
+                tracing::error!(module = %name, "module failed to load: {reason}");
+                ModuleEntry {
+                    name: name.to_string(),
+                    source,
+                    manifest: None,
+                    sandbox: None,
+                    state: ModuleState::Failed(reason),
+                }
+            }
+        })
+    }
 }
 
 /// Reads, compiles, links and describes one module; the error is the reason
