@@ -2,14 +2,14 @@
 //! request) and the call's limits. A store lives for one call only.
 
 use std::sync::{Arc, OnceLock};
-
-use crate::module_directory::ModuleDirectory;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
+
+use crate::module_directory::ModuleDirectory;
 
 /// What the host knows about one module for as long as it is loaded; shared
 /// by every call into it.

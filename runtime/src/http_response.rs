@@ -1,9 +1,11 @@
 //! Responses the runtime writes itself: JSON bodies, and every error as
 //! `{"error": <message>, "request_id": <id>}`.
 
+use std::borrow::Borrow;
+
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -17,6 +19,23 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A 405 for `method` on `path`, with the methods that are served there in
+/// the message and in the `Allow` header.
+pub fn method_not_allowed<S: Borrow<str>>(
+    method: &str,
+    path: &str,
+    allowed: &[S],
+    request_id: &str,
+) -> Response<Body> {
+    let allowed = allowed.join(", ");
+    let message = format!("{method} is not allowed on {path}; allowed: {allowed}");
+    let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED, &message, request_id);
+    if let Ok(value) = HeaderValue::from_str(&allowed) {
+        response.headers_mut().insert(ALLOW, value);
+    }
     response
 }
 

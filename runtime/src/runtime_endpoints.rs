@@ -5,7 +5,7 @@ use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::bindings::modhost::module::types::HealthStatus;
-use crate::http_response::{Body, error_response, json_response};
+use crate::http_response::{Body, error_response, json_response, method_not_allowed};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 
 /// Answers `path` if it is one of the runtime's own endpoints; `None` lets
@@ -18,22 +18,28 @@ pub async fn answer(
     request_id: &str,
 ) -> Option<Response<Body>> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let response = match segments.as_slice() {
-        ["health"] => overall_health(registry),
-        ["modules"] => modules_listing(registry),
-        ["modules", name, "health"] => module_health(registry, name, request_id).await,
+    let endpoint = match segments.as_slice() {
+        ["health"] => Endpoint::Health,
+        ["modules"] => Endpoint::Modules,
+        ["modules", name, "health"] => Endpoint::ModuleHealth(name),
         _ => return None,
     };
+    // Refused before any work, so a POST never runs a guest's health call.
     if method != "GET" {
-        let message = format!("{method} is not allowed on {path}; allowed: GET");
-        let mut refused = error_response(StatusCode::METHOD_NOT_ALLOWED, &message, request_id);
-        refused.headers_mut().insert(
-            hyper::header::ALLOW,
-            hyper::header::HeaderValue::from_static("GET"),
-        );
-        return Some(refused);
+        return Some(method_not_allowed(method, path, &["GET"], request_id));
     }
-    Some(response)
+    Some(match endpoint {
+        Endpoint::Health => overall_health(registry),
+        Endpoint::Modules => modules_listing(registry),
+        Endpoint::ModuleHealth(name) => module_health(registry, name, request_id).await,
+    })
+}
+
+/// One of the runtime's own endpoints.
+enum Endpoint<'a> {
+    Health,
+    Modules,
+    ModuleHealth(&'a str),
 }
 
 /// `GET /health`: 200 when every module is ready, else 503 listing the

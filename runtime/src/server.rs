@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Result;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, HeaderName, HeaderValue};
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::bindings;
 use crate::guest_request::{RequestParts, guest_request};
-use crate::http_response::{Body, error_response};
+use crate::http_response::{Body, error_response, method_not_allowed};
 use crate::registry::{ModuleRegistry, ModuleState};
 use crate::request_id::next_request_id;
 use crate::routing::{Lookup, RouteMatch};
@@ -44,9 +44,9 @@ impl Runtime {
     pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
         let request_id = next_request_id();
         let started = Instant::now();
-        let method = request.method().clone();
+        let method = request.method().as_str().to_string();
         let path = request.uri().path().to_string();
-        let mut response = self.route(request, &request_id).await;
+        let mut response = self.route(request, &method, &path, &request_id).await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
@@ -61,27 +61,22 @@ impl Runtime {
         response
     }
 
-    async fn route(&self, request: Request<Incoming>, request_id: &str) -> Response<Body> {
-        let path = request.uri().path().to_string();
-        let method = request.method().as_str().to_string();
+    async fn route(
+        &self,
+        request: Request<Incoming>,
+        method: &str,
+        path: &str,
+        request_id: &str,
+    ) -> Response<Body> {
         if let Some(response) =
-            runtime_endpoints::answer(&self.registry, &method, &path, request_id).await
+            runtime_endpoints::answer(&self.registry, method, path, request_id).await
         {
             return response;
         }
-        match self.registry.routes().lookup(&method, &path) {
+        match self.registry.routes().lookup(method, path) {
             Lookup::Found(route) => self.call_module(route, request, request_id).await,
             Lookup::MethodNotAllowed(allowed) => {
-                let message = format!(
-                    "{method} is not allowed on {path}; allowed: {}",
-                    allowed.join(", ")
-                );
-                let mut response =
-                    error_response(StatusCode::METHOD_NOT_ALLOWED, &message, request_id);
-                if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
-                    response.headers_mut().insert(ALLOW, value);
-                }
-                response
+                method_not_allowed(method, path, &allowed, request_id)
             }
             Lookup::NotFound => error_response(
                 StatusCode::NOT_FOUND,
