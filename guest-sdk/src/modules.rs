@@ -11,7 +11,7 @@
 //!     // ...
 //! }
 //!
-//! let user: User = USERS.get(&format!("/users/{id}"))?.json()?;
+//! let user: User = USERS.get(&format!("/users/{id}"))?.json_body()?;
 //! ```
 //!
 //! The host refuses calls to modules that were not declared, calls nested
