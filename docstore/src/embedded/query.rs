@@ -1,0 +1,104 @@
+//! Reading the documents a plan leads to and keeping those the filter
+//! matches. Used by reads and, inside write transactions, by writes.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use redb::{ReadableMultimapTable, ReadableTable};
+use serde_json::Value;
+
+use super::plan::{Access, KeyRange};
+use super::storage_error;
+use crate::error::DbResult;
+use crate::filter::Filter;
+
+/// The document store of one collection: `_id` key -> JSON text.
+pub trait DocTable: ReadableTable<&'static [u8], &'static [u8]> {}
+impl<T: ReadableTable<&'static [u8], &'static [u8]>> DocTable for T {}
+
+/// An index of one collection: value key -> `_id` keys.
+pub trait IndexTable: ReadableMultimapTable<&'static [u8], &'static [u8]> {}
+impl<T: ReadableMultimapTable<&'static [u8], &'static [u8]>> IndexTable for T {}
+
+/// Calls `visit` with each matching document and its `_id` key until it
+/// returns false. Returns how many documents were read.
+pub fn for_each_match(
+    docs: &impl DocTable,
+    index: Option<&impl IndexTable>,
+    access: &Access,
+    filter: &Filter,
+    mut visit: impl FnMut(Vec<u8>, Value) -> DbResult<bool>,
+) -> DbResult<usize> {
+    let mut examined = 0;
+    let mut check = |key: &[u8], text: &[u8]| -> DbResult<bool> {
+        examined += 1;
+        let doc: Value = serde_json::from_slice(text).map_err(storage_error)?;
+        if filter.matches(&doc) {
+            visit(key.to_vec(), doc)
+        } else {
+            Ok(true)
+        }
+    };
+    match (access, index) {
+        (Access::Scan, _) => {
+            for entry in docs.iter().map_err(storage_error)? {
+                let (key, text) = entry.map_err(storage_error)?;
+                if !check(key.value(), text.value())? {
+                    break;
+                }
+            }
+        }
+        (Access::Ids(ranges), _) => {
+            'ranges: for range in ranges {
+                for entry in docs
+                    .range::<&[u8]>(borrowed(range))
+                    .map_err(storage_error)?
+                {
+                    let (key, text) = entry.map_err(storage_error)?;
+                    if !check(key.value(), text.value())? {
+                        break 'ranges;
+                    }
+                }
+            }
+        }
+        (Access::Index { ranges, .. }, Some(index)) => {
+            let mut seen = HashSet::new();
+            'ranges: for range in ranges {
+                for entry in index
+                    .range::<&[u8]>(borrowed(range))
+                    .map_err(storage_error)?
+                {
+                    let (_, ids) = entry.map_err(storage_error)?;
+                    for id in ids {
+                        let id = id.map_err(storage_error)?.value().to_vec();
+                        if !seen.insert(id.clone()) {
+                            continue;
+                        }
+                        let Some(text) = docs.get(id.as_slice()).map_err(storage_error)? else {
+                            continue;
+                        };
+                        if !check(&id, text.value())? {
+                            break 'ranges;
+                        }
+                    }
+                }
+            }
+        }
+        (Access::Index { field, .. }, None) => {
+            return Err(storage_error(format!("the index on {field} has no table")));
+        }
+    }
+    Ok(examined)
+}
+
+fn borrowed(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (as_slice(&range.0), as_slice(&range.1))
+}
+
+fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match bound {
+        Bound::Included(key) => Bound::Included(key.as_slice()),
+        Bound::Excluded(key) => Bound::Excluded(key.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}

@@ -1,0 +1,177 @@
+//! modhost's document database.
+//!
+//! Guests store JSON documents in collections and query them with the
+//! MongoDB filter and update language. Every call is confined to a
+//! [`Scope`] (a tenant's module), and runs against one of two backends with
+//! the same behaviour: [`EmbeddedStore`] (a redb file, the default) or
+//! [`MongoStore`] (a MongoDB server). Filters, updates, sorts and
+//! projections are parsed here first, so both backends refuse the same
+//! input with the same error, naming any operator that is not supported.
+
+mod compare;
+mod document;
+mod embedded;
+mod error;
+mod filter;
+mod mongo;
+mod options;
+mod path;
+mod scope;
+mod update;
+
+use serde_json::Value;
+
+pub use embedded::{EmbeddedStore, Found};
+pub use error::{DbError, DbResult};
+pub use filter::Filter;
+pub use mongo::MongoStore;
+pub use options::{FindOptions, Projection, Sort};
+pub use scope::{Namespace, Scope};
+pub use update::Update;
+
+/// Limits on what one call may store or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest document, as JSON text, in bytes.
+    pub max_document_bytes: usize,
+    /// The most documents one `find` returns; more matches are an error.
+    pub max_find_documents: u32,
+}
+
+/// What an update did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateResult {
+    /// Documents that matched the filter.
+    pub matched: u64,
+    /// Documents that changed.
+    pub modified: u64,
+    /// The `_id` of the document an upsert inserted.
+    pub upserted_id: Option<Value>,
+}
+
+/// The database a runtime serves its guests from.
+#[derive(Clone)]
+pub enum DocumentStore {
+    /// The embedded redb store.
+    Embedded(EmbeddedStore),
+    /// A MongoDB server.
+    Mongo(MongoStore),
+}
+
+impl DocumentStore {
+    /// The matches of `filter` with `options` applied.
+    pub async fn find(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        options: &FindOptions,
+    ) -> DbResult<Vec<Value>> {
+        let parsed = Filter::parse(filter)?;
+        let sort = Sort::parse(options.sort.as_ref())?;
+        let projection = Projection::parse(options.projection.as_ref())?;
+        let page = (options.skip, options.limit);
+        match self {
+            DocumentStore::Embedded(store) => Ok(store
+                .find(namespace, parsed, sort, page, projection)
+                .await?
+                .docs),
+            DocumentStore::Mongo(store) => {
+                store
+                    .find(
+                        namespace,
+                        filter,
+                        options.sort.as_ref(),
+                        page,
+                        options.projection.as_ref(),
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// The first match, if any.
+    pub async fn find_one(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        options: &FindOptions,
+    ) -> DbResult<Option<Value>> {
+        let options = FindOptions {
+            limit: Some(1),
+            ..options.clone()
+        };
+        Ok(self
+            .find(namespace, filter, &options)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Inserts documents, all or none; returns their `_id`s.
+    pub async fn insert(&self, namespace: &Namespace, docs: Vec<Value>) -> DbResult<Vec<Value>> {
+        match self {
+            DocumentStore::Embedded(store) => store.insert(namespace, docs).await,
+            DocumentStore::Mongo(store) => store.insert(namespace, docs).await,
+        }
+    }
+
+    /// Updates the first match, or every match with `many`; with `upsert`,
+    /// inserts a document made from the filter when none matches.
+    pub async fn update(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        update: &Value,
+        many: bool,
+        upsert: bool,
+    ) -> DbResult<UpdateResult> {
+        let parsed_filter = Filter::parse(filter)?;
+        let parsed_update = Update::parse(update)?;
+        match self {
+            DocumentStore::Embedded(store) => {
+                store
+                    .update(namespace, parsed_filter, parsed_update, many, upsert)
+                    .await
+            }
+            DocumentStore::Mongo(store) => {
+                store.update(namespace, filter, update, many, upsert).await
+            }
+        }
+    }
+
+    /// Deletes the first match, or every match with `many`.
+    pub async fn delete(&self, namespace: &Namespace, filter: &Value, many: bool) -> DbResult<u64> {
+        let parsed = Filter::parse(filter)?;
+        match self {
+            DocumentStore::Embedded(store) => store.delete(namespace, parsed, many).await,
+            DocumentStore::Mongo(store) => store.delete(namespace, filter, many).await,
+        }
+    }
+
+    /// How many documents match.
+    pub async fn count(&self, namespace: &Namespace, filter: &Value) -> DbResult<u64> {
+        let parsed = Filter::parse(filter)?;
+        match self {
+            DocumentStore::Embedded(store) => store.count(namespace, parsed).await,
+            DocumentStore::Mongo(store) => store.count(namespace, filter).await,
+        }
+    }
+
+    /// Makes a single-field index, unique or not.
+    pub async fn create_index(
+        &self,
+        namespace: &Namespace,
+        field: &str,
+        unique: bool,
+    ) -> DbResult<()> {
+        path::check_path(field).map_err(DbError::InvalidIndex)?;
+        match self {
+            DocumentStore::Embedded(store) => {
+                store
+                    .create_index(namespace, field.to_string(), unique)
+                    .await
+            }
+            DocumentStore::Mongo(store) => store.create_index(namespace, field, unique).await,
+        }
+    }
+}
