@@ -242,7 +242,12 @@ fn modules_lists_every_module_with_state_routes_and_source() {
     assert_eq!(mine["version"], "0.1.0");
     assert_eq!(
         mine["routes"],
-        serde_json::json!([{ "method": "GET", "path": "/my-module/info" }])
+        serde_json::json!([
+            { "method": "GET", "path": "/my-module/info" },
+            { "method": "GET", "path": "/my-module/data" },
+            { "method": "POST", "path": "/my-module/data" },
+            { "method": "GET", "path": "/my-module/data/:id" },
+        ])
     );
     assert!(
         mine["source"]

@@ -33,6 +33,7 @@
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod allocator;
 pub mod config;
+pub mod db;
 mod error;
 mod export;
 pub mod log;

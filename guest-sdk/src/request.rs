@@ -53,6 +53,17 @@ impl Request {
         find(&self.inner.query, name, false)
     }
 
+    /// A whole-number query parameter, or `default` when absent; anything
+    /// else is a 400 naming the parameter (for paging: `?skip=20&limit=10`).
+    pub fn query_number(&self, name: &str, default: u64) -> Result<u64> {
+        match self.query(name) {
+            None => Ok(default),
+            Some(text) => text
+                .parse()
+                .map_err(|_| Error::bad_request(format!("query parameter {name} must be a whole number"))),
+        }
+    }
+
     /// The first value of a header, matched without regard to case.
     pub fn header(&self, name: &str) -> Option<&str> {
         find(&self.inner.headers, name, true)

@@ -1,11 +1,15 @@
 //! The host side of the `modhost:module` world, generated from `wit/`.
 //!
 //! Exports are async because every guest call runs on tokio with an epoch
-//! deadline; imports are synchronous unless they wait (a module call does).
+//! deadline; imports are synchronous unless they wait (a module call and
+//! every database call do).
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "modhost:module/module",
-    imports: { "modhost:module/modules.call": async },
+    imports: {
+        "modhost:module/modules.call": async,
+        "modhost:module/db": async,
+    },
     exports: { default: async },
 });

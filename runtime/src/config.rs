@@ -19,6 +19,9 @@ pub struct RuntimeConfig {
     /// Limits applied to every guest call.
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// The document database the `db` capability serves.
+    #[serde(default)]
+    pub db: DbConfig,
     /// The modules to load, by name: `[modules.<name>]`.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,
@@ -67,6 +70,51 @@ impl Default for SandboxConfig {
     }
 }
 
+/// Where the `db` capability keeps documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbBackend {
+    /// A redb file in the data folder; no server needed.
+    Embedded,
+    /// A MongoDB server, replica set or sharded cluster at `uri`.
+    Mongodb,
+}
+
+/// `[db]`: the document database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbConfig {
+    /// Which backend serves the modules' collections.
+    pub backend: DbBackend,
+    /// The embedded database file; relative paths are relative to the
+    /// config file. Default `data/modhost.redb`.
+    pub path: Option<PathBuf>,
+    /// The MongoDB connection string (mongodb backend only).
+    pub uri: Option<String>,
+    /// MongoDB databases are named `<database_prefix>_<tenant>`.
+    pub database_prefix: String,
+    /// How long a MongoDB call may take before it fails as unavailable.
+    pub timeout_ms: u64,
+    /// The largest document, as JSON text.
+    pub max_document_bytes: usize,
+    /// The most documents one `find` may return.
+    pub max_find_documents: u32,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        Self {
+            backend: DbBackend::Embedded,
+            path: None,
+            uri: None,
+            database_prefix: "modhost".into(),
+            timeout_ms: 5_000,
+            max_document_bytes: 1024 * 1024,
+            max_find_documents: 1_000,
+        }
+    }
+}
+
 /// `[modules.<name>]`: one module to load.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,8 +156,16 @@ impl RuntimeConfig {
         base.join(&module.path)
     }
 
+    /// The embedded database file, resolved against the config's folder.
+    pub fn db_path(&self) -> PathBuf {
+        let base = self.source.parent().unwrap_or(Path::new("."));
+        let path = self.db.path.as_deref().unwrap_or(Path::new("data/modhost.redb"));
+        base.join(path)
+    }
+
     fn validate(&self) -> Result<()> {
         let file = self.source.display();
+        self.validate_db()?;
         for name in self.modules.keys() {
             if let Err(why) = check_module_name(name) {
                 bail!("{file}: [modules.{name}]: {why}");
@@ -120,6 +176,40 @@ impl RuntimeConfig {
         }
         if self.server.max_body_bytes == 0 {
             bail!("{file}: server.max_body_bytes must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl RuntimeConfig {
+    fn validate_db(&self) -> Result<()> {
+        let file = self.source.display();
+        let db = &self.db;
+        match (db.backend, &db.uri, &db.path) {
+            (DbBackend::Mongodb, None, _) => bail!(
+                "{file}: db.uri is required when db.backend = \"mongodb\"; add for example uri = \"mongodb://127.0.0.1:27017\""
+            ),
+            (DbBackend::Mongodb, Some(_), Some(_)) => bail!(
+                "{file}: db.path is only read by the embedded backend; remove it or set db.backend = \"embedded\""
+            ),
+            (DbBackend::Embedded, Some(_), _) => bail!(
+                "{file}: db.uri is only read by the mongodb backend; remove it or set db.backend = \"mongodb\""
+            ),
+            _ => {}
+        }
+        let prefix_ok = (1..=32).contains(&db.database_prefix.len())
+            && db
+                .database_prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !prefix_ok {
+            bail!("{file}: db.database_prefix must be 1 to 32 of a-z, 0-9 and '_'");
+        }
+        if db.timeout_ms == 0 {
+            bail!("{file}: db.timeout_ms must be at least 1 (milliseconds)");
+        }
+        if db.max_document_bytes == 0 || db.max_find_documents == 0 {
+            bail!("{file}: db.max_document_bytes and db.max_find_documents must be at least 1");
         }
         Ok(())
     }
@@ -190,6 +280,24 @@ mod tests {
     fn a_module_without_a_path_is_an_error() {
         let err = parse("[modules.users]\n").unwrap_err();
         assert!(err.to_string().contains("path"), "{err}");
+    }
+
+    #[test]
+    fn the_db_defaults_to_an_embedded_file_next_to_the_config() {
+        let config = parse("").unwrap();
+        assert_eq!(config.db.backend, DbBackend::Embedded);
+        assert_eq!(config.db_path(), Path::new("/etc/modhost/data/modhost.redb"));
+    }
+
+    #[test]
+    fn db_keys_must_fit_the_backend() {
+        let err = parse("[db]\nbackend = \"mongodb\"\n").unwrap_err();
+        assert!(err.to_string().contains("db.uri is required"), "{err}");
+        let err = parse("[db]\nuri = \"mongodb://x\"\n").unwrap_err();
+        assert!(err.to_string().contains("db.uri is only read"), "{err}");
+        let err = parse("[db]\nbackend = \"postgres\"\n").unwrap_err();
+        assert!(err.to_string().contains("embedded"), "{err}");
+        assert!(parse("[db]\nbackend = \"mongodb\"\nuri = \"mongodb://x\"\n").is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use modhost_docstore::{DbResult, DocumentStore, Namespace, Scope};
 use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -24,15 +25,21 @@ pub struct ModuleContext {
     pub dependencies: OnceLock<Vec<String>>,
     /// The modules it may call (only its dependencies among them).
     pub directory: Arc<ModuleDirectory>,
+    /// The document database; the module reaches only its own collections.
+    pub db: DocumentStore,
 }
+
+/// The tenant every module belongs to until tenants are configured.
+pub const DEFAULT_TENANT: &str = "default";
 
 impl ModuleContext {
     /// A context for `name` with its own config table, calling other
-    /// modules through `directory`.
+    /// modules through `directory` and keeping documents in `db`.
     pub fn new(
         name: impl Into<String>,
         config: Map<String, Value>,
         directory: Arc<ModuleDirectory>,
+        db: DocumentStore,
     ) -> Self {
         Self {
             name: name.into(),
@@ -40,7 +47,13 @@ impl ModuleContext {
             initialized_at: OnceLock::new(),
             dependencies: OnceLock::new(),
             directory,
+            db,
         }
+    }
+
+    /// The module's own collection `collection`, under its tenant.
+    pub fn collection(&self, collection: &str) -> DbResult<Namespace> {
+        Scope::new(DEFAULT_TENANT, &self.name)?.collection(collection)
     }
 
     /// Whether the module declared `module` as a dependency.

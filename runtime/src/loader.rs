@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Result, bail};
+use modhost_docstore::DocumentStore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -35,7 +36,11 @@ const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0
 /// Returns an error only for what stops the whole runtime (clashing or
 /// reserved routes, a dependency cycle); a module's own failure, or that of
 /// a dependency, is recorded in its entry.
-pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<ModuleRegistry> {
+pub async fn load_deployment(
+    config: &RuntimeConfig,
+    engine: &Engine,
+    db: DocumentStore,
+) -> Result<ModuleRegistry> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
     let loader = Loader {
@@ -44,6 +49,7 @@ pub async fn load_deployment(config: &RuntimeConfig, engine: &Engine) -> Result<
         linker,
         timeout: Duration::from_millis(config.sandbox.timeout_ms),
         directory: Arc::new(ModuleDirectory::new(config.sandbox.max_call_depth)),
+        db,
     };
     let mut modules = BTreeMap::new();
     for name in config.modules.keys() {
@@ -106,6 +112,7 @@ struct Loader<'a> {
     linker: Linker<HostState>,
     timeout: Duration,
     directory: Arc<ModuleDirectory>,
+    db: DocumentStore,
 }
 
 impl Loader<'_> {
@@ -119,6 +126,7 @@ impl Loader<'_> {
             name,
             capabilities::toml_table_to_json(&module_config.config),
             self.directory.clone(),
+            self.db.clone(),
         ));
         let described = describe_module(
             context.clone(),

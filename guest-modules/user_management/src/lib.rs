@@ -1,10 +1,17 @@
-//! `user_management`, the credit system's users module: user profiles by id.
-//!
-//! Until the database capability lands, the users are the ones listed in the
-//! module's config (`[modules.user_management.config]`, `users = [...]`).
+//! `user_management`, the credit system's users module: user profiles in
+//! its own `users` collection (the `_id` is the user id, the email is
+//! unique). The users listed in its config are added at startup when
+//! missing, so a deployment starts with known users.
 
-use modhost_sdk::{Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module};
+use modhost_sdk::db::{Collection, DbError, FindOptions};
+use modhost_sdk::{Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module, info};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const USERS: Collection = Collection::new("users");
+
+/// How many users `GET /users` returns when no limit is asked.
+const DEFAULT_PAGE: u64 = 100;
 
 struct UserManagement;
 
@@ -16,30 +23,62 @@ impl Module for UserManagement {
     fn routes() -> Router {
         Router::new()
             .get("/users", list_users)
+            .post("/users", create_user)
             .get("/users/:id", get_user)
     }
 
     fn init() -> std::result::Result<(), String> {
-        // A config that does not parse is better refused at startup than on
-        // the first request.
-        settings().map(|_| ()).map_err(|err| err.message().to_string())
+        let settings: Settings = modhost_sdk::config::load().map_err(|err| err.message().to_string())?;
+        let describe = |err: DbError| modhost_sdk::db::describe(&err);
+        USERS.create_index("email", true).map_err(describe)?;
+        for user in &settings.users {
+            let added = USERS
+                .upsert_one(
+                    json!({"_id": user.id}),
+                    json!({"$setOnInsert": {"name": user.name, "email": user.email}}),
+                )
+                .map_err(|err| format!("cannot add configured user {}: {}", user.id, describe(err)))?;
+            if added.upserted_id.is_some() {
+                info!("added configured user {}", user.id);
+            }
+        }
+        Ok(())
     }
 
     fn health() -> Health {
-        match settings() {
-            Ok(settings) => Health::new(HealthStatus::Healthy)
-                .with_detail("users", settings.users.len()),
-            Err(err) => Health::new(HealthStatus::Unhealthy).with_detail("error", err.message()),
+        match USERS.count(json!({})) {
+            Ok(count) => Health::new(HealthStatus::Healthy).with_detail("users", count),
+            Err(err) => Health::new(HealthStatus::Unhealthy).with_detail("error", modhost_sdk::db::describe(&err)),
         }
     }
 }
 
-/// A user's public profile.
+/// A user's public profile, as clients see it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct User {
     id: String,
     name: String,
     email: String,
+}
+
+/// A user as stored: the id is the document's `_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredUser {
+    #[serde(rename = "_id")]
+    id: String,
+    name: String,
+    email: String,
+}
+
+impl From<StoredUser> for User {
+    fn from(stored: StoredUser) -> Self {
+        User {
+            id: stored.id,
+            name: stored.name,
+            email: stored.email,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,25 +87,46 @@ struct Settings {
     users: Vec<User>,
 }
 
-fn settings() -> Result<Settings> {
-    modhost_sdk::config::load()
-}
-
-/// `GET /users`: every user.
-fn list_users(_req: Request) -> Result<Response> {
-    let users = settings()?.users;
-    Response::json(&serde_json::json!({ "users": users, "count": users.len() }))
+/// `GET /users[?skip=N&limit=N]`: users by id.
+fn list_users(req: Request) -> Result<Response> {
+    let options = FindOptions::new()
+        .sort_asc("_id")
+        .skip(req.query_number("skip", 0)?)
+        .limit(req.query_number("limit", DEFAULT_PAGE)?);
+    let users: Vec<User> = USERS
+        .find::<StoredUser>(json!({}), &options)?
+        .into_iter()
+        .map(User::from)
+        .collect();
+    Response::json(&json!({ "users": users, "count": users.len() }))
 }
 
 /// `GET /users/:id`: one user, or 404.
 fn get_user(req: Request) -> Result<Response> {
     let id = req.param("id")?;
-    let user = settings()?
-        .users
-        .into_iter()
-        .find(|user| user.id == id)
+    let user = USERS
+        .find_one::<StoredUser>(json!({"_id": id}))?
         .ok_or_else(|| Error::not_found(format!("no user with id {id}")))?;
-    Response::json(&user)
+    Response::json(&User::from(user))
+}
+
+/// `POST /users` with `{"id", "name", "email"}`: adds a user; 409 when the
+/// id or the email is taken.
+fn create_user(req: Request) -> Result<Response> {
+    let user: User = req.json()?;
+    if user.id.is_empty() || user.name.is_empty() || !user.email.contains('@') {
+        return Err(Error::bad_request("id and name must not be empty, and email must be an address"));
+    }
+    let stored = StoredUser {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+    };
+    match USERS.insert_one(&stored) {
+        Ok(_) => Response::json_with_status(201, &user),
+        Err(DbError::DuplicateKey(_)) => Err(Error::new(409, "a user with this id or email exists")),
+        Err(err) => Err(err.into()),
+    }
 }
 
 export_module!(UserManagement);

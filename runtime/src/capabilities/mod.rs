@@ -3,6 +3,7 @@
 
 mod clock;
 mod config;
+mod db;
 mod log;
 mod modules;
 mod wasi;
@@ -22,6 +23,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
     config::add_to_linker(linker)?;
     clock::add_to_linker(linker)?;
     modules::add_to_linker(linker)?;
+    db::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
     Ok(())
 }
