@@ -93,7 +93,11 @@ impl Collection {
     }
 
     /// The documents matching `filter`.
-    pub fn find<T: DeserializeOwned>(&self, filter: Value, options: &FindOptions) -> Result<Vec<T>, DbError> {
+    pub fn find<T: DeserializeOwned>(
+        &self,
+        filter: Value,
+        options: &FindOptions,
+    ) -> Result<Vec<T>, DbError> {
         let docs = host::find(self.name, &filter.to_string(), &options.to_wit())?;
         docs.iter().map(|doc| self.decode(doc)).collect()
     }
@@ -154,13 +158,17 @@ impl Collection {
 
     fn decode<T: DeserializeOwned>(&self, doc: &str) -> Result<T, DbError> {
         serde_json::from_str(doc).map_err(|err| {
-            DbError::InvalidDocument(format!("a document of {} does not have the expected shape: {err}", self.name))
+            DbError::InvalidDocument(format!(
+                "a document of {} does not have the expected shape: {err}",
+                self.name
+            ))
         })
     }
 }
 
 fn encode<T: Serialize + ?Sized>(doc: &T) -> Result<String, DbError> {
-    serde_json::to_string(doc).map_err(|err| DbError::InvalidDocument(format!("could not encode the document: {err}")))
+    serde_json::to_string(doc)
+        .map_err(|err| DbError::InvalidDocument(format!("could not encode the document: {err}")))
 }
 
 /// A database failure as an HTTP answer: 409 for a duplicate, 413 for a

@@ -58,9 +58,9 @@ impl Request {
     pub fn query_number(&self, name: &str, default: u64) -> Result<u64> {
         match self.query(name) {
             None => Ok(default),
-            Some(text) => text
-                .parse()
-                .map_err(|_| Error::bad_request(format!("query parameter {name} must be a whole number"))),
+            Some(text) => text.parse().map_err(|_| {
+                Error::bad_request(format!("query parameter {name} must be a whole number"))
+            }),
         }
     }
 

@@ -159,7 +159,11 @@ impl RuntimeConfig {
     /// The embedded database file, resolved against the config's folder.
     pub fn db_path(&self) -> PathBuf {
         let base = self.source.parent().unwrap_or(Path::new("."));
-        let path = self.db.path.as_deref().unwrap_or(Path::new("data/modhost.redb"));
+        let path = self
+            .db
+            .path
+            .as_deref()
+            .unwrap_or(Path::new("data/modhost.redb"));
         base.join(path)
     }
 
@@ -286,7 +290,10 @@ mod tests {
     fn the_db_defaults_to_an_embedded_file_next_to_the_config() {
         let config = parse("").unwrap();
         assert_eq!(config.db.backend, DbBackend::Embedded);
-        assert_eq!(config.db_path(), Path::new("/etc/modhost/data/modhost.redb"));
+        assert_eq!(
+            config.db_path(),
+            Path::new("/etc/modhost/data/modhost.redb")
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub async fn open_db(config: &RuntimeConfig) -> Result<DocumentStore> {
     match db.backend {
         DbBackend::Embedded => {
             let path = config.db_path();
-            let store = EmbeddedStore::open(&path, limits).map_err(|why| anyhow!("{file}: db.path: {why}"))?;
+            let store = EmbeddedStore::open(&path, limits)
+                .map_err(|why| anyhow!("{file}: db.path: {why}"))?;
             tracing::info!(path = %path.display(), "documents are kept in the embedded database");
             Ok(DocumentStore::Embedded(store))
         }

@@ -145,6 +145,18 @@ impl Modhost {
         self.request("GET", path, &[], b"")
     }
 
+    /// `POST path` with `body` as JSON.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        let headers = [("content-type", "application/json")];
+        self.request("POST", path, &headers, body.to_string().as_bytes())
+    }
+
+    /// Kills the runtime with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL modhost");
+        self.child.wait().expect("reap modhost");
+    }
+
     /// The entry of module `name` in `GET /modules`.
     pub fn module_listing(&self, name: &str) -> serde_json::Value {
         let listing = self.get("/modules").json();
@@ -240,10 +252,21 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    let mut stream = TcpStream::connect(addr).expect("connect to modhost");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("set a read timeout");
+    try_http_request(addr, method, path, headers, body)
+        .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+}
+
+/// [`http_request`] for a server that may die meanwhile: no response is an
+/// error rather than a panic.
+pub fn try_http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
@@ -252,20 +275,22 @@ pub fn http_request(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send the head");
+    stream.write_all(head.as_bytes())?;
     // The server may answer (413) before taking the whole body; a write
     // error then is expected, and the response is still there to read.
     let _ = stream.write_all(body);
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the response");
+    stream.read_to_end(&mut raw)?;
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> HttpResponse {
+fn parse_response(raw: &[u8]) -> std::io::Result<HttpResponse> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
+        .ok_or_else(|| {
+            std::io::Error::other("the connection closed before a whole response head")
+        })?;
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.split("\r\n");
     let status = lines
@@ -277,9 +302,9 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         .filter_map(|line| line.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    HttpResponse {
+    Ok(HttpResponse {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
-    }
+    })
 }

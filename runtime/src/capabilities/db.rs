@@ -18,14 +18,28 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
 type DbResult<T> = std::result::Result<T, DbError>;
 
 impl db::Host for HostState {
-    async fn find(&mut self, collection: String, filter: String, options: FindOptions) -> DbResult<Vec<String>> {
+    async fn find(
+        &mut self,
+        collection: String,
+        filter: String,
+        options: FindOptions,
+    ) -> DbResult<Vec<String>> {
         let module = self.module.clone();
         let (namespace, filter, options) = module.query(&collection, &filter, options)?;
         let docs = module.db.find(&namespace, &filter, &options).await;
-        Ok(docs.map_err(wit_error)?.iter().map(Value::to_string).collect())
+        Ok(docs
+            .map_err(wit_error)?
+            .iter()
+            .map(Value::to_string)
+            .collect())
     }
 
-    async fn find_one(&mut self, collection: String, filter: String, options: FindOptions) -> DbResult<Option<String>> {
+    async fn find_one(
+        &mut self,
+        collection: String,
+        filter: String,
+        options: FindOptions,
+    ) -> DbResult<Option<String>> {
         let module = self.module.clone();
         let (namespace, filter, options) = module.query(&collection, &filter, options)?;
         let doc = module.db.find_one(&namespace, &filter, &options).await;
@@ -37,27 +51,56 @@ impl db::Host for HostState {
         Ok(ids.remove(0))
     }
 
-    async fn insert_many(&mut self, collection: String, documents: Vec<String>) -> DbResult<Vec<String>> {
+    async fn insert_many(
+        &mut self,
+        collection: String,
+        documents: Vec<String>,
+    ) -> DbResult<Vec<String>> {
         let module = self.module.clone();
         let namespace = module.namespace(&collection)?;
         let docs = documents
             .iter()
             .map(|text| json(text, DbError::InvalidDocument))
             .collect::<DbResult<Vec<_>>>()?;
-        let ids = module.db.insert(&namespace, docs).await.map_err(wit_error)?;
+        let ids = module
+            .db
+            .insert(&namespace, docs)
+            .await
+            .map_err(wit_error)?;
         Ok(ids.iter().map(id_text).collect())
     }
 
-    async fn update_one(&mut self, collection: String, filter: String, update: String, upsert: bool) -> DbResult<UpdateResult> {
-        self.module.clone().update(&collection, &filter, &update, false, upsert).await
+    async fn update_one(
+        &mut self,
+        collection: String,
+        filter: String,
+        update: String,
+        upsert: bool,
+    ) -> DbResult<UpdateResult> {
+        self.module
+            .clone()
+            .update(&collection, &filter, &update, false, upsert)
+            .await
     }
 
-    async fn update_many(&mut self, collection: String, filter: String, update: String, upsert: bool) -> DbResult<UpdateResult> {
-        self.module.clone().update(&collection, &filter, &update, true, upsert).await
+    async fn update_many(
+        &mut self,
+        collection: String,
+        filter: String,
+        update: String,
+        upsert: bool,
+    ) -> DbResult<UpdateResult> {
+        self.module
+            .clone()
+            .update(&collection, &filter, &update, true, upsert)
+            .await
     }
 
     async fn delete_one(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        self.module.clone().delete(&collection, &filter, false).await
+        self.module
+            .clone()
+            .delete(&collection, &filter, false)
+            .await
     }
 
     async fn delete_many(&mut self, collection: String, filter: String) -> DbResult<u64> {
@@ -68,10 +111,19 @@ impl db::Host for HostState {
         let module = self.module.clone();
         let namespace = module.namespace(&collection)?;
         let filter = json(&filter, DbError::InvalidFilter)?;
-        module.db.count(&namespace, &filter).await.map_err(wit_error)
+        module
+            .db
+            .count(&namespace, &filter)
+            .await
+            .map_err(wit_error)
     }
 
-    async fn create_index(&mut self, collection: String, field: String, unique: bool) -> DbResult<()> {
+    async fn create_index(
+        &mut self,
+        collection: String,
+        field: String,
+        unique: bool,
+    ) -> DbResult<()> {
         let module = self.module.clone();
         let namespace = module.namespace(&collection)?;
         let created = module.db.create_index(&namespace, &field, unique).await;
@@ -86,22 +138,42 @@ impl ModuleContext {
         self.collection(collection).map_err(wit_error)
     }
 
-    fn query(&self, collection: &str, filter: &str, options: FindOptions) -> DbResult<(Namespace, Value, StoreFindOptions)> {
-        let optional = |text: Option<String>| text.map(|t| json(&t, DbError::InvalidFilter)).transpose();
+    fn query(
+        &self,
+        collection: &str,
+        filter: &str,
+        options: FindOptions,
+    ) -> DbResult<(Namespace, Value, StoreFindOptions)> {
+        let optional =
+            |text: Option<String>| text.map(|t| json(&t, DbError::InvalidFilter)).transpose();
         let options = StoreFindOptions {
             sort: optional(options.sort)?,
             skip: options.skip,
             limit: options.limit,
             projection: optional(options.projection)?,
         };
-        Ok((self.namespace(collection)?, json(filter, DbError::InvalidFilter)?, options))
+        Ok((
+            self.namespace(collection)?,
+            json(filter, DbError::InvalidFilter)?,
+            options,
+        ))
     }
 
-    async fn update(&self, collection: &str, filter: &str, update: &str, many: bool, upsert: bool) -> DbResult<UpdateResult> {
+    async fn update(
+        &self,
+        collection: &str,
+        filter: &str,
+        update: &str,
+        many: bool,
+        upsert: bool,
+    ) -> DbResult<UpdateResult> {
         let namespace = self.namespace(collection)?;
         let filter = json(filter, DbError::InvalidFilter)?;
         let update = json(update, DbError::InvalidUpdate)?;
-        let result = self.db.update(&namespace, &filter, &update, many, upsert).await;
+        let result = self
+            .db
+            .update(&namespace, &filter, &update, many, upsert)
+            .await;
         let result = result.map_err(wit_error)?;
         Ok(UpdateResult {
             matched: result.matched,
@@ -113,7 +185,10 @@ impl ModuleContext {
     async fn delete(&self, collection: &str, filter: &str, many: bool) -> DbResult<u64> {
         let namespace = self.namespace(collection)?;
         let filter = json(filter, DbError::InvalidFilter)?;
-        self.db.delete(&namespace, &filter, many).await.map_err(wit_error)
+        self.db
+            .delete(&namespace, &filter, many)
+            .await
+            .map_err(wit_error)
     }
 }
 
