@@ -23,6 +23,8 @@ lint:
     cargo fmt --all --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
-# Requests per second of GET /my-module/info against plain hyper, same load generator.
+# The benchmarks: requests per second against plain hyper (same load
+# generator), then db calls through a guest against the same calls from Rust.
 bench: guests
     bench/serve
+    bench/db
