@@ -1,0 +1,194 @@
+//! modhost's cache.
+//!
+//! Guests get and set byte values under string keys, with TTLs. Each module
+//! reaches the cache through a [`ScopedCache`]: every key it passes is put
+//! under `<prefix>:<tenant>:<module>:`, which no key can escape (tenant and
+//! module names hold no `:`), and its quotas (value size, calls per second)
+//! are enforced there, the same for both backends: [`EmbeddedCache`] (the
+//! runtime's memory, LRU-bounded) and [`RedisCache`].
+
+mod embedded;
+mod error;
+mod rate;
+mod redis_cache;
+
+use std::time::Duration;
+
+pub use embedded::EmbeddedCache;
+pub use error::{CacheError, CacheResult};
+pub use redis_cache::RedisCache;
+
+use rate::RateLimiter;
+
+/// The longest key a guest may pass, in bytes.
+pub const MAX_KEY_BYTES: usize = 512;
+
+/// The cache a runtime serves its guests from.
+#[derive(Clone)]
+pub enum CacheStore {
+    /// In the runtime's memory.
+    Embedded(EmbeddedCache),
+    /// In Redis.
+    Redis(RedisCache),
+}
+
+/// Limits on one module's use of the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// The largest value, in bytes.
+    pub max_value_bytes: usize,
+    /// The most calls per second (a key of a `get-many` or `set-many`
+    /// counts as one call).
+    pub max_ops_per_second: u32,
+}
+
+/// One module's view of the cache: its own keys, under its own quotas.
+pub struct ScopedCache {
+    store: CacheStore,
+    prefix: String,
+    quotas: Quotas,
+    rate: RateLimiter,
+}
+
+impl ScopedCache {
+    /// The cache of `module` under `tenant`, with keys under
+    /// `<prefix>:<tenant>:<module>:`. Names are the runtime's checked names
+    /// (`a-z 0-9 _ -`); a name with anything else is refused.
+    pub fn new(
+        store: CacheStore,
+        prefix: &str,
+        tenant: &str,
+        module: &str,
+        quotas: Quotas,
+    ) -> Result<ScopedCache, String> {
+        for (what, name) in [("prefix", prefix), ("tenant", tenant), ("module", module)] {
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !ok {
+                return Err(format!(
+                    "cache {what} {name:?} is not valid: use a-z, 0-9, '_' and '-'"
+                ));
+            }
+        }
+        Ok(ScopedCache {
+            store,
+            prefix: format!("{prefix}:{tenant}:{module}:"),
+            rate: RateLimiter::new(quotas.max_ops_per_second),
+            quotas,
+        })
+    }
+
+    fn key(&self, key: &str) -> CacheResult<String> {
+        if key.is_empty() || key.len() > MAX_KEY_BYTES {
+            return Err(CacheError::InvalidKey(format!(
+                "a cache key must be 1 to {MAX_KEY_BYTES} bytes, this one is {}",
+                key.len()
+            )));
+        }
+        Ok(format!("{}{key}", self.prefix))
+    }
+
+    fn admit(&self, calls: usize) -> CacheResult<()> {
+        if self.rate.take(calls) {
+            Ok(())
+        } else {
+            Err(CacheError::QuotaExceeded(format!(
+                "more than {} cache calls in one second (cache.max_ops_per_second); slow down or raise the quota",
+                self.quotas.max_ops_per_second
+            )))
+        }
+    }
+
+    fn check_value(&self, value: &[u8]) -> CacheResult<()> {
+        if value.len() > self.quotas.max_value_bytes {
+            return Err(CacheError::ValueTooLarge(format!(
+                "the value is {} bytes; the limit is {} (cache.max_value_bytes)",
+                value.len(),
+                self.quotas.max_value_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The value of `key`, if set and not expired.
+    pub async fn get(&self, key: &str) -> CacheResult<Option<Vec<u8>>> {
+        let mut values = self.get_many(&[key.to_string()]).await?;
+        Ok(values.pop().flatten())
+    }
+
+    /// The values of `keys`, in order.
+    pub async fn get_many(&self, keys: &[String]) -> CacheResult<Vec<Option<Vec<u8>>>> {
+        let keys = keys
+            .iter()
+            .map(|k| self.key(k))
+            .collect::<CacheResult<Vec<_>>>()?;
+        self.admit(keys.len())?;
+        match &self.store {
+            CacheStore::Embedded(cache) => Ok(keys.iter().map(|k| cache.get(k)).collect()),
+            CacheStore::Redis(cache) => cache.get_many(&keys).await,
+        }
+    }
+
+    /// Stores `value` under `key`, expiring after `ttl` if given.
+    pub async fn set(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> CacheResult<()> {
+        self.set_many(vec![(key.to_string(), value)], ttl).await
+    }
+
+    /// Stores every entry (all or, on a refused one, none) with one TTL.
+    pub async fn set_many(
+        &self,
+        entries: Vec<(String, Vec<u8>)>,
+        ttl: Option<Duration>,
+    ) -> CacheResult<()> {
+        let entries = entries
+            .into_iter()
+            .map(|(key, value)| {
+                self.check_value(&value)?;
+                Ok((self.key(&key)?, value))
+            })
+            .collect::<CacheResult<Vec<_>>>()?;
+        self.admit(entries.len())?;
+        match &self.store {
+            CacheStore::Embedded(cache) => {
+                for (key, value) in entries {
+                    cache.set(&key, value, ttl);
+                }
+                Ok(())
+            }
+            CacheStore::Redis(cache) => cache.set_many(&entries, ttl).await,
+        }
+    }
+
+    /// Removes `key`; says whether it was there.
+    pub async fn delete(&self, key: &str) -> CacheResult<bool> {
+        let key = self.key(key)?;
+        self.admit(1)?;
+        match &self.store {
+            CacheStore::Embedded(cache) => Ok(cache.delete(&key)),
+            CacheStore::Redis(cache) => cache.delete(&key).await,
+        }
+    }
+
+    /// Adds `delta` to the integer (as decimal text) at `key`, atomically;
+    /// a missing key counts from 0.
+    pub async fn incr(&self, key: &str, delta: i64) -> CacheResult<i64> {
+        let key = self.key(key)?;
+        self.admit(1)?;
+        match &self.store {
+            CacheStore::Embedded(cache) => cache.incr(&key, delta),
+            CacheStore::Redis(cache) => cache.incr(&key, delta).await,
+        }
+    }
+
+    /// Makes an existing key expire after `ttl`; says whether it exists.
+    pub async fn expire(&self, key: &str, ttl: Duration) -> CacheResult<bool> {
+        let key = self.key(key)?;
+        self.admit(1)?;
+        match &self.store {
+            CacheStore::Embedded(cache) => Ok(cache.expire(&key, ttl)),
+            CacheStore::Redis(cache) => cache.expire(&key, ttl).await,
+        }
+    }
+}
