@@ -2,7 +2,7 @@
 //!
 //! Exports are async because every guest call runs on tokio with an epoch
 //! deadline; imports are synchronous unless they wait (a module call and
-//! every database call do).
+//! every database and cache call do).
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
     imports: {
         "modhost:module/modules.call": async,
         "modhost:module/db": async,
+        "modhost:module/cache": async,
     },
     exports: { default: async },
 });

@@ -22,6 +22,9 @@ pub struct RuntimeConfig {
     /// The document database the `db` capability serves.
     #[serde(default)]
     pub db: DbConfig,
+    /// The cache the `cache` capability serves.
+    #[serde(default)]
+    pub cache: CacheConfig,
     /// The modules to load, by name: `[modules.<name>]`.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,
@@ -115,6 +118,50 @@ impl Default for DbConfig {
     }
 }
 
+/// Where the `cache` capability keeps entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    /// In the runtime's memory, LRU-bounded by `max_bytes`.
+    Embedded,
+    /// A Redis server at `url`, shared by every runtime that uses it.
+    Redis,
+}
+
+/// `[cache]`: the cache, and each module's quotas in it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Which backend keeps the entries.
+    pub backend: CacheBackend,
+    /// The Redis URL (redis backend only).
+    pub url: Option<String>,
+    /// Every key is `<key_prefix>:<tenant>:<module>:<key>`.
+    pub key_prefix: String,
+    /// How long a Redis call may take before it fails as unavailable.
+    pub timeout_ms: u64,
+    /// The embedded cache's size (keys and values), in bytes.
+    pub max_bytes: usize,
+    /// Per module: the largest value, in bytes.
+    pub max_value_bytes: usize,
+    /// Per module: the most cache calls per second.
+    pub max_ops_per_second: u32,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            backend: CacheBackend::Embedded,
+            url: None,
+            key_prefix: "modhost".into(),
+            timeout_ms: 250,
+            max_bytes: 64 * 1024 * 1024,
+            max_value_bytes: 1024 * 1024,
+            max_ops_per_second: 10_000,
+        }
+    }
+}
+
 /// `[modules.<name>]`: one module to load.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +217,7 @@ impl RuntimeConfig {
     fn validate(&self) -> Result<()> {
         let file = self.source.display();
         self.validate_db()?;
+        self.validate_cache()?;
         for name in self.modules.keys() {
             if let Err(why) = check_module_name(name) {
                 bail!("{file}: [modules.{name}]: {why}");
@@ -214,6 +262,36 @@ impl RuntimeConfig {
         }
         if db.max_document_bytes == 0 || db.max_find_documents == 0 {
             bail!("{file}: db.max_document_bytes and db.max_find_documents must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl RuntimeConfig {
+    fn validate_cache(&self) -> Result<()> {
+        let file = self.source.display();
+        let cache = &self.cache;
+        match (cache.backend, &cache.url) {
+            (CacheBackend::Redis, None) => bail!(
+                "{file}: cache.url is required when cache.backend = \"redis\"; add for example url = \"redis://127.0.0.1:6379\""
+            ),
+            (CacheBackend::Embedded, Some(_)) => bail!(
+                "{file}: cache.url is only read by the redis backend; remove it or set cache.backend = \"redis\""
+            ),
+            _ => {}
+        }
+        if check_module_name(&cache.key_prefix).is_err() {
+            bail!(
+                "{file}: cache.key_prefix must be 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter"
+            );
+        }
+        if cache.timeout_ms == 0 {
+            bail!("{file}: cache.timeout_ms must be at least 1 (milliseconds)");
+        }
+        if cache.max_bytes == 0 || cache.max_value_bytes == 0 || cache.max_ops_per_second == 0 {
+            bail!(
+                "{file}: cache.max_bytes, cache.max_value_bytes and cache.max_ops_per_second must be at least 1"
+            );
         }
         Ok(())
     }
@@ -305,6 +383,18 @@ mod tests {
         let err = parse("[db]\nbackend = \"postgres\"\n").unwrap_err();
         assert!(err.to_string().contains("embedded"), "{err}");
         assert!(parse("[db]\nbackend = \"mongodb\"\nuri = \"mongodb://x\"\n").is_ok());
+    }
+
+    #[test]
+    fn cache_keys_must_fit_the_backend() {
+        assert_eq!(parse("").unwrap().cache.backend, CacheBackend::Embedded);
+        let err = parse("[cache]\nbackend = \"redis\"\n").unwrap_err();
+        assert!(err.to_string().contains("cache.url is required"), "{err}");
+        let err = parse("[cache]\nurl = \"redis://x\"\n").unwrap_err();
+        assert!(err.to_string().contains("cache.url is only read"), "{err}");
+        let err = parse("[cache]\nmax_ops_per_second = 0\n").unwrap_err();
+        assert!(err.to_string().contains("max_ops_per_second"), "{err}");
+        assert!(parse("[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1\"\n").is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use modhost_cache::ScopedCache;
 use modhost_docstore::{DbResult, DocumentStore, Namespace, Scope};
 use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
@@ -11,6 +12,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
 
 use crate::module_directory::ModuleDirectory;
+use crate::services::HostServices;
 
 /// What the host knows about one module for as long as it is loaded; shared
 /// by every call into it.
@@ -27,6 +29,8 @@ pub struct ModuleContext {
     pub directory: Arc<ModuleDirectory>,
     /// The document database; the module reaches only its own collections.
     pub db: DocumentStore,
+    /// The module's own keys in the cache, under its quotas.
+    pub cache: ScopedCache,
 }
 
 /// The tenant every module belongs to until tenants are configured.
@@ -34,21 +38,22 @@ pub const DEFAULT_TENANT: &str = "default";
 
 impl ModuleContext {
     /// A context for `name` with its own config table, calling other
-    /// modules through `directory` and keeping documents in `db`.
+    /// modules through `directory` and using the host's `services`.
     pub fn new(
-        name: impl Into<String>,
+        name: &str,
         config: Map<String, Value>,
         directory: Arc<ModuleDirectory>,
-        db: DocumentStore,
-    ) -> Self {
-        Self {
-            name: name.into(),
+        services: &HostServices,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: name.to_string(),
             config,
             initialized_at: OnceLock::new(),
             dependencies: OnceLock::new(),
             directory,
-            db,
-        }
+            db: services.db.clone(),
+            cache: services.cache_for(DEFAULT_TENANT, name)?,
+        })
     }
 
     /// The module's own collection `collection`, under its tenant.

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Result, bail};
-use modhost_docstore::DocumentStore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -25,6 +24,7 @@ use crate::module_directory::{CallTarget, ModuleDirectory};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
+use crate::services::HostServices;
 
 /// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
@@ -39,7 +39,7 @@ const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0
 pub async fn load_deployment(
     config: &RuntimeConfig,
     engine: &Engine,
-    db: DocumentStore,
+    services: HostServices,
 ) -> Result<ModuleRegistry> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
@@ -49,7 +49,7 @@ pub async fn load_deployment(
         linker,
         timeout: Duration::from_millis(config.sandbox.timeout_ms),
         directory: Arc::new(ModuleDirectory::new(config.sandbox.max_call_depth)),
-        db,
+        services,
     };
     let mut modules = BTreeMap::new();
     for name in config.modules.keys() {
@@ -112,7 +112,7 @@ struct Loader<'a> {
     linker: Linker<HostState>,
     timeout: Duration,
     directory: Arc<ModuleDirectory>,
-    db: DocumentStore,
+    services: HostServices,
 }
 
 impl Loader<'_> {
@@ -126,8 +126,8 @@ impl Loader<'_> {
             name,
             capabilities::toml_table_to_json(&module_config.config),
             self.directory.clone(),
-            self.db.clone(),
-        ));
+            &self.services,
+        )?);
         let described = describe_module(
             context.clone(),
             &source,

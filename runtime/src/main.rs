@@ -100,8 +100,8 @@ async fn run(command: Command) -> Result<ExitCode> {
 async fn serve(config_path: &std::path::Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
     let config = RuntimeConfig::load(config_path)?;
     let engine = engine::build_engine()?;
-    let db = services::open_db(&config).await?;
-    let registry = loader::load_deployment(&config, &engine, db).await?;
+    let services = services::HostServices::start(&config).await?;
+    let registry = loader::load_deployment(&config, &engine, services).await?;
     let addr = listen.unwrap_or(config.server.listen);
     let listener = TcpListener::bind(addr)
         .await
@@ -136,8 +136,8 @@ fn print_module(entry: &registry::ModuleEntry) {
 async fn check(config_path: &std::path::Path) -> Result<ExitCode> {
     let config = RuntimeConfig::load(config_path)?;
     let engine = engine::build_engine()?;
-    let db = services::open_db(&config).await?;
-    let registry = loader::load_deployment(&config, &engine, db).await?;
+    let services = services::HostServices::start(&config).await?;
+    let registry = loader::load_deployment(&config, &engine, services).await?;
     println!("init order (dependencies first):");
     for name in registry.init_order() {
         let entry = registry.get(name).expect("ordered modules are registered");

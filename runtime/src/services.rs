@@ -1,16 +1,54 @@
-//! The services the runtime offers guests that outlive a call: started once
-//! from the config and shared by every module.
+//! The services the runtime offers guests that outlive a call (database and
+//! cache): started once from the config and shared by every module.
 
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
+use modhost_cache::{CacheStore, EmbeddedCache, Quotas, RedisCache, ScopedCache};
 use modhost_docstore::{DocumentStore, EmbeddedStore, Limits, MongoStore};
 
-use crate::config::{DbBackend, RuntimeConfig};
+use crate::config::{CacheBackend, DbBackend, RuntimeConfig};
+
+/// The services, started once and shared by every module.
+#[derive(Clone)]
+pub struct HostServices {
+    /// The document database.
+    pub db: DocumentStore,
+    cache: CacheStore,
+    cache_prefix: String,
+    cache_quotas: Quotas,
+}
+
+impl HostServices {
+    /// Starts what `config` asks for. Errors name the config file.
+    pub async fn start(config: &RuntimeConfig) -> Result<HostServices> {
+        Ok(HostServices {
+            db: open_db(config).await?,
+            cache: open_cache(config)?,
+            cache_prefix: config.cache.key_prefix.clone(),
+            cache_quotas: Quotas {
+                max_value_bytes: config.cache.max_value_bytes,
+                max_ops_per_second: config.cache.max_ops_per_second,
+            },
+        })
+    }
+
+    /// The cache as `module` of `tenant` sees it, under its own quotas.
+    pub fn cache_for(&self, tenant: &str, module: &str) -> Result<ScopedCache> {
+        ScopedCache::new(
+            self.cache.clone(),
+            &self.cache_prefix,
+            tenant,
+            module,
+            self.cache_quotas,
+        )
+        .map_err(|why| anyhow!("module {module}: {why}"))
+    }
+}
 
 /// Opens the document database `config` asks for. An error names the
 /// config file and what to change.
-pub async fn open_db(config: &RuntimeConfig) -> Result<DocumentStore> {
+async fn open_db(config: &RuntimeConfig) -> Result<DocumentStore> {
     let file = config.source.display();
     let db = &config.db;
     let limits = Limits {
@@ -33,6 +71,24 @@ pub async fn open_db(config: &RuntimeConfig) -> Result<DocumentStore> {
                 .map_err(|why| anyhow!("{file}: {why}"))?;
             tracing::info!("documents are kept in MongoDB");
             Ok(DocumentStore::Mongo(store))
+        }
+    }
+}
+
+/// Opens the cache `config` asks for. A Redis that is down is no error
+/// here: calls fail until it is up.
+fn open_cache(config: &RuntimeConfig) -> Result<CacheStore> {
+    let file = config.source.display();
+    let cache = &config.cache;
+    match cache.backend {
+        CacheBackend::Embedded => Ok(CacheStore::Embedded(EmbeddedCache::new(cache.max_bytes))),
+        CacheBackend::Redis => {
+            let url = cache.url.as_deref().unwrap_or_default();
+            let timeout = Duration::from_millis(cache.timeout_ms);
+            let redis =
+                RedisCache::connect(url, timeout).map_err(|why| anyhow!("{file}: {why}"))?;
+            tracing::info!("the cache is kept in Redis");
+            Ok(CacheStore::Redis(redis))
         }
     }
 }

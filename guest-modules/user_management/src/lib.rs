@@ -1,8 +1,13 @@
 //! `user_management`, the credit system's users module: user profiles in
 //! its own `users` collection (the `_id` is the user id, the email is
 //! unique). The users listed in its config are added at startup when
-//! missing, so a deployment starts with known users.
+//! missing, so a deployment starts with known users. Profile reads are
+//! cached (`user:<id>`, for `PROFILE_TTL`), falling back to the database
+//! when the cache fails.
 
+use std::time::Duration;
+
+use modhost_sdk::cache;
 use modhost_sdk::db::{Collection, DbError, FindOptions};
 use modhost_sdk::{Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module, info};
 use serde::{Deserialize, Serialize};
@@ -12,6 +17,14 @@ const USERS: Collection = Collection::new("users");
 
 /// How many users `GET /users` returns when no limit is asked.
 const DEFAULT_PAGE: u64 = 100;
+
+/// How long a cached profile may be served. Profiles do not change once
+/// made (there is no update route yet); a new user drops its key anyway.
+const PROFILE_TTL: Duration = Duration::from_secs(300);
+
+fn profile_key(id: &str) -> String {
+    format!("user:{id}")
+}
 
 struct UserManagement;
 
@@ -104,10 +117,13 @@ fn list_users(req: Request) -> Result<Response> {
 /// `GET /users/:id`: one user, or 404.
 fn get_user(req: Request) -> Result<Response> {
     let id = req.param("id")?;
-    let user = USERS
-        .find_one::<StoredUser>(json!({"_id": id}))?
-        .ok_or_else(|| Error::not_found(format!("no user with id {id}")))?;
-    Response::json(&User::from(user))
+    let user = cache::read_through(&profile_key(id), PROFILE_TTL, || {
+        let stored = USERS.find_one::<StoredUser>(json!({"_id": id}))?;
+        stored
+            .map(User::from)
+            .ok_or_else(|| Error::not_found(format!("no user with id {id}")))
+    })?;
+    Response::json(&user.value)
 }
 
 /// `POST /users` with `{"id", "name", "email"}`: adds a user; 409 when the
@@ -123,7 +139,10 @@ fn create_user(req: Request) -> Result<Response> {
         email: user.email.clone(),
     };
     match USERS.insert_one(&stored) {
-        Ok(_) => Response::json_with_status(201, &user),
+        Ok(_) => {
+            cache::invalidate(&profile_key(&user.id));
+            Response::json_with_status(201, &user)
+        }
         Err(DbError::DuplicateKey(_)) => Err(Error::new(409, "a user with this id or email exists")),
         Err(err) => Err(err.into()),
     }

@@ -7,7 +7,14 @@
 //! concurrent transfers can never overdraw a wallet, then credits the
 //! receiver; should the credit fail, the debit is given back. Every transfer
 //! is recorded in `transactions`.
+//!
+//! Balances are cached (cache-aside, `balance:<user>`, for
+//! `BALANCE_TTL`) and the entry is dropped on every change; when the cache
+//! is down, balances come from the database all the same.
 
+use std::time::Duration;
+
+use modhost_sdk::cache;
 use modhost_sdk::db::{Collection, DbError, FindOptions};
 use modhost_sdk::{Dependency, Error, Module, Request, Response, Result, Router, error, export_module};
 use serde::Deserialize;
@@ -20,6 +27,14 @@ const TRANSACTIONS: Collection = Collection::new("transactions");
 /// How many transactions `GET /wallet/:user_id/transactions` returns when
 /// no limit is asked.
 const DEFAULT_PAGE: u64 = 50;
+
+/// How long a cached balance may be served. Every change drops it at once;
+/// the TTL bounds staleness only when that drop fails (cache down).
+const BALANCE_TTL: Duration = Duration::from_secs(60);
+
+fn balance_key(user_id: &str) -> String {
+    format!("balance:{user_id}")
+}
 
 struct Wallet;
 
@@ -91,12 +106,13 @@ fn open_wallet(user_id: &str) -> Result<i64> {
 fn balance(req: Request) -> Result<Response> {
     let user_id = req.param("user_id")?;
     let user = user(user_id)?;
-    let balance = open_wallet(user_id)?;
+    let balance = cache::read_through(&balance_key(user_id), BALANCE_TTL, || open_wallet(user_id))?;
     Response::json(&json!({
         "user_id": user_id,
         "user": user,
-        "balance": balance,
+        "balance": balance.value,
         "currency": "credits",
+        "cached": balance.from_cache,
     }))
 }
 
@@ -143,12 +159,15 @@ fn transfer(req: Request) -> Result<Response> {
     if debit.modified == 0 {
         return Err(Error::new(409, format!("{from} has fewer than {amount} credits")));
     }
+    cache::invalidate(&balance_key(from));
     let credit = WALLETS.update_one(json!({"_id": to}), json!({"$inc": {"balance": amount}}));
+    cache::invalidate(&balance_key(to));
     if !matches!(&credit, Ok(done) if done.modified == 1) {
         let refund = WALLETS.update_one(json!({"_id": from}), json!({"$inc": {"balance": amount}}));
         if let Err(err) = refund {
             error!("could not give {amount} credits back to {from}: {}", modhost_sdk::db::describe(&err));
         }
+        cache::invalidate(&balance_key(from));
         return Err(match credit {
             Err(err) => err.into(),
             Ok(_) => Error::internal(format!("the wallet of {to} vanished")),

@@ -1,6 +1,7 @@
 //! The host side of each interface the `module` world imports. Each file owns
 //! one interface; adding a capability adds a file and one line below.
 
+mod cache;
 mod clock;
 mod config;
 mod db;
@@ -24,6 +25,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
     clock::add_to_linker(linker)?;
     modules::add_to_linker(linker)?;
     db::add_to_linker(linker)?;
+    cache::add_to_linker(linker)?;
     wasi::add_to_linker(linker)?;
     Ok(())
 }

@@ -1,0 +1,163 @@
+//! The `cache` capability end to end: the wallet's cache-aside balances on
+//! the embedded cache, and a Redis of the test's own stopped and restarted
+//! under load: requests keep succeeding from the database, none waits past
+//! the timeout, and cache hits return with no runtime restart.
+
+mod support;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{Modhost, module_table};
+
+fn credit_system(cache: &str) -> String {
+    format!(
+        "{cache}{}[modules.user_management.config]\nusers = [{{ id = \"u1\", name = \"Ada\", email = \"ada@example.com\" }}, {{ id = \"u2\", name = \"Alan\", email = \"alan@example.com\" }}]\n{}[modules.wallet.config]\ninitial_credits = 100\n",
+        module_table("user_management"),
+        module_table("wallet"),
+    )
+}
+
+/// A `redis-server` of this test's own on a free port, killed when dropped.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start_on(port: u16) -> RedisServer {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server (apt-get install redis-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RedisServer { child, port }
+    }
+
+    fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(port)
+    }
+
+    fn stop(&mut self) {
+        self.child.kill().expect("stop redis-server");
+        self.child.wait().expect("reap redis-server");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn balance(modhost: &Modhost, user: &str) -> (i64, bool) {
+    let answer = modhost.get(&format!("/wallet/{user}"));
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let body = answer.json();
+    (
+        body["balance"].as_i64().unwrap(),
+        body["cached"].as_bool().unwrap(),
+    )
+}
+
+#[test]
+fn balances_are_cached_and_dropped_on_every_change() {
+    let modhost = Modhost::start(&credit_system(""));
+    assert_eq!(balance(&modhost, "u1"), (100, false));
+    assert_eq!(balance(&modhost, "u1"), (100, true));
+    let transfer = modhost.post_json(
+        "/wallet/transfer",
+        &json!({"from": "u1", "to": "u2", "amount": 30}),
+    );
+    assert_eq!(transfer.status, 200);
+    assert_eq!(
+        balance(&modhost, "u1"),
+        (70, false),
+        "the transfer dropped the cached balance"
+    );
+    assert_eq!(balance(&modhost, "u2"), (130, false));
+    assert_eq!(balance(&modhost, "u2"), (130, true));
+}
+
+#[test]
+fn with_redis_down_requests_fall_back_to_the_database_and_hits_return_after() {
+    let mut redis = RedisServer::start();
+    let cache = format!(
+        "[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\ntimeout_ms = 200\n",
+        redis.port
+    );
+    let modhost = Modhost::start(&credit_system(&cache));
+    assert_eq!(balance(&modhost, "u1"), (100, false));
+    assert_eq!(balance(&modhost, "u1"), (100, true), "served from Redis");
+
+    redis.stop();
+    for n in 0..10 {
+        let started = Instant::now();
+        let (credits, cached) = balance(&modhost, "u1");
+        assert!(!cached, "request {n} cannot be a hit with Redis down");
+        assert_eq!(credits, 100 - 5 * n);
+        // A user lookup and a balance: two cache reads at 200 ms at most,
+        // with room for a loaded machine.
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "request {n} took {took:?}");
+        let transfer = modhost.post_json(
+            "/wallet/transfer",
+            &json!({"from": "u1", "to": "u2", "amount": 5}),
+        );
+        assert_eq!(
+            transfer.status,
+            200,
+            "transfers go on: {}",
+            String::from_utf8_lossy(&transfer.body)
+        );
+    }
+
+    let _redis = RedisServer::start_on(redis.port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (credits, cached) = balance(&modhost, "u1");
+        assert_eq!(credits, 50, "the balance after the outage's transfers");
+        if cached {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cache hit within 20 s of Redis coming back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        modhost.log().contains("cache read of"),
+        "the fallback is logged"
+    );
+}
