@@ -24,7 +24,9 @@ lint:
     cargo clippy --release --workspace --all-targets -- -D warnings
 
 # The benchmarks: requests per second against plain hyper (same load
-# generator), then db calls through a guest against the same calls from Rust.
+# generator), then db and cache calls through a guest against the same calls
+# from Rust.
 bench: guests
     bench/serve
     bench/db
+    bench/cache

@@ -1,0 +1,64 @@
+//! The capability benchmarks: each capability's calls made by a guest
+//! (inside one request, through the WIT boundary and the host) next to the
+//! same calls on the backend from Rust, the way the runtime makes them, in
+//! the same run. Prints calls per second of each and the ratio.
+//!
+//!   capability-bench db <modhost> <db_bench_module.wasm> [inserts] [finds]
+//!   capability-bench cache <modhost> <cache_bench_module.wasm> [calls]
+
+mod cache;
+mod db;
+mod server;
+
+use std::path::Path;
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let number = |index: usize, default: u64| -> u64 {
+        args.get(index)
+            .map_or(default, |n| n.parse().expect("counts are whole numbers"))
+    };
+    match args.get(1..4) {
+        Some([which, modhost, guest]) if which == "db" => {
+            db::run(
+                Path::new(modhost),
+                Path::new(guest),
+                number(4, 2_000),
+                number(5, 20_000),
+            );
+        }
+        Some([which, modhost, guest]) if which == "cache" => {
+            cache::run(Path::new(modhost), Path::new(guest), number(4, 20_000));
+        }
+        _ => {
+            eprintln!(
+                "usage: capability-bench db|cache <modhost binary> <bench module .wasm> [counts]"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Calls per second.
+fn per_second(calls: u64, elapsed: Duration) -> f64 {
+    calls as f64 / elapsed.as_secs_f64()
+}
+
+/// One row of figures: a label and calls per second of each operation.
+fn row(label: &str, rates: &[f64]) {
+    print!("{label:<28}");
+    for rate in rates {
+        print!("{rate:>14.0}");
+    }
+    println!();
+}
+
+/// The ratios of `guest` to `direct`, as one row.
+fn ratio_row(label: &str, guest: &[f64], direct: &[f64]) {
+    print!("{label:<28}");
+    for (g, d) in guest.iter().zip(direct) {
+        print!("{:>14.2}", g / d);
+    }
+    println!();
+}
