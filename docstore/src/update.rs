@@ -93,14 +93,11 @@ impl Update {
     }
 
     /// Applies the update to `doc`; `inserting` says whether `doc` is being
-    /// made by an upsert (which is when `$setOnInsert` applies). Returns
-    /// whether anything changed.
-    pub fn apply(&self, doc: &mut Value, inserting: bool) -> DbResult<bool> {
-        let before = doc.clone();
-        for change in &self.changes {
-            change.apply(doc, inserting)?;
-        }
-        Ok(*doc != before)
+    /// made by an upsert (which is when `$setOnInsert` applies).
+    pub fn apply(&self, doc: &mut Value, inserting: bool) -> DbResult<()> {
+        self.changes
+            .iter()
+            .try_for_each(|change| change.apply(doc, inserting))
     }
 }
 

@@ -29,6 +29,8 @@ pub struct ModuleContext {
     pub directory: Arc<ModuleDirectory>,
     /// The document database; the module reaches only its own collections.
     pub db: DocumentStore,
+    /// The module's place in the database: its tenant and name.
+    db_scope: Scope,
     /// The module's own keys in the cache, under its quotas.
     pub cache: ScopedCache,
 }
@@ -52,13 +54,15 @@ impl ModuleContext {
             dependencies: OnceLock::new(),
             directory,
             db: services.db.clone(),
+            db_scope: Scope::new(DEFAULT_TENANT, name)
+                .map_err(|err| anyhow::anyhow!("module {name}: {err}"))?,
             cache: services.cache_for(DEFAULT_TENANT, name)?,
         })
     }
 
     /// The module's own collection `collection`, under its tenant.
     pub fn collection(&self, collection: &str) -> DbResult<Namespace> {
-        Scope::new(DEFAULT_TENANT, &self.name)?.collection(collection)
+        self.db_scope.collection(collection)
     }
 
     /// Whether the module declared `module` as a dependency.

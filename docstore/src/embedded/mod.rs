@@ -211,7 +211,8 @@ impl EmbeddedStore {
                 };
                 for (key, old) in matches {
                     let mut new = old.clone();
-                    if update.apply(&mut new, false)? {
+                    update.apply(&mut new, false)?;
+                    if new != old {
                         check_updated(&new, &old["_id"])?;
                         collection.replace(&key, &old, &new, limits)?;
                         result.modified += 1;
