@@ -71,7 +71,10 @@ impl RedisCache {
     ) -> CacheResult<()> {
         let mut connection = self.connection.clone();
         let mut pipe = redis::pipe();
-        pipe.atomic();
+        // One SET is atomic by itself; MULTI/EXEC only for several.
+        if entries.len() > 1 {
+            pipe.atomic();
+        }
         for (key, value) in entries {
             let set = pipe.cmd("SET").arg(key).arg(value);
             if let Some(ttl) = ttl {
