@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::Result;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
+};
+use wasmtime::{Store, Trap};
 
 use crate::bindings::{self, Health, Manifest, Request, Response};
 use crate::engine::{MAX_MEMORY_BYTES, deadline_ticks};
@@ -17,9 +19,36 @@ use crate::host_state::{HostState, ModuleContext};
 /// A module ready to be instantiated: compiled, linked and type-checked
 /// against the world once, at load.
 pub struct ModuleSandbox {
-    pre: bindings::ModulePre<HostState>,
+    pre: InstancePre<HostState>,
+    exports: WorldExports,
     context: Arc<ModuleContext>,
     timeout: Duration,
+}
+
+/// Where the world's exports are in the component, found once at load so a
+/// call looks up only the function it makes (the generated bindings look up
+/// and type-check all four on every instantiation).
+struct WorldExports {
+    describe: ComponentExportIndex,
+    init: ComponentExportIndex,
+    handle: ComponentExportIndex,
+    health: ComponentExportIndex,
+}
+
+impl WorldExports {
+    fn find(component: &Component) -> Result<Self> {
+        let index = |name: &str| {
+            component
+                .get_export_index(None, name)
+                .ok_or_else(|| wasmtime::format_err!("the component does not export `{name}`"))
+        };
+        Ok(Self {
+            describe: index("describe")?,
+            init: index("init")?,
+            handle: index("handle")?,
+            health: index("health")?,
+        })
+    }
 }
 
 /// Why a guest call failed. The message is for logs; [`CallError::public`]
@@ -73,9 +102,12 @@ impl ModuleSandbox {
         timeout: Duration,
     ) -> Result<Self> {
         let instance_pre = linker.instantiate_pre(component)?;
-        let pre = bindings::ModulePre::new(instance_pre)?;
+        // The bindings check every export's name and type against the world,
+        // with errors that say which one does not fit.
+        bindings::ModulePre::new(instance_pre.clone())?;
         Ok(Self {
-            pre,
+            pre: instance_pre,
+            exports: WorldExports::find(component)?,
             context,
             timeout,
         })
@@ -88,50 +120,62 @@ impl ModuleSandbox {
 
     /// Calls `describe`.
     pub async fn describe(&self) -> Result<Manifest, CallError> {
-        let (mut store, guest) = self.instantiate("startup", 0).await?;
-        self.finish(guest.call_describe(&mut store).await)
+        let (manifest,) = self.call("startup", 0, &self.exports.describe, ()).await?;
+        Ok(manifest)
     }
 
     /// Calls `init`; the inner error is the module's own reason.
     pub async fn init(&self) -> Result<Result<(), String>, CallError> {
-        let (mut store, guest) = self.instantiate("startup", 0).await?;
-        self.finish(guest.call_init(&mut store).await)
+        let (outcome,) = self.call("startup", 0, &self.exports.init, ()).await?;
+        Ok(outcome)
     }
 
     /// Calls `handle` for one request, `call_depth` module calls deep.
     pub async fn handle(&self, request: &Request, call_depth: u32) -> Result<Response, CallError> {
-        let (mut store, guest) = self.instantiate(&request.request_id, call_depth).await?;
-        self.finish(guest.call_handle(&mut store, request).await)
+        let export = &self.exports.handle;
+        let (response,) = self
+            .call(&request.request_id, call_depth, export, (request,))
+            .await?;
+        Ok(response)
     }
 
     /// Calls `health`.
     pub async fn health(&self, request_id: &str) -> Result<Health, CallError> {
-        let (mut store, guest) = self.instantiate(request_id, 0).await?;
-        self.finish(guest.call_health(&mut store).await)
+        let (health,) = self.call(request_id, 0, &self.exports.health, ()).await?;
+        Ok(health)
     }
 
-    async fn instantiate(
+    /// Calls `export` with `params` in a fresh instance with its own store.
+    async fn call<Params, Results>(
         &self,
         request_id: &str,
         call_depth: u32,
-    ) -> Result<(Store<HostState>, bindings::Module), CallError> {
-        let engine: &Engine = self.pre.engine();
+        export: &ComponentExportIndex,
+        params: Params,
+    ) -> Result<Results, CallError>
+    where
+        Params: ComponentNamedList + Lower + Send + Sync,
+        Results: ComponentNamedList + Lift + Send + Sync + 'static,
+    {
         let state = HostState::new(
             self.context.clone(),
             request_id.into(),
             call_depth,
             MAX_MEMORY_BYTES,
         );
-        let mut store = Store::new(engine, state);
+        let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(deadline_ticks(self.timeout));
-        let guest = self
+        let instance = self
             .pre
             .instantiate_async(&mut store)
             .await
             .map_err(|err| err.context("could not instantiate the module"))
             .map_err(|err| self.classify(err))?;
-        Ok((store, guest))
+        let func = instance
+            .get_typed_func::<Params, Results>(&mut store, export)
+            .map_err(|err| self.classify(err))?;
+        self.finish(func.call_async(&mut store, params).await)
     }
 
     fn finish<T>(&self, result: Result<T>) -> Result<T, CallError> {
