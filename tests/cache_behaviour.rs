@@ -1,7 +1,9 @@
 //! The cache's behaviour, one suite run against both backends: the embedded
 //! cache and the real Redis (`MODHOST_TEST_REDIS_URL`, by default
 //! `redis://127.0.0.1:6379`, which `.ci/run` starts). Each check uses a key
-//! prefix of its own and deletes its Redis keys afterwards.
+//! prefix of its own and deletes its Redis keys afterwards. The checks
+//! named `the_embedded_cache_...` are of behaviour only the embedded cache
+//! has (LRU eviction, per-module byte quotas).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,8 +13,18 @@ use modhost_cache::{CacheError, CacheStore, EmbeddedCache, Quotas, RedisCache, S
 
 const QUOTAS: Quotas = Quotas {
     max_value_bytes: 1024,
+    max_bytes: 1 << 20,
     max_ops_per_second: 1_000,
 };
+
+/// Quotas letting a module hold `max_bytes`, with calls enough for any check.
+fn holding(max_bytes: usize) -> Quotas {
+    Quotas {
+        max_bytes,
+        max_ops_per_second: 1_000_000,
+        ..QUOTAS
+    }
+}
 
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
@@ -94,6 +106,13 @@ async fn get_set_delete_and_many() {
         assert_eq!(
             cache.get_many(&keys).await.unwrap(),
             vec![Some(vec![1]), None, Some(vec![2, 0, 255])]
+        );
+        // Keys as the module names them, and values: "a" + 1, "b:c" + 3.
+        let counted = matches!(store, CacheStore::Embedded(_)).then_some(8);
+        assert_eq!(
+            cache.used_bytes(),
+            counted,
+            "counted in memory, not on Redis"
         );
     })
     .await;
@@ -180,6 +199,7 @@ async fn quotas_and_bad_keys_are_clear_errors() {
     on_both_backends(|store, prefix| async move {
         let tight = Quotas {
             max_value_bytes: 8,
+            max_bytes: 1 << 20,
             max_ops_per_second: 5,
         };
         let cache = scoped(&store, &prefix, "t", "m", tight);
@@ -238,4 +258,182 @@ async fn the_embedded_cache_evicts_the_least_recently_used() {
         .filter(|v| v.is_some())
         .count();
     assert!(kept < 10, "{kept} entries of ~110 bytes in 1000 bytes");
+}
+
+/// The values of `keys` present in `cache`.
+async fn present(cache: &ScopedCache, keys: &[String]) -> Vec<String> {
+    let values = cache.get_many(keys).await.unwrap();
+    keys.iter()
+        .zip(values)
+        .filter(|(_, value)| value.is_some())
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// `prefix00` to `prefix<n-1>`: keys of 3 bytes below 100.
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i:02}")).collect()
+}
+
+#[tokio::test]
+async fn the_embedded_cache_keeps_one_modules_load_from_evicting_anothers() {
+    // The cache is exactly the two quotas: full once both are.
+    let store = CacheStore::Embedded(EmbeddedCache::new(2_000));
+    let a = scoped(&store, "fill", "t", "a", holding(1_000));
+    let b = scoped(&store, "fill", "t", "b", holding(1_000));
+    let b_keys = names("b", 9);
+    for key in &b_keys {
+        b.set(key, vec![1; 97], None).await.unwrap();
+    }
+    // Twenty times a's quota, in entries as large as b's.
+    for key in names("a", 200) {
+        a.set(&key, vec![2; 97], None).await.unwrap();
+    }
+    assert_eq!(present(&b, &b_keys).await, b_keys, "b lost entries to a");
+    assert_eq!(b.used_bytes(), Some(900));
+}
+
+#[tokio::test]
+async fn the_embedded_cache_evicts_a_modules_own_least_recently_used_first() {
+    let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
+    let a = scoped(&store, "own", "t", "a", holding(1_000));
+    // Ten entries of 100 bytes (key and value) fill the quota.
+    a.set("keep", vec![0; 96], None).await.unwrap();
+    let keys = names("k", 30);
+    for key in &keys {
+        a.set(key, vec![0; 97], None).await.unwrap();
+        // Reading a key makes it recently used.
+        assert!(a.get("keep").await.unwrap().is_some(), "after {key}");
+    }
+    assert_eq!(
+        present(&a, &keys).await,
+        keys[21..],
+        "the nine most recent stay, the older ones went first"
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_cache_holds_a_module_to_its_byte_quota() {
+    let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
+    let a = scoped(&store, "bound", "t", "a", holding(1_000));
+    for i in 0..100 {
+        let size = i * 37 % 300 + 1;
+        a.set(&format!("k{i}"), vec![0; size], None).await.unwrap();
+        let used = a.used_bytes().unwrap();
+        assert!(used <= 1_000, "{used} bytes held after set {i}");
+    }
+    assert!(
+        a.used_bytes().unwrap() > 700,
+        "the quota is used, not emptied"
+    );
+
+    // incr on a new key makes an entry that counts like any other.
+    let counter = scoped(&store, "bound", "t", "counter", holding(10));
+    counter.incr("n", 5).await.unwrap();
+    assert_eq!(counter.used_bytes(), Some(2), "\"n\" and \"5\"");
+    counter.incr("counter", 1).await.unwrap();
+    assert_eq!(counter.used_bytes(), Some(10));
+    counter.incr("x", 1).await.unwrap();
+    assert_eq!(
+        counter.used_bytes(),
+        Some(10),
+        "\"n\", the oldest, made room"
+    );
+    assert_eq!(counter.get("n").await.unwrap(), None);
+    assert_eq!(counter.get("counter").await.unwrap(), Some(b"1".to_vec()));
+}
+
+#[tokio::test]
+async fn the_embedded_cache_frees_a_modules_quota_on_delete_and_expiry() {
+    let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
+    let a = scoped(&store, "free", "t", "a", holding(300));
+    let ttl = Some(Duration::from_millis(150));
+    a.set("old", vec![0; 97], None).await.unwrap();
+    a.set("ttl", vec![0; 97], ttl).await.unwrap();
+    a.set("del", vec![0; 97], None).await.unwrap();
+    assert_eq!(a.used_bytes(), Some(300));
+    assert!(a.delete("del").await.unwrap());
+    assert_eq!(a.used_bytes(), Some(200), "a delete frees its bytes");
+    a.set("new", vec![0; 97], None).await.unwrap();
+    // The expiring entry is now the most recently used, "old" the least.
+    assert!(a.get("ttl").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The expired entry makes room before any live one, "old" included.
+    a.set("last", vec![0; 96], None).await.unwrap();
+    assert!(
+        a.get("old").await.unwrap().is_some(),
+        "an expired entry went first"
+    );
+    assert_eq!(
+        a.used_bytes(),
+        Some(300),
+        "the expired entry is not counted"
+    );
+    assert!(a.expire("old", Duration::from_millis(150)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(a.used_bytes(), Some(200), "expire frees the bytes in time");
+}
+
+#[tokio::test]
+async fn the_embedded_cache_refuses_a_write_bigger_than_the_modules_quota() {
+    let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
+    let a = scoped(&store, "big", "t", "a", holding(100));
+    a.set("small", vec![0; 10], None).await.unwrap();
+    // Within max_value_bytes, but 3 + 98 bytes is over the module's 100.
+    let err = a.set("big", vec![0; 98], None).await.unwrap_err();
+    assert!(
+        matches!(&err, CacheError::ValueTooLarge(m) if m.contains("holds at most 100 bytes")),
+        "{err:?}"
+    );
+    let batch = vec![
+        ("x".to_string(), vec![0; 60]),
+        ("y".to_string(), vec![0; 60]),
+    ];
+    let err = a.set_many(batch, None).await.unwrap_err();
+    assert!(matches!(err, CacheError::ValueTooLarge(_)), "{err:?}");
+    assert_eq!(a.get("x").await.unwrap(), None, "all or none");
+    assert!(a.get("small").await.unwrap().is_some(), "nothing made room");
+    assert_eq!(a.used_bytes(), Some(15));
+
+    let counter = scoped(&store, "big", "t", "counter", holding(10));
+    let err = counter.incr("abcdefghij", 1).await.unwrap_err();
+    assert!(matches!(err, CacheError::ValueTooLarge(_)), "{err:?}");
+    assert_eq!(counter.used_bytes(), Some(0));
+}
+
+#[tokio::test]
+async fn the_embedded_cache_past_its_size_evicts_from_the_module_most_over_its_share() {
+    // Quotas that add up to twice the cache: it can fill.
+    let store = CacheStore::Embedded(EmbeddedCache::new(1_000));
+    let a = scoped(&store, "share", "t", "a", holding(1_000));
+    let b = scoped(&store, "share", "t", "b", holding(1_000));
+    let b_keys = names("b", 6);
+    for key in &b_keys[..3] {
+        b.set(key, vec![1; 97], None).await.unwrap();
+    }
+    // Entries of 100 bytes: ten fill the cache.
+    let a_keys = names("a", 50);
+    for key in &a_keys {
+        a.set(key, vec![2; 97], None).await.unwrap();
+    }
+    assert_eq!(
+        present(&b, &b_keys[..3]).await,
+        b_keys[..3],
+        "a, the heavier, gave way"
+    );
+    assert_eq!(
+        present(&a, &a_keys).await,
+        a_keys[43..],
+        "a kept its most recent"
+    );
+    // b writes into the full cache while a holds the larger share...
+    for key in &b_keys[3..5] {
+        b.set(key, vec![1; 97], None).await.unwrap();
+    }
+    assert_eq!(present(&b, &b_keys[..5]).await, b_keys[..5]);
+    assert_eq!(present(&a, &a_keys).await, a_keys[45..]);
+    // ...and once they are even, the writer gives way.
+    b.set(&b_keys[5], vec![1; 97], None).await.unwrap();
+    assert_eq!(present(&b, &b_keys).await, b_keys[1..]);
+    assert_eq!(present(&a, &a_keys).await, a_keys[45..]);
 }

@@ -5,7 +5,9 @@
 //! under `<prefix>:<tenant>:<module>:`, which no key can escape (tenant and
 //! module names hold no `:`), and its quotas (value size, calls per second)
 //! are enforced there, the same for both backends: [`EmbeddedCache`] (the
-//! runtime's memory, LRU-bounded) and [`RedisCache`].
+//! runtime's memory, LRU-bounded) and [`RedisCache`]. The quota on the bytes
+//! a module holds applies to the embedded cache only (see
+//! [`Quotas::max_bytes`]).
 
 mod embedded;
 mod error;
@@ -37,6 +39,18 @@ pub enum CacheStore {
 pub struct Quotas {
     /// The largest value, in bytes.
     pub max_value_bytes: usize,
+    /// The most bytes the module's live entries may hold (keys, as the
+    /// module names them, and values), in the embedded cache. A write that
+    /// would pass it evicts the module's own least recently used entries,
+    /// never another module's (the rules are on [`EmbeddedCache`]); a write
+    /// larger than the whole quota is refused with
+    /// [`CacheError::ValueTooLarge`], as is an `incr` that would make a new
+    /// key that does not fit.
+    ///
+    /// On Redis this quota does not apply: Redis has no memory limit per
+    /// key prefix, so what bounds a module there is the operator's Redis
+    /// `maxmemory` and eviction policy, shared by every module.
+    pub max_bytes: usize,
     /// The most calls per second (a key of a `get-many` or `set-many`
     /// counts as one call).
     pub max_ops_per_second: u32,
@@ -80,14 +94,21 @@ impl ScopedCache {
         })
     }
 
-    fn key(&self, key: &str) -> CacheResult<String> {
+    /// Refuses a key that is empty or too long.
+    fn check_key(key: &str) -> CacheResult<()> {
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
             return Err(CacheError::InvalidKey(format!(
                 "a cache key must be 1 to {MAX_KEY_BYTES} bytes, this one is {}",
                 key.len()
             )));
         }
-        Ok(format!("{}{key}", self.prefix))
+        Ok(())
+    }
+
+    /// `key` as stored in Redis, under the scope's prefix. The embedded
+    /// cache keeps each scope apart and takes the prefix as the scope.
+    fn redis_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
     }
 
     fn admit(&self, calls: usize) -> CacheResult<()> {
@@ -120,14 +141,18 @@ impl ScopedCache {
 
     /// The values of `keys`, in order.
     pub async fn get_many(&self, keys: &[String]) -> CacheResult<Vec<Option<Vec<u8>>>> {
-        let keys = keys
-            .iter()
-            .map(|k| self.key(k))
-            .collect::<CacheResult<Vec<_>>>()?;
+        for key in keys {
+            Self::check_key(key)?;
+        }
         self.admit(keys.len())?;
         match &self.store {
-            CacheStore::Embedded(cache) => Ok(keys.iter().map(|k| cache.get(k)).collect()),
-            CacheStore::Redis(cache) => cache.get_many(&keys).await,
+            CacheStore::Embedded(cache) => {
+                Ok(keys.iter().map(|k| cache.get(&self.prefix, k)).collect())
+            }
+            CacheStore::Redis(cache) => {
+                let keys: Vec<String> = keys.iter().map(|k| self.redis_key(k)).collect();
+                cache.get_many(&keys).await
+            }
         }
     }
 
@@ -142,53 +167,65 @@ impl ScopedCache {
         entries: Vec<(String, Vec<u8>)>,
         ttl: Option<Duration>,
     ) -> CacheResult<()> {
-        let entries = entries
-            .into_iter()
-            .map(|(key, value)| {
-                self.check_value(&value)?;
-                Ok((self.key(&key)?, value))
-            })
-            .collect::<CacheResult<Vec<_>>>()?;
+        for (key, value) in &entries {
+            self.check_value(value)?;
+            Self::check_key(key)?;
+        }
         self.admit(entries.len())?;
         match &self.store {
             CacheStore::Embedded(cache) => {
-                for (key, value) in entries {
-                    cache.set(&key, value, ttl);
-                }
-                Ok(())
+                cache.set_many(&self.prefix, self.quotas.max_bytes, entries, ttl)
             }
-            CacheStore::Redis(cache) => cache.set_many(&entries, ttl).await,
+            CacheStore::Redis(cache) => {
+                let entries: Vec<_> = entries
+                    .into_iter()
+                    .map(|(key, value)| (self.redis_key(&key), value))
+                    .collect();
+                cache.set_many(&entries, ttl).await
+            }
         }
     }
 
     /// Removes `key`; says whether it was there.
     pub async fn delete(&self, key: &str) -> CacheResult<bool> {
-        let key = self.key(key)?;
+        Self::check_key(key)?;
         self.admit(1)?;
         match &self.store {
-            CacheStore::Embedded(cache) => Ok(cache.delete(&key)),
-            CacheStore::Redis(cache) => cache.delete(&key).await,
+            CacheStore::Embedded(cache) => Ok(cache.delete(&self.prefix, key)),
+            CacheStore::Redis(cache) => cache.delete(&self.redis_key(key)).await,
         }
     }
 
     /// Adds `delta` to the integer (as decimal text) at `key`, atomically;
     /// a missing key counts from 0.
     pub async fn incr(&self, key: &str, delta: i64) -> CacheResult<i64> {
-        let key = self.key(key)?;
+        Self::check_key(key)?;
         self.admit(1)?;
         match &self.store {
-            CacheStore::Embedded(cache) => cache.incr(&key, delta),
-            CacheStore::Redis(cache) => cache.incr(&key, delta).await,
+            CacheStore::Embedded(cache) => {
+                cache.incr(&self.prefix, self.quotas.max_bytes, key, delta)
+            }
+            CacheStore::Redis(cache) => cache.incr(&self.redis_key(key), delta).await,
         }
     }
 
     /// Makes an existing key expire after `ttl`; says whether it exists.
     pub async fn expire(&self, key: &str, ttl: Duration) -> CacheResult<bool> {
-        let key = self.key(key)?;
+        Self::check_key(key)?;
         self.admit(1)?;
         match &self.store {
-            CacheStore::Embedded(cache) => Ok(cache.expire(&key, ttl)),
-            CacheStore::Redis(cache) => cache.expire(&key, ttl).await,
+            CacheStore::Embedded(cache) => Ok(cache.expire(&self.prefix, key, ttl)),
+            CacheStore::Redis(cache) => cache.expire(&self.redis_key(key), ttl).await,
+        }
+    }
+
+    /// The bytes (keys and values) of the module's live entries in the
+    /// embedded cache, which count against [`Quotas::max_bytes`]; `None` on
+    /// Redis, which does not count them per module.
+    pub fn used_bytes(&self) -> Option<usize> {
+        match &self.store {
+            CacheStore::Embedded(cache) => Some(cache.used_bytes(&self.prefix)),
+            CacheStore::Redis(_) => None,
         }
     }
 }

@@ -54,6 +54,7 @@ fn direct(runtime: &tokio::runtime::Runtime, store: CacheStore, calls: u64) -> V
     let task = runtime.spawn(async move {
         let quotas = Quotas {
             max_value_bytes: 1 << 20,
+            max_bytes: 64 << 20,
             max_ops_per_second: u32::MAX,
         };
         let cache = ScopedCache::new(store, PREFIX, "default", "direct", quotas).unwrap();
@@ -93,6 +94,7 @@ fn clean_up(runtime: &tokio::runtime::Runtime, url: &str, calls: u64) {
         let redis = RedisCache::connect(url, Duration::from_secs(2)).expect("a Redis URL");
         let quotas = Quotas {
             max_value_bytes: 1 << 20,
+            max_bytes: 64 << 20,
             max_ops_per_second: u32::MAX,
         };
         for module in ["direct", "cache_bench_module"] {
