@@ -10,18 +10,23 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use modhost_docstore::{
     DbError, DocumentStore, EmbeddedStore, Filter, FindOptions, Limits, MongoStore, Namespace,
-    Projection, Scope, Sort,
+    Projection, QueryBudget, Scope, Sort,
 };
 use serde_json::{Value, json};
 
 const LIMITS: Limits = Limits {
     max_document_bytes: 4096,
     max_find_documents: 50,
+    max_query_bytes: 64 * 1024,
+    max_examined_documents: 10_000,
 };
+
+/// The budget of a call with no deadline.
+const NO_DEADLINE: QueryBudget = QueryBudget { deadline: None };
 
 /// The MongoDB database prefix of test runs.
 const MONGO_PREFIX: &str = "modhost_test";
@@ -93,7 +98,7 @@ async fn ids(
     options: FindOptions,
 ) -> Vec<Value> {
     store
-        .find(ns, &filter, &options)
+        .find(ns, &filter, &options, NO_DEADLINE)
         .await
         .unwrap_or_else(|err| panic!("{filter}: {err}"))
         .into_iter()
@@ -108,7 +113,7 @@ async fn people(store: &DocumentStore, ns: &Namespace) {
         json!({"_id": "grace", "age": 85, "tags": ["cobol"], "address": {"city": "Arlington"}, "retired": true}),
         json!({"_id": "linus", "age": 21, "tags": [], "nick": null}),
     ];
-    store.insert(ns, docs).await.unwrap();
+    store.insert(ns, docs, NO_DEADLINE).await.unwrap();
 }
 
 #[tokio::test]
@@ -116,7 +121,7 @@ async fn insert_gives_object_id_strings_and_refuses_duplicate_ids() {
     on_every_backend(|store, scope| async move {
         let ns = ns(&scope, "things");
         let ids = store
-            .insert(&ns, vec![json!({"a": 1}), json!({"a": 2})])
+            .insert(&ns, vec![json!({"a": 1}), json!({"a": 2})], NO_DEADLINE)
             .await
             .unwrap();
         for id in &ids {
@@ -126,17 +131,22 @@ async fn insert_gives_object_id_strings_and_refuses_duplicate_ids() {
         }
         assert_ne!(ids[0], ids[1]);
         let found = store
-            .find_one(&ns, &json!({"_id": ids[1]}), &FindOptions::default())
+            .find_one(
+                &ns,
+                &json!({"_id": ids[1]}),
+                &FindOptions::default(),
+                NO_DEADLINE,
+            )
             .await
             .unwrap();
         assert_eq!(found.unwrap()["a"], 2);
 
         let err = store
-            .insert(&ns, vec![json!({"_id": ids[0], "a": 3})])
+            .insert(&ns, vec![json!({"_id": ids[0], "a": 3})], NO_DEADLINE)
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::DuplicateKey(_)), "{err:?}");
-        assert_eq!(store.count(&ns, &json!({})).await.unwrap(), 2);
+        assert_eq!(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(), 2);
     })
     .await;
 }
@@ -198,7 +208,7 @@ async fn filters_follow_the_mongodb_language() {
                 "{filter}"
             );
             assert_eq!(
-                store.count(&ns, &filter).await.unwrap(),
+                store.count(&ns, &filter, NO_DEADLINE).await.unwrap(),
                 expected.len() as u64,
                 "{filter}"
             );
@@ -220,12 +230,24 @@ async fn updates_change_what_they_name() {
             "$addToSet": {"badges": {"$each": ["first", "first"]}},
         });
         let result = store
-            .update(&ns, &json!({"_id": "ada"}), &update, false, false)
+            .update(
+                &ns,
+                &json!({"_id": "ada"}),
+                &update,
+                false,
+                false,
+                NO_DEADLINE,
+            )
             .await
             .unwrap();
         assert_eq!((result.matched, result.modified), (1, 1));
         let ada = store
-            .find_one(&ns, &json!({"_id": "ada"}), &FindOptions::default())
+            .find_one(
+                &ns,
+                &json!({"_id": "ada"}),
+                &FindOptions::default(),
+                NO_DEADLINE,
+            )
             .await
             .unwrap()
             .unwrap();
@@ -237,11 +259,24 @@ async fn updates_change_what_they_name() {
 
         let pull = json!({"$pull": {"tags": "math"}});
         let result = store
-            .update(&ns, &json!({"tags": "math"}), &pull, true, false)
+            .update(
+                &ns,
+                &json!({"tags": "math"}),
+                &pull,
+                true,
+                false,
+                NO_DEADLINE,
+            )
             .await
             .unwrap();
         assert_eq!((result.matched, result.modified), (2, 2));
-        assert_eq!(store.count(&ns, &json!({"tags": "math"})).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .count(&ns, &json!({"tags": "math"}), NO_DEADLINE)
+                .await
+                .unwrap(),
+            0
+        );
 
         let none = store
             .update(
@@ -250,6 +285,7 @@ async fn updates_change_what_they_name() {
                 &json!({"$set": {"a": 1}}),
                 false,
                 false,
+                NO_DEADLINE,
             )
             .await
             .unwrap();
@@ -260,7 +296,14 @@ async fn updates_change_what_they_name() {
 
         let upsert = json!({"$set": {"age": 30}, "$setOnInsert": {"tags": []}});
         let result = store
-            .update(&ns, &json!({"name": "barbara"}), &upsert, false, true)
+            .update(
+                &ns,
+                &json!({"name": "barbara"}),
+                &upsert,
+                false,
+                true,
+                NO_DEADLINE,
+            )
             .await
             .unwrap();
         let id = result
@@ -268,7 +311,12 @@ async fn updates_change_what_they_name() {
             .expect("an upsert that matched nothing inserts");
         assert!(id.is_string(), "{id}");
         let barbara = store
-            .find_one(&ns, &json!({"_id": id}), &FindOptions::default())
+            .find_one(
+                &ns,
+                &json!({"_id": id}),
+                &FindOptions::default(),
+                NO_DEADLINE,
+            )
             .await
             .unwrap()
             .unwrap();
@@ -278,12 +326,18 @@ async fn updates_change_what_they_name() {
         );
 
         let deleted = store
-            .delete(&ns, &json!({"age": {"$gt": 40}}), true)
+            .delete(&ns, &json!({"age": {"$gt": 40}}), true, NO_DEADLINE)
             .await
             .unwrap();
         assert_eq!(deleted, 2);
-        assert_eq!(store.delete(&ns, &json!({}), false).await.unwrap(), 1);
-        assert_eq!(store.count(&ns, &json!({})).await.unwrap(), 2);
+        assert_eq!(
+            store
+                .delete(&ns, &json!({}), false, NO_DEADLINE)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(), 2);
     })
     .await;
 }
@@ -295,14 +349,17 @@ async fn sort_skip_limit_and_projection() {
         let docs = (0..10)
             .map(|i| json!({"_id": format!("p{i}"), "team": i % 2, "score": i * 10, "secret": "x"}))
             .collect();
-        store.insert(&ns, docs).await.unwrap();
+        store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
         let options = FindOptions {
             sort: Some(json!({"team": 1, "score": -1})),
             skip: 1,
             limit: Some(3),
             projection: Some(json!({"score": 1})),
         };
-        let found = store.find(&ns, &json!({}), &options).await.unwrap();
+        let found = store
+            .find(&ns, &json!({}), &options, NO_DEADLINE)
+            .await
+            .unwrap();
         assert_eq!(
             found,
             vec![
@@ -318,7 +375,10 @@ async fn sort_skip_limit_and_projection() {
             ..FindOptions::default()
         };
         assert_eq!(
-            store.find(&ns, &json!({}), &hide).await.unwrap(),
+            store
+                .find(&ns, &json!({}), &hide, NO_DEADLINE)
+                .await
+                .unwrap(),
             vec![json!({"team": 0, "score": 0})]
         );
     })
@@ -329,8 +389,14 @@ async fn sort_skip_limit_and_projection() {
 async fn unique_indexes_refuse_duplicates_on_every_write() {
     on_every_backend(|store, scope| async move {
         let ns = ns(&scope, "users");
-        store.create_index(&ns, "email", true).await.unwrap();
-        store.create_index(&ns, "email", true).await.unwrap();
+        store
+            .create_index(&ns, "email", true, NO_DEADLINE)
+            .await
+            .unwrap();
+        store
+            .create_index(&ns, "email", true, NO_DEADLINE)
+            .await
+            .unwrap();
         store
             .insert(
                 &ns,
@@ -338,12 +404,13 @@ async fn unique_indexes_refuse_duplicates_on_every_write() {
                     json!({"_id": "a", "email": "a@x"}),
                     json!({"_id": "b", "email": "b@x"}),
                 ],
+                NO_DEADLINE,
             )
             .await
             .unwrap();
 
         let err = store
-            .insert(&ns, vec![json!({"_id": "c", "email": "a@x"})])
+            .insert(&ns, vec![json!({"_id": "c", "email": "a@x"})], NO_DEADLINE)
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::DuplicateKey(_)), "{err:?}");
@@ -354,24 +421,33 @@ async fn unique_indexes_refuse_duplicates_on_every_write() {
                 &json!({"$set": {"email": "a@x"}}),
                 false,
                 false,
+                NO_DEADLINE,
             )
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::DuplicateKey(_)), "{err:?}");
         let b = store
-            .find_one(&ns, &json!({"_id": "b"}), &FindOptions::default())
+            .find_one(
+                &ns,
+                &json!({"_id": "b"}),
+                &FindOptions::default(),
+                NO_DEADLINE,
+            )
             .await
             .unwrap()
             .unwrap();
         assert_eq!(b["email"], "b@x", "a refused update changes nothing");
-        assert_eq!(store.count(&ns, &json!({})).await.unwrap(), 2);
+        assert_eq!(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(), 2);
 
         let other = self::ns(&scope, "dupes");
         store
-            .insert(&other, vec![json!({"k": 1}), json!({"k": 1})])
+            .insert(&other, vec![json!({"k": 1}), json!({"k": 1})], NO_DEADLINE)
             .await
             .unwrap();
-        let err = store.create_index(&other, "k", true).await.unwrap_err();
+        let err = store
+            .create_index(&other, "k", true, NO_DEADLINE)
+            .await
+            .unwrap_err();
         assert!(matches!(err, DbError::DuplicateKey(_)), "{err:?}");
     })
     .await;
@@ -386,6 +462,7 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
                 &ns,
                 &json!({"a": {"$elemMatch": {"b": 1}}}),
                 &FindOptions::default(),
+                NO_DEADLINE,
             )
             .await
             .unwrap_err();
@@ -394,7 +471,12 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
             "{err:?}"
         );
         let err = store
-            .find(&ns, &json!({"$where": "true"}), &FindOptions::default())
+            .find(
+                &ns,
+                &json!({"$where": "true"}),
+                &FindOptions::default(),
+                NO_DEADLINE,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -408,6 +490,7 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
                 &json!({"$rename": {"a": "b"}}),
                 false,
                 false,
+                NO_DEADLINE,
             )
             .await
             .unwrap_err();
@@ -416,7 +499,7 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
             "{err:?}"
         );
         let err = store
-            .update(&ns, &json!({}), &json!({"a": 1}), false, false)
+            .update(&ns, &json!({}), &json!({"a": 1}), false, false, NO_DEADLINE)
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::InvalidUpdate(_)), "{err:?}");
@@ -425,20 +508,23 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
             ..FindOptions::default()
         };
         assert!(matches!(
-            store.find(&ns, &json!({}), &bad_sort).await,
+            store.find(&ns, &json!({}), &bad_sort, NO_DEADLINE).await,
             Err(DbError::InvalidFilter(_))
         ));
 
         let err = store
-            .insert(&ns, vec![json!({"$set": 1})])
+            .insert(&ns, vec![json!({"$set": 1})], NO_DEADLINE)
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::InvalidDocument(_)), "{err:?}");
-        let err = store.insert(&ns, vec![json!([1, 2])]).await.unwrap_err();
+        let err = store
+            .insert(&ns, vec![json!([1, 2])], NO_DEADLINE)
+            .await
+            .unwrap_err();
         assert!(matches!(err, DbError::InvalidDocument(_)), "{err:?}");
         let big = "x".repeat(LIMITS.max_document_bytes);
         let err = store
-            .insert(&ns, vec![json!({"big": big})])
+            .insert(&ns, vec![json!({"big": big})], NO_DEADLINE)
             .await
             .unwrap_err();
         assert!(
@@ -446,12 +532,16 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
             "{err:?}"
         );
         let err = store
-            .insert(&ns, vec![json!({"ok": 1}), json!({"big": big})])
+            .insert(
+                &ns,
+                vec![json!({"ok": 1}), json!({"big": big})],
+                NO_DEADLINE,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, DbError::DocumentTooLarge(_)), "{err:?}");
         assert_eq!(
-            store.count(&ns, &json!({})).await.unwrap(),
+            store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(),
             0,
             "a refused insert_many stores nothing"
         );
@@ -459,9 +549,9 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
         let many: Vec<Value> = (0..LIMITS.max_find_documents + 1)
             .map(|i| json!({"i": i}))
             .collect();
-        store.insert(&ns, many).await.unwrap();
+        store.insert(&ns, many, NO_DEADLINE).await.unwrap();
         let err = store
-            .find(&ns, &json!({}), &FindOptions::default())
+            .find(&ns, &json!({}), &FindOptions::default(), NO_DEADLINE)
             .await
             .unwrap_err();
         assert_eq!(err, DbError::TooManyResults(LIMITS.max_find_documents));
@@ -470,7 +560,11 @@ async fn bad_input_is_an_error_value_naming_the_problem() {
             ..FindOptions::default()
         };
         assert_eq!(
-            store.find(&ns, &json!({}), &page).await.unwrap().len(),
+            store
+                .find(&ns, &json!({}), &page, NO_DEADLINE)
+                .await
+                .unwrap()
+                .len(),
             LIMITS.max_find_documents as usize
         );
 
@@ -494,19 +588,32 @@ async fn scopes_never_see_each_others_data() {
             .collection("shared_name")
             .unwrap();
         store
-            .insert(&mine, vec![json!({"_id": "k", "owner": "me"})])
+            .insert(&mine, vec![json!({"_id": "k", "owner": "me"})], NO_DEADLINE)
             .await
             .unwrap();
         store
-            .insert(&other_module, vec![json!({"_id": "k", "owner": "other"})])
+            .insert(
+                &other_module,
+                vec![json!({"_id": "k", "owner": "other"})],
+                NO_DEADLINE,
+            )
             .await
             .unwrap();
 
         let everything = FindOptions::default();
-        let mine_found = store.find(&mine, &json!({}), &everything).await.unwrap();
+        let mine_found = store
+            .find(&mine, &json!({}), &everything, NO_DEADLINE)
+            .await
+            .unwrap();
         assert_eq!(mine_found, vec![json!({"_id": "k", "owner": "me"})]);
-        store.delete(&other_module, &json!({}), true).await.unwrap();
-        assert_eq!(store.count(&mine, &json!({})).await.unwrap(), 1);
+        store
+            .delete(&other_module, &json!({}), true, NO_DEADLINE)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.count(&mine, &json!({}), NO_DEADLINE).await.unwrap(),
+            1
+        );
         assert!(Scope::new("t/1", "m").is_err());
         assert!(Scope::new("t", "../m").is_err());
     })
@@ -518,7 +625,7 @@ async fn conditional_updates_are_atomic_under_concurrency() {
     on_every_backend(|store, scope| async move {
         let ns = ns(&scope, "wallets");
         store
-            .insert(&ns, vec![json!({"_id": "w", "balance": 100})])
+            .insert(&ns, vec![json!({"_id": "w", "balance": 100})], NO_DEADLINE)
             .await
             .unwrap();
         let debits = (0..40).map(|_| {
@@ -527,7 +634,7 @@ async fn conditional_updates_are_atomic_under_concurrency() {
                 let filter = json!({"_id": "w", "balance": {"$gte": 7}});
                 let debit = json!({"$inc": {"balance": -7}});
                 store
-                    .update(&ns, &filter, &debit, false, false)
+                    .update(&ns, &filter, &debit, false, false, NO_DEADLINE)
                     .await
                     .unwrap()
                     .modified
@@ -538,7 +645,12 @@ async fn conditional_updates_are_atomic_under_concurrency() {
             succeeded += debit.await.unwrap();
         }
         let wallet = store
-            .find_one(&ns, &json!({"_id": "w"}), &FindOptions::default())
+            .find_one(
+                &ns,
+                &json!({"_id": "w"}),
+                &FindOptions::default(),
+                NO_DEADLINE,
+            )
             .await
             .unwrap()
             .unwrap();
@@ -554,17 +666,20 @@ async fn conditional_updates_are_atomic_under_concurrency() {
 async fn embedded_indexes_avoid_scanning() {
     let dir = tempfile::tempdir().unwrap();
     let limits = Limits {
-        max_document_bytes: 4096,
         max_find_documents: 1000,
+        ..LIMITS
     };
     let store = EmbeddedStore::open(&dir.path().join("db.redb"), limits).unwrap();
     let ns = Scope::new("t", "m").unwrap().collection("items").unwrap();
     let docs = (0..500)
         .map(|i| json!({"n": i, "tag": format!("t{}", i % 50), "list": [i, i + 1000]}))
         .collect();
-    store.insert(&ns, docs).await.unwrap();
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
     for field in ["n", "tag", "list"] {
-        store.create_index(&ns, field.into(), false).await.unwrap();
+        store
+            .create_index(&ns, field.into(), false, NO_DEADLINE)
+            .await
+            .unwrap();
     }
 
     let find = |filter: Value| {
@@ -578,6 +693,7 @@ async fn embedded_indexes_avoid_scanning() {
                     Sort::default(),
                     (0, None),
                     Projection::parse(None).unwrap(),
+                    NO_DEADLINE,
                 )
                 .await
                 .unwrap()
@@ -606,4 +722,506 @@ async fn embedded_indexes_avoid_scanning() {
     assert_eq!((inlist.docs.len(), inlist.examined), (2, 2));
     let scan = find(json!({"other": 1})).await;
     assert_eq!((scan.docs.len(), scan.examined, scan.index), (0, 500, None));
+}
+
+/// A budget whose deadline has passed by the time the call looks.
+fn expired() -> QueryBudget {
+    QueryBudget {
+        deadline: Some(Instant::now()),
+    }
+}
+
+/// An embedded store of its own in `dir`, with `limits`.
+fn embedded(dir: &tempfile::TempDir, limits: Limits) -> DocumentStore {
+    DocumentStore::Embedded(EmbeddedStore::open(&dir.path().join("db.redb"), limits).unwrap())
+}
+
+/// The number of documents a stopped embedded scan says it examined.
+fn examined_in(err: &DbError) -> u64 {
+    let message = err.message();
+    let (_, after) = message
+        .split_once("after examining ")
+        .unwrap_or_else(|| panic!("no count in {message:?}"));
+    let count = after.split(' ').next().unwrap();
+    count
+        .parse()
+        .unwrap_or_else(|_| panic!("no count in {message:?}"))
+}
+
+/// `count` documents `d00`, `d01`, ... (so their scan order is their number),
+/// each with a `pad` of `pad` bytes and `rank` a permutation of the numbers.
+fn padded(count: usize, pad: usize) -> Vec<Value> {
+    (0..count)
+        .map(
+            |i| json!({"_id": format!("d{i:02}"), "rank": (i * 7) % count, "pad": "x".repeat(pad)}),
+        )
+        .collect()
+}
+
+fn page(sort: Option<Value>, skip: u64, limit: Option<u64>) -> FindOptions {
+    FindOptions {
+        sort,
+        skip,
+        limit,
+        projection: None,
+    }
+}
+
+#[tokio::test]
+async fn sorted_finds_hold_only_their_page() {
+    on_every_backend(|store, scope| async move {
+        let ns = ns(&scope, "big");
+        // 40 documents of 3 KB: 120 KB, more than the 64 KB one call may hold.
+        store.insert(&ns, padded(40, 3000), NO_DEADLINE).await.unwrap();
+        let best = ids(&store, &ns, json!({}), page(Some(json!({"rank": 1})), 0, Some(1))).await;
+        assert_eq!(best, vec![json!("d00")]);
+        let middle = ids(&store, &ns, json!({}), page(Some(json!({"rank": -1})), 2, Some(3))).await;
+        // Ranks 37, 36, 35 are documents 11, 28, 5 (7i mod 40).
+        assert_eq!(middle, vec![json!("d11"), json!("d28"), json!("d05")]);
+        let first_five = ids(&store, &ns, json!({}), page(None, 0, Some(5))).await;
+        assert_eq!(first_five.len(), 5);
+
+        for options in [page(Some(json!({"rank": 1})), 0, None), page(None, 0, None)] {
+            let err = store
+                .find(&ns, &json!({}), &options, NO_DEADLINE)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, DbError::QueryTooLarge(m) if m.contains("max_query_bytes") && m.contains("add a limit")),
+                "{options:?}: {err:?}"
+            );
+        }
+    })
+    .await;
+}
+
+/// The reference a sorted page must equal: every document (given in scan
+/// order) stably sorted, then skipped and limited.
+fn sorted_page(docs: &[Value], sort: &Value, skip: u64, limit: Option<u64>) -> Vec<Value> {
+    let sort = Sort::parse(Some(sort)).unwrap();
+    let mut sorted = docs.to_vec();
+    sorted.sort_by(|a, b| sort.compare(a, b));
+    sorted
+        .into_iter()
+        .skip(skip as usize)
+        .take(limit.map_or(usize::MAX, |limit| limit as usize))
+        .map(|doc| doc["_id"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn sorted_pages_equal_a_stable_full_sort() {
+    on_every_backend(|store, scope| async move {
+        let ns = ns(&scope, "mixed");
+        let docs: Vec<Value> = (0..40)
+            .map(|i| {
+                let mut doc =
+                    json!({"_id": format!("d{i:02}"), "a": i % 4, "c": format!("c{}", i % 3)});
+                let b = match i % 5 {
+                    0 => None,
+                    1 => Some(Value::Null),
+                    2 => Some(json!([i % 3, 10 - i % 7])),
+                    3 => Some(json!(format!("s{}", i % 2))),
+                    _ => Some(json!(i % 6)),
+                };
+                if let Some(b) = b {
+                    doc["b"] = b;
+                }
+                doc
+            })
+            .collect();
+        store.insert(&ns, docs.clone(), NO_DEADLINE).await.unwrap();
+        // MongoDB leaves the order of ties open: where a sort has ties, only
+        // the embedded store's (scan order, as a stable sort gives) is checked.
+        let embedded = matches!(store, DocumentStore::Embedded(_));
+        let sorts = [
+            (json!({"a": 1}), false),
+            (json!({"a": -1}), false),
+            (json!({"b": 1}), false),
+            (json!({"b": -1}), false),
+            (json!({"a": 1, "c": -1}), false),
+            (json!({"c": 1, "b": -1}), false),
+            (json!({"a": 1, "b": 1, "_id": -1}), true),
+            (json!({"b": -1, "_id": 1}), true),
+            (json!({"_id": -1}), true),
+        ];
+        let pages = [
+            (0, None),
+            (0, Some(1)),
+            (1, Some(1)),
+            (3, Some(5)),
+            (10, Some(7)),
+            (35, Some(10)),
+            (39, Some(3)),
+            (40, Some(3)),
+            (0, Some(40)),
+            (38, None),
+        ];
+        for (sort, total) in &sorts {
+            if !total && !embedded {
+                continue;
+            }
+            for (skip, limit) in pages {
+                let found = ids(
+                    &store,
+                    &ns,
+                    json!({}),
+                    page(Some(sort.clone()), skip, limit),
+                )
+                .await;
+                assert_eq!(
+                    found,
+                    sorted_page(&docs, sort, skip, limit),
+                    "sort {sort}, skip {skip}, limit {limit:?}"
+                );
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_deadline_stops_every_call_and_changes_nothing() {
+    on_every_backend(|store, scope| async move {
+        let ns = ns(&scope, "late");
+        store
+            .insert(&ns, padded(100, 10), NO_DEADLINE)
+            .await
+            .unwrap();
+        let sorted = page(Some(json!({"rank": 1})), 0, Some(1));
+        let errors = [
+            store
+                .find(&ns, &json!({}), &FindOptions::default(), expired())
+                .await
+                .unwrap_err(),
+            store
+                .find(&ns, &json!({}), &sorted, expired())
+                .await
+                .unwrap_err(),
+            store.count(&ns, &json!({}), expired()).await.unwrap_err(),
+            store
+                .update(
+                    &ns,
+                    &json!({}),
+                    &json!({"$set": {"late": true}}),
+                    true,
+                    false,
+                    expired(),
+                )
+                .await
+                .unwrap_err(),
+            store
+                .delete(&ns, &json!({}), true, expired())
+                .await
+                .unwrap_err(),
+            store
+                .insert(&ns, vec![json!({"late": true})], expired())
+                .await
+                .unwrap_err(),
+            store
+                .create_index(&ns, "rank", true, expired())
+                .await
+                .unwrap_err(),
+        ];
+        for err in errors {
+            assert!(matches!(err, DbError::Timeout(_)), "{err:?}");
+            if matches!(store, DocumentStore::Embedded(_)) {
+                assert!(examined_in(&err) < 100, "{err:?}");
+            }
+        }
+        assert_eq!(
+            store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(),
+            100
+        );
+        let late = json!({"late": {"$exists": true}});
+        assert_eq!(store.count(&ns, &late, NO_DEADLINE).await.unwrap(), 0);
+        // Had the unique index been made, this would be a duplicate rank.
+        store
+            .insert(&ns, vec![json!({"rank": 0})], NO_DEADLINE)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+/// A deadline that passes during a scan stops it there (embedded: a
+/// MongoDB server stops by its own maxTimeMS).
+#[tokio::test]
+async fn embedded_a_deadline_stops_a_scan_midway() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = 20_000;
+    let limits = Limits {
+        max_examined_documents: 1_000_000,
+        ..LIMITS
+    };
+    let store = embedded(&dir, limits);
+    let ns = ns(&Scope::new("t", "m").unwrap(), "slow");
+    let slow: Vec<Value> = (0..docs)
+        .map(|i| json!({"i": i, "list": (0..100).collect::<Vec<_>>()}))
+        .collect();
+    store.insert(&ns, slow, NO_DEADLINE).await.unwrap();
+    let nothing = json!({"absent": 1});
+    let started = Instant::now();
+    assert_eq!(store.count(&ns, &nothing, NO_DEADLINE).await.unwrap(), 0);
+    let full = started.elapsed();
+
+    let budget = QueryBudget {
+        deadline: Some(Instant::now() + full / 10),
+    };
+    let err = store.count(&ns, &nothing, budget).await.unwrap_err();
+    assert!(matches!(err, DbError::Timeout(_)), "{err:?}");
+    assert!(
+        examined_in(&err) < docs,
+        "{err:?} (a full scan took {full:?})"
+    );
+}
+
+#[tokio::test]
+async fn embedded_calls_stop_at_the_work_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_examined_documents: 100,
+        ..LIMITS
+    };
+    let store = embedded(&dir, limits);
+    let ns = ns(&Scope::new("t", "m").unwrap(), "work");
+    store
+        .create_index(&ns, "rank", false, NO_DEADLINE)
+        .await
+        .unwrap();
+    store
+        .insert(&ns, padded(150, 10), NO_DEADLINE)
+        .await
+        .unwrap();
+
+    let too_much = |err: DbError| {
+        assert!(
+            matches!(&err, DbError::QueryTooLarge(m) if m.contains("100") && m.contains("max_examined_documents")),
+            "{err:?}"
+        );
+    };
+    too_much(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap_err());
+    let sorted = page(Some(json!({"rank": 1})), 0, Some(1));
+    too_much(
+        store
+            .find(&ns, &json!({}), &sorted, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    );
+    let set = json!({"$set": {"touched": true}});
+    too_much(
+        store
+            .update(&ns, &json!({}), &set, true, false, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    );
+    too_much(
+        store
+            .delete(&ns, &json!({}), true, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    );
+    too_much(
+        store
+            .create_index(&ns, "pad", false, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    );
+
+    // What reads fewer documents is allowed: an early stop, or an index.
+    let first = ids(&store, &ns, json!({}), page(None, 0, Some(10))).await;
+    assert_eq!(first.len(), 10);
+    for half in [json!({"rank": {"$lt": 75}}), json!({"rank": {"$gte": 75}})] {
+        assert_eq!(store.count(&ns, &half, NO_DEADLINE).await.unwrap(), 75);
+        let touched = json!({"$and": [half, {"touched": true}]});
+        assert_eq!(store.count(&ns, &touched, NO_DEADLINE).await.unwrap(), 0);
+    }
+}
+
+#[tokio::test]
+async fn embedded_update_and_delete_many_hold_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = embedded(&dir, LIMITS);
+    let ns = ns(&Scope::new("t", "m").unwrap(), "big");
+    // 120 KB of documents, more than the 64 KB one call may hold.
+    store
+        .insert(&ns, padded(40, 3000), NO_DEADLINE)
+        .await
+        .unwrap();
+    let set = json!({"$set": {"touched": true}});
+    for err in [
+        store
+            .update(&ns, &json!({}), &set, true, false, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+        store
+            .delete(&ns, &json!({}), true, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, DbError::QueryTooLarge(m) if m.contains("max_query_bytes")),
+            "{err:?}"
+        );
+    }
+    let touched = json!({"touched": true});
+    assert_eq!(store.count(&ns, &touched, NO_DEADLINE).await.unwrap(), 0);
+    assert_eq!(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(), 40);
+
+    // In batches that fit, both work.
+    let batch = json!({"rank": {"$lt": 10}});
+    let result = store
+        .update(&ns, &batch, &set, true, false, NO_DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(result.modified, 10);
+    assert_eq!(
+        store.delete(&ns, &batch, true, NO_DEADLINE).await.unwrap(),
+        10
+    );
+    assert_eq!(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(), 30);
+}
+
+/// A document of a little over 1 KB: its JSON text and `_id`.
+fn kilobyte(id: &str) -> Value {
+    json!({"_id": id, "pad": "x".repeat(1000)})
+}
+
+/// Inserts `kilobyte` documents `first..last` into `ns`.
+async fn fill(
+    store: &DocumentStore,
+    ns: &Namespace,
+    ids: std::ops::Range<u32>,
+) -> Result<(), DbError> {
+    let docs = ids.map(|i| kilobyte(&format!("q{i}"))).collect();
+    store.insert(ns, docs, NO_DEADLINE).await.map(drop)
+}
+
+fn over_quota(err: DbError) {
+    assert!(
+        matches!(&err, DbError::QuotaExceeded(m) if m.contains("5500") && m.contains("in use")),
+        "{err:?}"
+    );
+}
+
+/// The per-module quota of stored bytes (embedded only: on MongoDB the
+/// server's own quotas apply).
+#[tokio::test]
+async fn embedded_the_db_bytes_quota_bounds_each_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = embedded(&dir, LIMITS);
+    let scope = Scope::new("t", "m").unwrap().with_max_bytes(5500);
+    let (a, b) = (ns(&scope, "a"), ns(&scope, "b"));
+    let get = |ns: Namespace, id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .find_one(
+                    &ns,
+                    &json!({"_id": id}),
+                    &FindOptions::default(),
+                    NO_DEADLINE,
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    // Five documents fit; a sixth, in any of the scope's collections, not.
+    fill(&store, &a, 0..5).await.unwrap();
+    over_quota(fill(&store, &a, 5..6).await.unwrap_err());
+    over_quota(fill(&store, &b, 5..6).await.unwrap_err());
+    let small_then_big = vec![json!({"_id": "small"}), kilobyte("q5")];
+    over_quota(
+        store
+            .insert(&b, small_then_big, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        get(b.clone(), "small").await,
+        None,
+        "a refused insert stores nothing"
+    );
+    assert_eq!(store.count(&a, &json!({}), NO_DEADLINE).await.unwrap(), 5);
+
+    // A replace counts what it adds: 200 more bytes fit, 400 more do not.
+    let grow = |by: usize| json!({"$set": {"more": "y".repeat(by)}});
+    let q0 = json!({"_id": "q0"});
+    store
+        .update(&a, &q0, &grow(200), false, false, NO_DEADLINE)
+        .await
+        .unwrap();
+    over_quota(
+        store
+            .update(&a, &q0, &grow(400), false, false, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        get(a.clone(), "q0").await.unwrap()["more"]
+            .as_str()
+            .unwrap()
+            .len(),
+        200
+    );
+    // So does an index: 5 keys of 1 KB do not fit.
+    over_quota(
+        store
+            .create_index(&a, "pad", false, NO_DEADLINE)
+            .await
+            .unwrap_err(),
+    );
+
+    // A delete makes room.
+    store
+        .delete(&a, &json!({"_id": "q4"}), false, NO_DEADLINE)
+        .await
+        .unwrap();
+    fill(&store, &b, 5..6).await.unwrap();
+
+    // Other scopes have their own use: another module of the tenant, and
+    // the same module of another tenant.
+    for other in [Scope::new("t", "other"), Scope::new("u", "m")] {
+        let other = ns(&other.unwrap().with_max_bytes(5500), "a");
+        fill(&store, &other, 0..5).await.unwrap();
+        over_quota(fill(&store, &other, 5..6).await.unwrap_err());
+    }
+
+    // Over a quota lowered below the use, deletes and shrinking writes are
+    // allowed, growing ones not.
+    let lowered = ns(&Scope::new("t", "m").unwrap().with_max_bytes(2000), "a");
+    let err = fill(&store, &lowered, 9..10).await.unwrap_err();
+    assert!(matches!(err, DbError::QuotaExceeded(m) if m.contains("2000")));
+    let unset = json!({"$unset": {"more": ""}});
+    store
+        .update(&lowered, &q0, &unset, false, false, NO_DEADLINE)
+        .await
+        .unwrap();
+    store
+        .delete(&lowered, &json!({}), true, NO_DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(store.count(&a, &json!({}), NO_DEADLINE).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn embedded_the_db_bytes_quota_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ns(&Scope::new("t", "m").unwrap().with_max_bytes(5500), "a");
+    let store = embedded(&dir, LIMITS);
+    fill(&store, &a, 0..5).await.unwrap();
+    drop(store);
+
+    let store = embedded(&dir, LIMITS);
+    over_quota(fill(&store, &a, 5..6).await.unwrap_err());
+    store
+        .delete(&a, &json!({"_id": "q0"}), false, NO_DEADLINE)
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = embedded(&dir, LIMITS);
+    fill(&store, &a, 5..6).await.unwrap();
+    over_quota(fill(&store, &a, 6..7).await.unwrap_err());
 }

@@ -24,6 +24,17 @@ pub enum DbError {
     DocumentTooLarge(String),
     /// More documents match than one `find` may return; the limit is given.
     TooManyResults(u32),
+    /// The call ran past the request's deadline; the message says how many
+    /// documents it had read. A write that times out changes nothing.
+    Timeout(String),
+    /// The call would read more documents, or hold more bytes of them at
+    /// once, than the store allows; the message names the limit and what to
+    /// change. A write refused this way changes nothing.
+    QueryTooLarge(String),
+    /// The write would take the module's stored bytes over its quota; the
+    /// message gives the quota and the use. Nothing was written. Deletes are
+    /// always allowed.
+    QuotaExceeded(String),
     /// The backend cannot be reached or did not answer in time.
     Unavailable(String),
     /// The backend refused the operation for another reason.
@@ -41,6 +52,9 @@ impl DbError {
             | DbError::InvalidIndex(why)
             | DbError::DuplicateKey(why)
             | DbError::DocumentTooLarge(why)
+            | DbError::Timeout(why)
+            | DbError::QueryTooLarge(why)
+            | DbError::QuotaExceeded(why)
             | DbError::Unavailable(why)
             | DbError::Backend(why) => why.clone(),
             DbError::TooManyResults(limit) => format!(

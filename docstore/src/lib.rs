@@ -7,7 +7,11 @@
 //! [`MongoStore`] (a MongoDB server). Filters, updates, sorts and
 //! projections are parsed here first, so both backends refuse the same
 //! input with the same error, naming any operator that is not supported.
+//!
+//! What a guest controls is bounded: each call's time by the request's
+//! deadline ([`QueryBudget`]), and what it reads and holds by [`Limits`].
 
+mod budget;
 mod compare;
 mod document;
 mod embedded;
@@ -21,6 +25,7 @@ mod update;
 
 use serde_json::Value;
 
+pub use budget::QueryBudget;
 pub use embedded::{EmbeddedStore, Found};
 pub use error::{DbError, DbResult};
 pub use filter::Filter;
@@ -36,6 +41,21 @@ pub struct Limits {
     pub max_document_bytes: usize,
     /// The most documents one `find` returns; more matches are an error.
     pub max_find_documents: u32,
+    /// The most bytes of documents one call holds in memory at once: those
+    /// a sorted `find` keeps (its skip plus its limit), those it returns,
+    /// and those an update or delete of many collects before writing. More
+    /// is [`DbError::QueryTooLarge`].
+    pub max_query_bytes: usize,
+    /// The most stored documents one call may read (embedded store); more
+    /// is [`DbError::QueryTooLarge`].
+    pub max_examined_documents: u64,
+}
+
+impl Limits {
+    /// A suggested `max_query_bytes`: 32 MiB.
+    pub const DEFAULT_MAX_QUERY_BYTES: usize = 32 * 1024 * 1024;
+    /// A suggested `max_examined_documents`: a million.
+    pub const DEFAULT_MAX_EXAMINED_DOCUMENTS: u64 = 1_000_000;
 }
 
 /// What an update did.
@@ -49,7 +69,9 @@ pub struct UpdateResult {
     pub upserted_id: Option<Value>,
 }
 
-/// The database a runtime serves its guests from.
+/// The database a runtime serves its guests from. Every call takes the
+/// [`QueryBudget`] of the request that makes it, and fails with
+/// [`DbError::Timeout`] once that is spent.
 #[derive(Clone)]
 pub enum DocumentStore {
     /// The embedded redb store.
@@ -65,6 +87,7 @@ impl DocumentStore {
         namespace: &Namespace,
         filter: &Value,
         options: &FindOptions,
+        budget: QueryBudget,
     ) -> DbResult<Vec<Value>> {
         let parsed = Filter::parse(filter)?;
         let sort = Sort::parse(options.sort.as_ref())?;
@@ -72,7 +95,7 @@ impl DocumentStore {
         let page = (options.skip, options.limit);
         match self {
             DocumentStore::Embedded(store) => Ok(store
-                .find(namespace, parsed, sort, page, projection)
+                .find(namespace, parsed, sort, page, projection, budget)
                 .await?
                 .docs),
             DocumentStore::Mongo(store) => {
@@ -83,6 +106,7 @@ impl DocumentStore {
                         options.sort.as_ref(),
                         page,
                         options.projection.as_ref(),
+                        budget,
                     )
                     .await
             }
@@ -95,23 +119,29 @@ impl DocumentStore {
         namespace: &Namespace,
         filter: &Value,
         options: &FindOptions,
+        budget: QueryBudget,
     ) -> DbResult<Option<Value>> {
         let options = FindOptions {
             limit: Some(1),
             ..options.clone()
         };
         Ok(self
-            .find(namespace, filter, &options)
+            .find(namespace, filter, &options, budget)
             .await?
             .into_iter()
             .next())
     }
 
     /// Inserts documents, all or none; returns their `_id`s.
-    pub async fn insert(&self, namespace: &Namespace, docs: Vec<Value>) -> DbResult<Vec<Value>> {
+    pub async fn insert(
+        &self,
+        namespace: &Namespace,
+        docs: Vec<Value>,
+        budget: QueryBudget,
+    ) -> DbResult<Vec<Value>> {
         match self {
-            DocumentStore::Embedded(store) => store.insert(namespace, docs).await,
-            DocumentStore::Mongo(store) => store.insert(namespace, docs).await,
+            DocumentStore::Embedded(store) => store.insert(namespace, docs, budget).await,
+            DocumentStore::Mongo(store) => store.insert(namespace, docs, budget).await,
         }
     }
 
@@ -124,36 +154,57 @@ impl DocumentStore {
         update: &Value,
         many: bool,
         upsert: bool,
+        budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
         let parsed_filter = Filter::parse(filter)?;
         let parsed_update = Update::parse(update)?;
         match self {
             DocumentStore::Embedded(store) => {
                 store
-                    .update(namespace, parsed_filter, parsed_update, many, upsert)
+                    .update(
+                        namespace,
+                        parsed_filter,
+                        parsed_update,
+                        many,
+                        upsert,
+                        budget,
+                    )
                     .await
             }
             DocumentStore::Mongo(store) => {
-                store.update(namespace, filter, update, many, upsert).await
+                store
+                    .update(namespace, filter, update, many, upsert, budget)
+                    .await
             }
         }
     }
 
     /// Deletes the first match, or every match with `many`.
-    pub async fn delete(&self, namespace: &Namespace, filter: &Value, many: bool) -> DbResult<u64> {
+    pub async fn delete(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        many: bool,
+        budget: QueryBudget,
+    ) -> DbResult<u64> {
         let parsed = Filter::parse(filter)?;
         match self {
-            DocumentStore::Embedded(store) => store.delete(namespace, parsed, many).await,
-            DocumentStore::Mongo(store) => store.delete(namespace, filter, many).await,
+            DocumentStore::Embedded(store) => store.delete(namespace, parsed, many, budget).await,
+            DocumentStore::Mongo(store) => store.delete(namespace, filter, many, budget).await,
         }
     }
 
     /// How many documents match.
-    pub async fn count(&self, namespace: &Namespace, filter: &Value) -> DbResult<u64> {
+    pub async fn count(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        budget: QueryBudget,
+    ) -> DbResult<u64> {
         let parsed = Filter::parse(filter)?;
         match self {
-            DocumentStore::Embedded(store) => store.count(namespace, parsed).await,
-            DocumentStore::Mongo(store) => store.count(namespace, filter).await,
+            DocumentStore::Embedded(store) => store.count(namespace, parsed, budget).await,
+            DocumentStore::Mongo(store) => store.count(namespace, filter, budget).await,
         }
     }
 
@@ -163,15 +214,18 @@ impl DocumentStore {
         namespace: &Namespace,
         field: &str,
         unique: bool,
+        budget: QueryBudget,
     ) -> DbResult<()> {
         path::check_path(field).map_err(DbError::InvalidIndex)?;
         match self {
             DocumentStore::Embedded(store) => {
                 store
-                    .create_index(namespace, field.to_string(), unique)
+                    .create_index(namespace, field.to_string(), unique, budget)
                     .await
             }
-            DocumentStore::Mongo(store) => store.create_index(namespace, field, unique).await,
+            DocumentStore::Mongo(store) => {
+                store.create_index(namespace, field, unique, budget).await
+            }
         }
     }
 }

@@ -2,18 +2,25 @@
 //! a replica set or a sharded cluster). A tenant is a database
 //! (`<prefix>_<tenant>`), a module's collection is `<module>.<collection>`
 //! in it. The driver reconnects by itself; every call is bounded by the
-//! configured timeout and a failure to reach the server is `Unavailable`.
+//! configured timeout or, when nearer, the request's deadline (also sent as
+//! `maxTimeMS` where the command takes it, so the server stops too); a
+//! failure to reach the server is `Unavailable`, a deadline met `Timeout`.
+//! Sorting and matching happen on the server, under its own limits; the
+//! bytes a `find` returns are held within `max_query_bytes`. A scope's
+//! quota of stored bytes is not enforced here: the server's own quotas
+//! apply.
 
 use std::future::Future;
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
-use mongodb::bson::{self, Bson, Document};
+use futures_util::{TryFutureExt, TryStreamExt};
+use mongodb::bson::{self, Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, IndexModel};
 use serde_json::Value;
 
+use crate::budget::{Held, QueryBudget};
 use crate::document::{encode, prepare};
 use crate::error::{DbError, DbResult};
 use crate::scope::Namespace;
@@ -21,6 +28,13 @@ use crate::{Limits, UpdateResult};
 
 /// MongoDB's code for a duplicate key.
 const DUPLICATE_KEY: i32 = 11000;
+
+/// MongoDB's code for an operation stopped by its `maxTimeMS`.
+const MAX_TIME_MS_EXPIRED: i32 = 50;
+
+/// The shortest time a call is started with: `maxTimeMS` is whole
+/// milliseconds, and 0 would mean no limit at all.
+const SHORTEST_CALL: Duration = Duration::from_millis(1);
 
 /// The MongoDB document store.
 #[derive(Clone)]
@@ -62,13 +76,26 @@ impl MongoStore {
             .collection(&format!("{}.{}", namespace.module, namespace.collection))
     }
 
-    /// Runs one driver call within the timeout.
+    /// The time a call may take: the configured timeout, or the time left
+    /// before the request's deadline when that is shorter. Refuses a call
+    /// with less than a millisecond left.
+    fn time_limit(&self, budget: QueryBudget) -> DbResult<Duration> {
+        match budget.remaining() {
+            Some(left) if left < SHORTEST_CALL => Err(deadline_passed()),
+            Some(left) => Ok(left.min(self.timeout)),
+            None => Ok(self.timeout),
+        }
+    }
+
+    /// Runs one call within `limit` (from [`MongoStore::time_limit`]).
     async fn bounded<T>(
         &self,
-        call: impl Future<Output = mongodb::error::Result<T>>,
+        limit: Duration,
+        call: impl Future<Output = DbResult<T>>,
     ) -> DbResult<T> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result.map_err(driver_error),
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) if limit < self.timeout => Err(deadline_passed()),
             Err(_) => Err(DbError::Unavailable(format!(
                 "MongoDB did not answer within {} ms",
                 self.timeout.as_millis()
@@ -84,42 +111,69 @@ impl MongoStore {
         sort: Option<&Value>,
         page: (u64, Option<u64>),
         projection: Option<&Value>,
+        budget: QueryBudget,
     ) -> DbResult<Vec<Value>> {
+        let limit = self.time_limit(budget)?;
         let max = u64::from(self.limits.max_find_documents);
         let cap = page.1.map_or(max + 1, |limit| limit.min(max + 1));
-        let collection = self.collection(namespace);
+        let collection = self
+            .collection(namespace)
+            .clone_with_type::<RawDocumentBuf>();
         let mut find = collection
             .find(to_document(filter)?)
             .skip(page.0)
-            .limit(i64::try_from(cap).unwrap_or(i64::MAX));
+            .limit(i64::try_from(cap).unwrap_or(i64::MAX))
+            .max_time(limit);
         if let Some(sort) = sort {
             find = find.sort(to_document(sort)?);
         }
         if let Some(projection) = projection {
             find = find.projection(to_document(projection)?);
         }
-        let docs: Vec<Document> = self
-            .bounded(async { find.await?.try_collect().await })
+        let mut held = Held::new(&self.limits);
+        let docs = self
+            .bounded(limit, async {
+                let mut cursor = find.await.map_err(driver_error)?;
+                let mut docs = Vec::new();
+                while let Some(raw) = cursor.try_next().await.map_err(driver_error)? {
+                    held.hold(raw.as_bytes().len())?;
+                    let doc = Document::try_from(raw).map_err(|err| {
+                        DbError::Backend(format!("MongoDB sent a bad document: {err}"))
+                    })?;
+                    docs.push(to_json(doc));
+                }
+                Ok(docs)
+            })
             .await?;
         if docs.len() as u64 > max {
             return Err(DbError::TooManyResults(self.limits.max_find_documents));
         }
-        Ok(docs.into_iter().map(to_json).collect())
+        Ok(docs)
     }
 
     /// How many documents match.
-    pub async fn count(&self, namespace: &Namespace, filter: &Value) -> DbResult<u64> {
+    pub async fn count(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        budget: QueryBudget,
+    ) -> DbResult<u64> {
+        let limit = self.time_limit(budget)?;
         let filter = to_document(filter)?;
-        self.bounded(
-            self.collection(namespace)
-                .count_documents(filter)
-                .into_future(),
-        )
-        .await
+        let collection = self.collection(namespace);
+        let count = collection.count_documents(filter).max_time(limit);
+        self.bounded(limit, count.into_future().map_err(driver_error))
+            .await
     }
 
     /// Inserts documents; returns their `_id`s.
-    pub async fn insert(&self, namespace: &Namespace, docs: Vec<Value>) -> DbResult<Vec<Value>> {
+    pub async fn insert(
+        &self,
+        namespace: &Namespace,
+        docs: Vec<Value>,
+        budget: QueryBudget,
+    ) -> DbResult<Vec<Value>> {
+        let limit = self.time_limit(budget)?;
         let mut ids = Vec::with_capacity(docs.len());
         let mut prepared = Vec::with_capacity(docs.len());
         for mut doc in docs {
@@ -127,12 +181,10 @@ impl MongoStore {
             encode(&doc, self.limits.max_document_bytes)?;
             prepared.push(to_document(&doc)?);
         }
-        self.bounded(
-            self.collection(namespace)
-                .insert_many(prepared)
-                .into_future(),
-        )
-        .await?;
+        let collection = self.collection(namespace);
+        let insert = collection.insert_many(prepared);
+        self.bounded(limit, insert.into_future().map_err(driver_error))
+            .await?;
         Ok(ids)
     }
 
@@ -144,30 +196,27 @@ impl MongoStore {
         update: &Value,
         many: bool,
         upsert: bool,
+        budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
+        let limit = self.time_limit(budget)?;
         let mut update = to_document(update)?;
         if upsert && filter.get("_id").is_none() {
             give_upsert_an_id(&mut update);
         }
         let filter = to_document(filter)?;
         let collection = self.collection(namespace);
-        let result = if many {
-            self.bounded(
-                collection
-                    .update_many(filter, update)
-                    .upsert(upsert)
-                    .into_future(),
-            )
-            .await?
+        // The update commands take no maxTimeMS: only the wait is bounded.
+        let call = if many {
+            collection.update_many(filter, update)
         } else {
-            self.bounded(
-                collection
-                    .update_one(filter, update)
-                    .upsert(upsert)
-                    .into_future(),
-            )
-            .await?
+            collection.update_one(filter, update)
         };
+        let result = self
+            .bounded(
+                limit,
+                call.upsert(upsert).into_future().map_err(driver_error),
+            )
+            .await?;
         Ok(UpdateResult {
             matched: result.matched_count,
             modified: result.modified_count,
@@ -176,16 +225,25 @@ impl MongoStore {
     }
 
     /// Deletes the first match, or all with `many`.
-    pub async fn delete(&self, namespace: &Namespace, filter: &Value, many: bool) -> DbResult<u64> {
+    pub async fn delete(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        many: bool,
+        budget: QueryBudget,
+    ) -> DbResult<u64> {
+        let limit = self.time_limit(budget)?;
         let filter = to_document(filter)?;
         let collection = self.collection(namespace);
-        let result = if many {
-            self.bounded(collection.delete_many(filter).into_future())
-                .await?
+        // The delete commands take no maxTimeMS: only the wait is bounded.
+        let call = if many {
+            collection.delete_many(filter)
         } else {
-            self.bounded(collection.delete_one(filter).into_future())
-                .await?
+            collection.delete_one(filter)
         };
+        let result = self
+            .bounded(limit, call.into_future().map_err(driver_error))
+            .await?;
         Ok(result.deleted_count)
     }
 
@@ -195,12 +253,16 @@ impl MongoStore {
         namespace: &Namespace,
         field: &str,
         unique: bool,
+        budget: QueryBudget,
     ) -> DbResult<()> {
+        let limit = self.time_limit(budget)?;
         let model = IndexModel::builder()
             .keys(bson::doc! { field: 1 })
             .options(IndexOptions::builder().unique(unique).build())
             .build();
-        self.bounded(self.collection(namespace).create_index(model).into_future())
+        let collection = self.collection(namespace);
+        let create = collection.create_index(model).max_time(limit);
+        self.bounded(limit, create.into_future().map_err(driver_error))
             .await?;
         Ok(())
     }
@@ -232,8 +294,18 @@ fn to_json(doc: Document) -> Value {
     Bson::Document(doc).into_relaxed_extjson()
 }
 
+/// A call that ran past the request's deadline.
+fn deadline_passed() -> DbError {
+    DbError::Timeout("the call ran past the request's deadline (MongoDB)".into())
+}
+
 /// The driver's error as the guest sees it.
 fn driver_error(err: mongodb::error::Error) -> DbError {
+    if matches!(err.kind.as_ref(), ErrorKind::Command(e) if e.code == MAX_TIME_MS_EXPIRED) {
+        return DbError::Timeout(format!(
+            "MongoDB stopped the call at its time limit (the request's deadline or db.timeout_ms): {err}"
+        ));
+    }
     let duplicate = match err.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
         ErrorKind::InsertMany(e) => e

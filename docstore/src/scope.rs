@@ -1,6 +1,7 @@
 //! Whose data a call reaches: a collection of one module of one tenant.
 //! Names are checked here, so no name a guest passes can reach another
-//! scope's data on any backend.
+//! scope's data on any backend. A scope may carry a quota of stored bytes,
+//! enforced by the embedded store.
 
 use crate::error::{DbError, DbResult};
 
@@ -9,6 +10,7 @@ use crate::error::{DbError, DbResult};
 pub struct Scope {
     tenant: String,
     module: String,
+    max_bytes: Option<u64>,
 }
 
 /// One collection inside a scope.
@@ -20,6 +22,8 @@ pub struct Namespace {
     pub module: String,
     /// The collection's own name.
     pub collection: String,
+    /// The quota of the scope it is in.
+    max_bytes: Option<u64>,
 }
 
 impl Scope {
@@ -40,7 +44,21 @@ impl Scope {
         Ok(Scope {
             tenant: tenant.to_string(),
             module: module.to_string(),
+            max_bytes: None,
         })
+    }
+
+    /// The same scope with a quota: its collections may hold at most
+    /// `max_bytes` (each document's `_id` and JSON text, and its index
+    /// entries). A write that would go over fails with
+    /// [`DbError::QuotaExceeded`]; deletes are always allowed. Without a
+    /// quota a scope may grow until the disk is full. Enforced by the
+    /// embedded store only: on MongoDB the server's own quotas apply.
+    pub fn with_max_bytes(self, max_bytes: u64) -> Scope {
+        Scope {
+            max_bytes: Some(max_bytes),
+            ..self
+        }
     }
 
     /// The namespace of `collection` in this scope, when the name is valid:
@@ -59,6 +77,7 @@ impl Scope {
             tenant: self.tenant.clone(),
             module: self.module.clone(),
             collection: collection.to_string(),
+            max_bytes: self.max_bytes,
         })
     }
 }
@@ -68,5 +87,16 @@ impl Namespace {
     /// hold a `/`.
     pub fn key(&self) -> String {
         format!("{}/{}/{}", self.tenant, self.module, self.collection)
+    }
+
+    /// `tenant/module`: unique per scope, and the start of [`Namespace::key`]
+    /// of each of its collections.
+    pub(crate) fn scope_key(&self) -> String {
+        format!("{}/{}", self.tenant, self.module)
+    }
+
+    /// The quota of its scope, if it has one.
+    pub(crate) fn max_bytes(&self) -> Option<u64> {
+        self.max_bytes
     }
 }

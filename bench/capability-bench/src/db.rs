@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use modhost_docstore::{DocumentStore, EmbeddedStore, FindOptions, Limits, Scope};
+use modhost_docstore::{DocumentStore, EmbeddedStore, FindOptions, Limits, QueryBudget, Scope};
 use serde_json::json;
 
 use crate::server::Server;
@@ -13,6 +13,8 @@ use crate::{per_second, ratio_row, row};
 const LIMITS: Limits = Limits {
     max_document_bytes: 1024 * 1024,
     max_find_documents: 1000,
+    max_query_bytes: Limits::DEFAULT_MAX_QUERY_BYTES,
+    max_examined_documents: Limits::DEFAULT_MAX_EXAMINED_DOCUMENTS,
 };
 
 /// Measures and prints.
@@ -38,18 +40,29 @@ fn direct(inserts: u64, finds: u64) -> Vec<f64> {
             .unwrap()
             .collection("items")
             .unwrap();
-        store.create_index(&items, "key", true).await.unwrap();
+        store
+            .create_index(&items, "key", true, QueryBudget::default())
+            .await
+            .unwrap();
         let started = Instant::now();
         for i in 0..inserts {
             let doc = json!({"key": format!("key-{i}"), "n": i});
-            store.insert(&items, vec![doc]).await.unwrap();
+            store
+                .insert(&items, vec![doc], QueryBudget::default())
+                .await
+                .unwrap();
         }
         let insert_rate = per_second(inserts, started.elapsed());
         let started = Instant::now();
         for i in 0..finds {
             let filter = json!({"key": format!("key-{}", i % inserts)});
             let found = store
-                .find_one(&items, &filter, &FindOptions::default())
+                .find_one(
+                    &items,
+                    &filter,
+                    &FindOptions::default(),
+                    QueryBudget::default(),
+                )
                 .await
                 .unwrap();
             assert!(found.is_some());

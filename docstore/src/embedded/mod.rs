@@ -4,13 +4,16 @@
 //!
 //! Each collection is a table of `_id` key -> document JSON; each index a
 //! multimap table of value key -> `_id` keys, changed in the same
-//! transaction as the documents.
+//! transaction as the documents, as is the stored bytes of each scope.
+//! Every call checks its own budget as it goes (see [`crate::budget`]).
 
 mod catalog;
 mod indexing;
 mod keys;
 mod plan;
 mod query;
+mod top_k;
+mod usage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use redb::{
 };
 use serde_json::Value;
 
+use crate::budget::{Held, QueryBudget, Work};
 use crate::document::{check_updated, encode, prepare, upsert_seed};
 use crate::error::{DbError, DbResult};
 use crate::filter::Filter;
@@ -31,10 +35,15 @@ use crate::{Limits, UpdateResult};
 use catalog::{CATALOG, IndexSpec};
 use indexing::{index_table, index_table_name};
 use plan::{Access, plan};
-use query::for_each_match;
+use query::{Stored, for_each_match};
+use top_k::TopK;
+use usage::{Usage, document_bytes, index_bytes};
 
 /// How many indexes one collection may have.
 const MAX_INDEXES: usize = 16;
+
+/// The start of every collection's table name.
+const DOCS_PREFIX: &str = "docs/";
 
 /// A failure of the storage engine itself.
 fn storage_error(err: impl std::fmt::Display) -> DbError {
@@ -46,7 +55,7 @@ fn docs_table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
 }
 
 fn docs_table_name(namespace: &Namespace) -> String {
-    format!("docs/{}", namespace.key())
+    format!("{DOCS_PREFIX}{}", namespace.key())
 }
 
 /// What a `find` read and returned.
@@ -55,7 +64,7 @@ pub struct Found {
     /// The matching documents, sorted, paged and projected.
     pub docs: Vec<Value>,
     /// How many stored documents were read to find them.
-    pub examined: usize,
+    pub examined: u64,
     /// The index used (`_id` for the primary key), or none for a scan.
     pub index: Option<String>,
 }
@@ -88,19 +97,30 @@ impl EmbeddedStore {
         })
     }
 
-    /// Runs storage work off the async threads.
+    /// Runs storage work on `collection` off the async threads. A call
+    /// stopped by its budget is logged here, inside the work, since
+    /// the caller may be gone by then (its request ended, and with it the
+    /// wait for this result).
     async fn blocking<T: Send + 'static>(
         &self,
+        collection: String,
         work: impl FnOnce(&Database, &Limits) -> DbResult<T> + Send + 'static,
     ) -> DbResult<T> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || work(&store.db, &store.limits))
-            .await
-            .map_err(storage_error)?
+        tokio::task::spawn_blocking(move || {
+            let result = work(&store.db, &store.limits);
+            if let Err(err @ (DbError::Timeout(_) | DbError::QueryTooLarge(_))) = &result {
+                tracing::info!(%collection, "query stopped: {}", err.message());
+            }
+            result
+        })
+        .await
+        .map_err(storage_error)?
     }
 
     /// The matches of `filter`, sorted, paged and projected, with what the
-    /// query read to find them.
+    /// query read to find them. A sorted find keeps only its skip plus its
+    /// limit of the matches at any time.
     pub async fn find(
         &self,
         namespace: &Namespace,
@@ -108,37 +128,42 @@ impl EmbeddedStore {
         sort: Sort,
         page: (u64, Option<u64>),
         projection: Option<Projection>,
+        budget: QueryBudget,
     ) -> DbResult<Found> {
         let namespace = namespace.clone();
-        self.blocking(move |db, limits| {
+        self.blocking(namespace.key(), move |db, limits| {
             let txn = db.begin_read().map_err(storage_error)?;
+            let (mut work, mut held) = (Work::new(budget, limits), Held::new(limits));
             let (skip, limit) = page;
             let max = u64::from(limits.max_find_documents);
             // One more than the cap, to tell "exactly the cap" from "too many".
             let cap = limit.map_or(max + 1, |limit| limit.min(max + 1));
-            let mut docs = Vec::new();
-            let (examined, index) = if sort.is_empty() {
+            let (mut docs, index) = if sort.is_empty() {
+                let mut docs = Vec::new();
                 let mut skipped = 0;
-                read_matches(&txn, &namespace, &filter, |doc| {
+                let index = read_matches(&txn, &namespace, &filter, &mut work, |found| {
                     if skipped < skip {
                         skipped += 1;
-                    } else {
-                        docs.push(doc);
+                        return Ok(true);
                     }
-                    (docs.len() as u64) < cap
-                })?
-            } else {
-                let found = read_matches(&txn, &namespace, &filter, |doc| {
-                    docs.push(doc);
-                    true
+                    held.hold(found.bytes)?;
+                    docs.push(found.doc);
+                    Ok((docs.len() as u64) < cap)
                 })?;
-                docs.sort_by(|a, b| sort.compare(a, b));
-                docs = docs
+                (docs, index)
+            } else {
+                let mut best = TopK::new(&sort, skip.saturating_add(cap));
+                let index = read_matches(&txn, &namespace, &filter, &mut work, |found| {
+                    best.offer(found.doc, found.bytes, &mut held)?;
+                    Ok(true)
+                })?;
+                let docs = best
+                    .into_sorted()
                     .into_iter()
                     .skip(skip as usize)
                     .take(cap as usize)
                     .collect();
-                found
+                (docs, index)
             };
             if docs.len() as u64 > max {
                 return Err(DbError::TooManyResults(limits.max_find_documents));
@@ -148,7 +173,7 @@ impl EmbeddedStore {
             }
             Ok(Found {
                 docs,
-                examined,
+                examined: work.examined(),
                 index,
             })
         })
@@ -156,14 +181,20 @@ impl EmbeddedStore {
     }
 
     /// How many documents match `filter`.
-    pub async fn count(&self, namespace: &Namespace, filter: Filter) -> DbResult<u64> {
+    pub async fn count(
+        &self,
+        namespace: &Namespace,
+        filter: Filter,
+        budget: QueryBudget,
+    ) -> DbResult<u64> {
         let namespace = namespace.clone();
-        self.blocking(move |db, _| {
+        self.blocking(namespace.key(), move |db, limits| {
             let txn = db.begin_read().map_err(storage_error)?;
+            let mut work = Work::new(budget, limits);
             let mut count = 0;
-            read_matches(&txn, &namespace, &filter, |_| {
+            read_matches(&txn, &namespace, &filter, &mut work, |_| {
                 count += 1;
-                true
+                Ok(true)
             })?;
             Ok(count)
         })
@@ -172,17 +203,22 @@ impl EmbeddedStore {
 
     /// Inserts `docs` in one transaction: all of them or, on any error, none.
     /// Returns their `_id`s.
-    pub async fn insert(&self, namespace: &Namespace, docs: Vec<Value>) -> DbResult<Vec<Value>> {
+    pub async fn insert(
+        &self,
+        namespace: &Namespace,
+        docs: Vec<Value>,
+        budget: QueryBudget,
+    ) -> DbResult<Vec<Value>> {
         let namespace = namespace.clone();
-        self.blocking(move |db, limits| {
-            write(db, |txn| {
-                let mut collection = Collection::open(txn, &namespace)?;
-                let ids = docs
-                    .into_iter()
-                    .map(|doc| collection.insert(doc, limits))
-                    .collect::<DbResult<Vec<_>>>()?;
-                collection.save_catalog()?;
-                Ok(ids)
+        self.blocking(namespace.key(), move |db, limits| {
+            write(db, &namespace, |collection| {
+                let mut work = Work::new(budget, limits);
+                docs.into_iter()
+                    .map(|doc| {
+                        work.step()?;
+                        collection.insert(doc, limits)
+                    })
+                    .collect()
             })
         })
         .await
@@ -199,22 +235,24 @@ impl EmbeddedStore {
         update: Update,
         many: bool,
         upsert: bool,
+        budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
         let namespace = namespace.clone();
-        self.blocking(move |db, limits| {
-            write(db, |txn| {
-                let mut collection = Collection::open(txn, &namespace)?;
-                let matches = collection.matches(&filter, many)?;
+        self.blocking(namespace.key(), move |db, limits| {
+            write(db, &namespace, |collection| {
+                let mut work = Work::new(budget, limits);
+                let matches = collection.matches(&filter, many, &mut work, limits)?;
                 let mut result = UpdateResult {
                     matched: matches.len() as u64,
                     ..UpdateResult::default()
                 };
-                for (key, old) in matches {
-                    let mut new = old.clone();
+                for old in matches {
+                    work.step()?;
+                    let mut new = old.doc.clone();
                     update.apply(&mut new, false)?;
-                    if new != old {
-                        check_updated(&new, &old["_id"])?;
-                        collection.replace(&key, &old, &new, limits)?;
+                    if new != old.doc {
+                        check_updated(&new, &old.doc["_id"])?;
+                        collection.replace(&old, &new, limits)?;
                         result.modified += 1;
                     }
                 }
@@ -223,7 +261,6 @@ impl EmbeddedStore {
                     update.apply(&mut seed, true)?;
                     result.upserted_id = Some(collection.insert(seed, limits)?);
                 }
-                collection.save_catalog()?;
                 Ok(result)
             })
         })
@@ -231,14 +268,21 @@ impl EmbeddedStore {
     }
 
     /// Deletes the first match (or every match with `many`); returns how many.
-    pub async fn delete(&self, namespace: &Namespace, filter: Filter, many: bool) -> DbResult<u64> {
+    pub async fn delete(
+        &self,
+        namespace: &Namespace,
+        filter: Filter,
+        many: bool,
+        budget: QueryBudget,
+    ) -> DbResult<u64> {
         let namespace = namespace.clone();
-        self.blocking(move |db, _| {
-            write(db, |txn| {
-                let mut collection = Collection::open(txn, &namespace)?;
-                let matches = collection.matches(&filter, many)?;
-                for (key, doc) in &matches {
-                    collection.remove(key, doc)?;
+        self.blocking(namespace.key(), move |db, limits| {
+            write(db, &namespace, |collection| {
+                let mut work = Work::new(budget, limits);
+                let matches = collection.matches(&filter, many, &mut work, limits)?;
+                for found in &matches {
+                    work.step()?;
+                    collection.remove(found)?;
                 }
                 Ok(matches.len() as u64)
             })
@@ -253,23 +297,32 @@ impl EmbeddedStore {
         namespace: &Namespace,
         field: String,
         unique: bool,
+        budget: QueryBudget,
     ) -> DbResult<()> {
         let namespace = namespace.clone();
-        self.blocking(move |db, _| {
-            write(db, |txn| {
-                let mut collection = Collection::open(txn, &namespace)?;
-                collection.create_index(field, unique)
+        self.blocking(namespace.key(), move |db, limits| {
+            write(db, &namespace, |collection| {
+                collection.create_index(field, unique, &mut Work::new(budget, limits))
             })
         })
         .await
     }
 }
 
-/// Runs `body` in a write transaction: committed (and on disk) when it
-/// succeeds, rolled back when it fails.
-fn write<T>(db: &Database, body: impl FnOnce(&WriteTransaction) -> DbResult<T>) -> DbResult<T> {
+/// Runs `body` on `namespace`'s collection in a write transaction:
+/// committed (and on disk) when it succeeds, rolled back when it fails.
+fn write<T>(
+    db: &Database,
+    namespace: &Namespace,
+    body: impl FnOnce(&mut Collection) -> DbResult<T>,
+) -> DbResult<T> {
     let txn = db.begin_write().map_err(storage_error)?;
-    match body(&txn) {
+    let done = Collection::open(&txn, namespace).and_then(|mut collection| {
+        let value = body(&mut collection)?;
+        collection.finish()?;
+        Ok(value)
+    });
+    match done {
         Ok(value) => {
             txn.commit().map_err(storage_error)?;
             Ok(value)
@@ -284,13 +337,14 @@ fn write<T>(db: &Database, body: impl FnOnce(&WriteTransaction) -> DbResult<T>) 
 }
 
 /// Calls `visit` with each match in a read transaction until it returns
-/// false; returns how many documents were read and the index used.
+/// false; returns the index used.
 fn read_matches(
     txn: &ReadTransaction,
     namespace: &Namespace,
     filter: &Filter,
-    mut visit: impl FnMut(Value) -> bool,
-) -> DbResult<(usize, Option<String>)> {
+    work: &mut Work,
+    visit: impl FnMut(Stored) -> DbResult<bool>,
+) -> DbResult<Option<String>> {
     let key = namespace.key();
     let indexes = match txn.open_table(CATALOG) {
         Ok(table) => catalog::load(&table, &key)?,
@@ -299,7 +353,7 @@ fn read_matches(
     };
     let docs = match txn.open_table(docs_table(&docs_table_name(namespace))) {
         Ok(table) => table,
-        Err(TableError::TableDoesNotExist(_)) => return Ok((0, None)),
+        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(err) => return Err(storage_error(err)),
     };
     let access = plan(filter, &indexes);
@@ -313,10 +367,36 @@ fn read_matches(
         }
         _ => None,
     };
-    let examined = for_each_match(&docs, index.as_ref(), &access, filter, |_, doc| {
-        Ok(visit(doc))
-    })?;
-    Ok((examined, used_index(&access)))
+    for_each_match(&docs, index.as_ref(), &access, filter, work, visit)?;
+    Ok(used_index(&access))
+}
+
+/// Calls `visit` with each match in a write transaction until it returns
+/// false: the collection `key`, its documents in the table `docs_name`.
+fn write_matches(
+    txn: &WriteTransaction,
+    key: &str,
+    docs_name: &str,
+    indexes: &[IndexSpec],
+    filter: &Filter,
+    work: &mut Work,
+    visit: impl FnMut(Stored) -> DbResult<bool>,
+) -> DbResult<()> {
+    let docs = txn
+        .open_table(docs_table(docs_name))
+        .map_err(storage_error)?;
+    let access = plan(filter, indexes);
+    let index = match &access {
+        Access::Index { field, .. } => {
+            let name = index_table_name(key, field);
+            Some(
+                txn.open_multimap_table(index_table(&name))
+                    .map_err(storage_error)?,
+            )
+        }
+        _ => None,
+    };
+    for_each_match(&docs, index.as_ref(), &access, filter, work, visit)
 }
 
 fn used_index(access: &Access) -> Option<String> {
@@ -327,13 +407,14 @@ fn used_index(access: &Access) -> Option<String> {
     }
 }
 
-/// One collection inside a write transaction.
+/// One collection inside a write transaction, and the use of its scope.
 struct Collection<'t> {
     txn: &'t WriteTransaction,
     key: String,
     docs_name: String,
     indexes: Vec<IndexSpec>,
     catalog_changed: bool,
+    usage: Usage,
 }
 
 impl<'t> Collection<'t> {
@@ -346,32 +427,33 @@ impl<'t> Collection<'t> {
             key,
             indexes,
             catalog_changed: false,
+            usage: Usage::open(txn, namespace)?,
         })
     }
 
-    /// The first match, or all with `many`, with their `_id` keys.
-    fn matches(&self, filter: &Filter, many: bool) -> DbResult<Vec<(Vec<u8>, Value)>> {
-        let docs = self
-            .txn
-            .open_table(docs_table(&self.docs_name))
-            .map_err(storage_error)?;
-        let access = plan(filter, &self.indexes);
-        let index = match &access {
-            Access::Index { field, .. } => {
-                let name = index_table_name(&self.key, field);
-                Some(
-                    self.txn
-                        .open_multimap_table(index_table(&name))
-                        .map_err(storage_error)?,
-                )
-            }
-            _ => None,
-        };
+    /// The first match, or all with `many`, held within `limits`.
+    fn matches(
+        &self,
+        filter: &Filter,
+        many: bool,
+        work: &mut Work,
+        limits: &Limits,
+    ) -> DbResult<Vec<Stored>> {
+        let mut held = Held::new(limits);
         let mut found = Vec::new();
-        for_each_match(&docs, index.as_ref(), &access, filter, |key, doc| {
-            found.push((key, doc));
-            Ok(many)
-        })?;
+        write_matches(
+            self.txn,
+            &self.key,
+            &self.docs_name,
+            &self.indexes,
+            filter,
+            work,
+            |stored| {
+                held.hold(stored.bytes)?;
+                found.push(stored);
+                Ok(many)
+            },
+        )?;
         Ok(found)
     }
 
@@ -379,6 +461,8 @@ impl<'t> Collection<'t> {
         let id = prepare(&mut doc)?;
         let text = encode(&doc, limits.max_document_bytes)?;
         let key = keys::encode(&id);
+        self.usage
+            .grow(document_bytes(&self.indexes, &key, text.len(), &doc))?;
         let mut docs = self
             .txn
             .open_table(docs_table(&self.docs_name))
@@ -395,9 +479,14 @@ impl<'t> Collection<'t> {
         Ok(id)
     }
 
-    fn replace(&mut self, key: &[u8], old: &Value, new: &Value, limits: &Limits) -> DbResult<()> {
+    fn replace(&mut self, old: &Stored, new: &Value, limits: &Limits) -> DbResult<()> {
         let text = encode(new, limits.max_document_bytes)?;
-        indexing::remove(self.txn, &self.key, &self.indexes, old, key)?;
+        let key = old.key.as_slice();
+        self.usage
+            .shrink(document_bytes(&self.indexes, key, old.bytes, &old.doc));
+        self.usage
+            .grow(document_bytes(&self.indexes, key, text.len(), new))?;
+        indexing::remove(self.txn, &self.key, &self.indexes, &old.doc, key)?;
         self.catalog_changed |= indexing::add(self.txn, &self.key, &mut self.indexes, new, key)?;
         let mut docs = self
             .txn
@@ -407,17 +496,21 @@ impl<'t> Collection<'t> {
         Ok(())
     }
 
-    fn remove(&mut self, key: &[u8], doc: &Value) -> DbResult<()> {
-        indexing::remove(self.txn, &self.key, &self.indexes, doc, key)?;
+    fn remove(&mut self, found: &Stored) -> DbResult<()> {
+        let key = found.key.as_slice();
+        indexing::remove(self.txn, &self.key, &self.indexes, &found.doc, key)?;
         let mut docs = self
             .txn
             .open_table(docs_table(&self.docs_name))
             .map_err(storage_error)?;
         docs.remove(key).map_err(storage_error)?;
+        self.usage
+            .shrink(document_bytes(&self.indexes, key, found.bytes, &found.doc));
         Ok(())
     }
 
-    fn create_index(&mut self, field: String, unique: bool) -> DbResult<()> {
+    /// Makes the index, adding each stored document to it as it is read.
+    fn create_index(&mut self, field: String, unique: bool, work: &mut Work) -> DbResult<()> {
         crate::path::check_path(&field).map_err(DbError::InvalidIndex)?;
         if field == "_id" {
             return Ok(());
@@ -443,23 +536,33 @@ impl<'t> Collection<'t> {
             multikey: false,
         }];
         let everything = Filter::And(Vec::new());
-        for (key, doc) in self.matches(&everything, true)? {
-            indexing::add(self.txn, &self.key, &mut spec, &doc, &key)?;
-        }
+        let (txn, usage) = (self.txn, &mut self.usage);
+        write_matches(
+            txn,
+            &self.key,
+            &self.docs_name,
+            &self.indexes,
+            &everything,
+            work,
+            |stored| {
+                indexing::add(txn, &self.key, &mut spec, &stored.doc, &stored.key)?;
+                usage.grow(index_bytes(&spec, &stored.key, &stored.doc))?;
+                Ok(true)
+            },
+        )?;
         let name = index_table_name(&self.key, &spec[0].field);
-        self.txn
-            .open_multimap_table(index_table(&name))
+        txn.open_multimap_table(index_table(&name))
             .map_err(storage_error)?;
         self.indexes.extend(spec);
         self.catalog_changed = true;
-        self.save_catalog()
+        Ok(())
     }
 
-    fn save_catalog(&mut self) -> DbResult<()> {
+    /// Saves what changed besides the documents: the catalog and the use.
+    fn finish(&self) -> DbResult<()> {
         if self.catalog_changed {
             catalog::save(self.txn, &self.key, &self.indexes)?;
-            self.catalog_changed = false;
         }
-        Ok(())
+        self.usage.save(self.txn)
     }
 }

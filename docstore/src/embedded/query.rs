@@ -1,5 +1,7 @@
 //! Reading the documents a plan leads to and keeping those the filter
-//! matches. Used by reads and, inside write transactions, by writes.
+//! matches. Used by reads and, inside write transactions, by writes. Every
+//! document read counts against the call's [`Work`], so a scan stops itself
+//! past the deadline or the most documents a call may read.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -9,6 +11,7 @@ use serde_json::Value;
 
 use super::plan::{Access, KeyRange};
 use super::storage_error;
+use crate::budget::Work;
 use crate::error::DbResult;
 use crate::filter::Filter;
 
@@ -20,21 +23,35 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> DocTable for T {}
 pub trait IndexTable: ReadableMultimapTable<&'static [u8], &'static [u8]> {}
 impl<T: ReadableMultimapTable<&'static [u8], &'static [u8]>> IndexTable for T {}
 
-/// Calls `visit` with each matching document and its `_id` key until it
-/// returns false. Returns how many documents were read.
+/// A matching document as it is stored.
+pub struct Stored {
+    /// Its `_id` key.
+    pub key: Vec<u8>,
+    /// The document.
+    pub doc: Value,
+    /// The length of its JSON text.
+    pub bytes: usize,
+}
+
+/// Calls `visit` with each matching document until it returns false,
+/// counting each document read in `work` (which may stop the scan).
 pub fn for_each_match(
     docs: &impl DocTable,
     index: Option<&impl IndexTable>,
     access: &Access,
     filter: &Filter,
-    mut visit: impl FnMut(Vec<u8>, Value) -> DbResult<bool>,
-) -> DbResult<usize> {
-    let mut examined = 0;
+    work: &mut Work,
+    mut visit: impl FnMut(Stored) -> DbResult<bool>,
+) -> DbResult<()> {
     let mut check = |key: &[u8], text: &[u8]| -> DbResult<bool> {
-        examined += 1;
+        work.examine()?;
         let doc: Value = serde_json::from_slice(text).map_err(storage_error)?;
         if filter.matches(&doc) {
-            visit(key.to_vec(), doc)
+            visit(Stored {
+                key: key.to_vec(),
+                doc,
+                bytes: text.len(),
+            })
         } else {
             Ok(true)
         }
@@ -88,7 +105,7 @@ pub fn for_each_match(
             return Err(storage_error(format!("the index on {field} has no table")));
         }
     }
-    Ok(examined)
+    Ok(())
 }
 
 fn borrowed(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
