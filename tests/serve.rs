@@ -69,12 +69,14 @@ fn a_trapping_guest_is_a_500_and_the_next_request_is_served() {
     );
 
     let log = modhost.wait_for_log(&request_id);
+    // The host's own line, not the guest's record of its panic message.
     let line = log
         .lines()
-        .find(|line| line.contains(&request_id))
+        .find(|line| line.contains(&request_id) && !line.contains("modhost::guest"))
         .unwrap_or_else(|| panic!("no log line for {request_id}:\n{log}"));
+    // A trap a client can trigger is logged once, briefly, at WARN.
     assert!(
-        line.contains("ERROR") && line.contains("trap_module"),
+        line.contains("WARN") && line.contains("trap_module"),
         "{line}"
     );
 
@@ -106,9 +108,12 @@ fn a_guest_that_never_returns_is_stopped_at_its_time_limit() {
     let started = Instant::now();
     let response = modhost.get("/spin/forever");
     let took = started.elapsed();
-    assert_eq!(response.status, 500);
+    assert_eq!(response.status, 504);
     let message = response.json()["error"].as_str().unwrap().to_string();
-    assert!(message.contains("time limit of 300 ms"), "{message}");
+    assert!(
+        message.contains("before the request's deadline"),
+        "{message}"
+    );
     assert!(
         took >= Duration::from_millis(300),
         "stopped early: {took:?}"

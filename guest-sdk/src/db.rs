@@ -173,7 +173,9 @@ fn encode<T: Serialize + ?Sized>(doc: &T) -> Result<String, DbError> {
 
 /// A database failure as an HTTP answer: 409 for a duplicate, 413 for a
 /// document too large, 400 for a document the client shaped, 503 when the
-/// database is unavailable, 500 for the module's own mistakes.
+/// database is unavailable, 504 when the request's deadline passed during
+/// the query, 507 over the module's storage quota, 500 for the module's own
+/// mistakes (a malformed filter, a query too large for its budget).
 impl From<DbError> for Error {
     fn from(err: DbError) -> Self {
         let status = match &err {
@@ -181,6 +183,8 @@ impl From<DbError> for Error {
             DbError::DocumentTooLarge(_) => 413,
             DbError::InvalidDocument(_) => 400,
             DbError::Unavailable(_) => 503,
+            DbError::Timeout(_) => 504,
+            DbError::QuotaExceeded(_) => 507,
             _ => 500,
         };
         Error::new(status, describe(&err))
@@ -198,7 +202,10 @@ pub fn describe(err: &DbError) -> String {
         | DbError::DuplicateKey(why)
         | DbError::DocumentTooLarge(why)
         | DbError::Unavailable(why)
-        | DbError::Backend(why) => why.clone(),
+        | DbError::Backend(why)
+        | DbError::Timeout(why)
+        | DbError::QueryTooLarge(why)
+        | DbError::QuotaExceeded(why) => why.clone(),
         DbError::TooManyResults(limit) => {
             format!("more than {limit} documents match; ask for a limit and page with skip")
         }

@@ -79,10 +79,15 @@ impl Dependency {
     }
 }
 
-/// A failed call is the dependency's fault, not the client's: 502.
+/// A failed call is the dependency's fault, not the client's: 502; a busy
+/// dependency is a 503 the client may retry.
 impl From<CallError> for Error {
     fn from(err: CallError) -> Self {
-        Error::new(502, describe(&err))
+        let status = match err {
+            CallError::Busy(_) => 503,
+            _ => 502,
+        };
+        Error::new(status, describe(&err))
     }
 }
 
@@ -92,7 +97,8 @@ pub fn describe(err: &CallError) -> String {
         CallError::NotDeclared(why)
         | CallError::Unavailable(why)
         | CallError::NoRoute(why)
-        | CallError::Failed(why) => why.clone(),
+        | CallError::Failed(why)
+        | CallError::Busy(why) => why.clone(),
         CallError::DepthExceeded(limit) => {
             format!("the chain of module calls is deeper than the limit of {limit}")
         }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits};
+
 /// The whole deployment, as read from one `runtime.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,9 +18,9 @@ pub struct RuntimeConfig {
     /// The HTTP server.
     #[serde(default)]
     pub server: ServerConfig,
-    /// Limits applied to every guest call.
+    /// The default limits of every module (`[sandbox]`).
     #[serde(default)]
-    pub sandbox: SandboxConfig,
+    pub sandbox: LimitsTable,
     /// The document database the `db` capability serves.
     #[serde(default)]
     pub db: DbConfig,
@@ -41,6 +43,17 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection is kept, in milliseconds.
+    pub header_timeout_ms: u64,
+    /// How long a client may take to send a request's body, in milliseconds
+    /// (408 past it).
+    pub body_timeout_ms: u64,
+    /// Connections open at once; at the cap the server stops accepting
+    /// until one closes.
+    pub max_connections: usize,
+    /// Connections open at once from one client address; 0 is no cap.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for ServerConfig {
@@ -48,27 +61,10 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
-        }
-    }
-}
-
-/// `[sandbox]`: limits on each guest call.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SandboxConfig {
-    /// Wall-clock budget of one guest call in milliseconds; a guest still
-    /// running then is stopped (a 500 for a request).
-    pub timeout_ms: u64,
-    /// How many module calls may be chained from one request; deeper calls
-    /// are refused with an error the calling guest can handle.
-    pub max_call_depth: u32,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self {
-            timeout_ms: 10_000,
-            max_call_depth: 8,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            max_connections: 4_096,
+            max_connections_per_client: 0,
         }
     }
 }
@@ -102,6 +98,11 @@ pub struct DbConfig {
     pub max_document_bytes: usize,
     /// The most documents one `find` may return.
     pub max_find_documents: u32,
+    /// Bytes of documents one query may hold (for a sort, or the matches of
+    /// an update or delete of many); past it the query fails.
+    pub max_query_bytes: usize,
+    /// Documents one call may read; past it the query fails.
+    pub max_examined_documents: u64,
 }
 
 impl Default for DbConfig {
@@ -114,6 +115,8 @@ impl Default for DbConfig {
             timeout_ms: 5_000,
             max_document_bytes: 1024 * 1024,
             max_find_documents: 1_000,
+            max_query_bytes: 32 << 20,
+            max_examined_documents: 1_000_000,
         }
     }
 }
@@ -172,6 +175,9 @@ pub struct ModuleConfig {
     /// `config` interface.
     #[serde(default)]
     pub config: toml::Table,
+    /// Limits of this module that differ from `[sandbox]`.
+    #[serde(default)]
+    pub limits: LimitsTable,
 }
 
 impl RuntimeConfig {
@@ -203,6 +209,16 @@ impl RuntimeConfig {
         base.join(&module.path)
     }
 
+    /// The limits of module `name`: its own table over `[sandbox]` over the
+    /// defaults.
+    pub fn module_limits(&self, name: &str) -> ModuleLimits {
+        let defaults = self.sandbox.over(&DEFAULT_LIMITS);
+        match self.modules.get(name) {
+            Some(module) => module.limits.over(&defaults),
+            None => defaults,
+        }
+    }
+
     /// The embedded database file, resolved against the config's folder.
     pub fn db_path(&self) -> PathBuf {
         let base = self.source.parent().unwrap_or(Path::new("."));
@@ -223,11 +239,29 @@ impl RuntimeConfig {
                 bail!("{file}: [modules.{name}]: {why}");
             }
         }
-        if self.sandbox.timeout_ms == 0 {
-            bail!("{file}: sandbox.timeout_ms must be at least 1 (milliseconds)");
+        if let Err(why) = self.sandbox.over(&DEFAULT_LIMITS).check("sandbox") {
+            bail!("{file}: {why}");
         }
-        if self.server.max_body_bytes == 0 {
-            bail!("{file}: server.max_body_bytes must be at least 1");
+        for name in self.modules.keys() {
+            let table = format!("modules.{name}.limits");
+            if let Err(why) = self.module_limits(name).check(&table) {
+                bail!("{file}: {why}");
+            }
+        }
+        self.validate_server()
+    }
+
+    fn validate_server(&self) -> Result<()> {
+        let file = self.source.display();
+        let server = &self.server;
+        let positive = [
+            ("max_body_bytes", server.max_body_bytes as u64),
+            ("header_timeout_ms", server.header_timeout_ms),
+            ("body_timeout_ms", server.body_timeout_ms),
+            ("max_connections", server.max_connections as u64),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            bail!("{file}: server.{key} must be at least 1");
         }
         Ok(())
     }
@@ -260,8 +294,14 @@ impl RuntimeConfig {
         if db.timeout_ms == 0 {
             bail!("{file}: db.timeout_ms must be at least 1 (milliseconds)");
         }
-        if db.max_document_bytes == 0 || db.max_find_documents == 0 {
-            bail!("{file}: db.max_document_bytes and db.max_find_documents must be at least 1");
+        let positive = [
+            ("max_document_bytes", db.max_document_bytes as u64),
+            ("max_find_documents", u64::from(db.max_find_documents)),
+            ("max_query_bytes", db.max_query_bytes as u64),
+            ("max_examined_documents", db.max_examined_documents),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            bail!("{file}: db.{key} must be at least 1");
         }
         Ok(())
     }
@@ -291,6 +331,19 @@ impl RuntimeConfig {
         if cache.max_bytes == 0 || cache.max_value_bytes == 0 || cache.max_ops_per_second == 0 {
             bail!(
                 "{file}: cache.max_bytes, cache.max_value_bytes and cache.max_ops_per_second must be at least 1"
+            );
+        }
+        // Per-module quotas that fit in the cache are what keep one module
+        // from ever evicting another's entries.
+        let promised: usize = self
+            .modules
+            .keys()
+            .map(|name| self.module_limits(name).cache_bytes)
+            .fold(0, usize::saturating_add);
+        if cache.backend == CacheBackend::Embedded && promised > cache.max_bytes {
+            bail!(
+                "{file}: the modules' cache_bytes add up to {promised} bytes, more than cache.max_bytes ({}); raise cache.max_bytes or lower cache_bytes in [sandbox] or [modules.<name>.limits]",
+                cache.max_bytes
             );
         }
         Ok(())

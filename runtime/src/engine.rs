@@ -1,18 +1,25 @@
 //! The one wasmtime engine of the process: async calls, a pooling allocator
-//! so a fresh instance per request is cheap, and an epoch clock that lets a
-//! call's deadline interrupt a guest that never returns.
+//! sized from the config so a fresh instance per request is cheap, and an
+//! epoch clock whose every tick makes a running guest yield its thread (and
+//! lets a call's budget stop a guest that never returns).
 
 use std::time::Duration;
 
 use anyhow::Result;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the epoch advances; deadlines are rounded up to this.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+use crate::capacity::HostCapacity;
 
-/// The largest linear memory any guest may grow to. Per-module limits come
-/// below it; the pool reserves address space for this much per memory.
-pub const MAX_MEMORY_BYTES: usize = 256 << 20;
+/// How often the epoch advances: the longest a guest runs before it yields
+/// its worker thread to other tasks, and the granularity of CPU limits.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Core instances, memories and tables one component may hold in the pool:
+/// a Rust guest has three core instances and one memory; componentize-py
+/// and componentize-js guests have more.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 8;
 
 /// Memory kept mapped (and zeroed) when an instance slot is recycled: as much
 /// as a small guest's whole initial memory (see scripts/build-guests).
@@ -21,18 +28,19 @@ const KEEP_RESIDENT_MEMORY_BYTES: usize = 1 << 20;
 /// Table bytes kept mapped (and zeroed) when an instance slot is recycled.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
-/// How many instances may be alive at once across all modules.
-const MAX_CONCURRENT_INSTANCES: u32 = 1000;
-
-/// Builds the engine and starts the thread that advances its epoch.
-pub fn build_engine() -> Result<Engine> {
+/// Builds the engine with a pool of `capacity`'s size and starts the thread
+/// that advances its epoch.
+pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
+    let instances = capacity.instances;
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(MAX_CONCURRENT_INSTANCES)
-        .total_core_instances(MAX_CONCURRENT_INSTANCES * 2)
-        .total_memories(MAX_CONCURRENT_INSTANCES * 2)
-        .total_tables(MAX_CONCURRENT_INSTANCES * 2)
-        .total_stacks(MAX_CONCURRENT_INSTANCES)
-        .max_memory_size(MAX_MEMORY_BYTES)
+    // Every module's admission slots fit in these totals (see capacity.rs),
+    // so the pool never refuses an instance a module was admitted for.
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+        .total_memories(instances.saturating_mul(MEMORIES_PER_COMPONENT))
+        .total_tables(instances.saturating_mul(TABLES_PER_COMPONENT))
+        .total_stacks(instances)
+        .max_memory_size(capacity.max_memory_bytes)
         // Recycling an instance slot zeroes this much of its memory and
         // tables with memset, keeping the pages mapped, instead of madvise:
         // that avoids a page fault per touched page on the next request and
@@ -55,13 +63,6 @@ pub fn build_engine() -> Result<Engine> {
     Ok(engine)
 }
 
-/// The number of epoch ticks that covers `timeout`, plus one because the
-/// current tick is already partly over.
-pub fn deadline_ticks(timeout: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_millis().max(1);
-    u64::try_from(timeout.as_millis().div_ceil(tick)).unwrap_or(u64::MAX) + 1
-}
-
 fn start_epoch_ticker(engine: &Engine) {
     // A weak handle: the thread ends once the engine is dropped.
     let engine = engine.weak();
@@ -75,16 +76,4 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("the OS can start one thread at startup");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadlines_round_up_to_whole_ticks_plus_one() {
-        assert_eq!(deadline_ticks(Duration::from_millis(1)), 2);
-        assert_eq!(deadline_ticks(Duration::from_millis(10)), 2);
-        assert_eq!(deadline_ticks(Duration::from_millis(25)), 4);
-    }
 }

@@ -1,5 +1,6 @@
 //! What a store carries for one guest call: who is calling (module and
-//! request) and the call's limits. A store lives for one call only.
+//! request) and the call's limits and budget. A store lives for one call
+//! only.
 
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -11,6 +12,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
 
+use crate::admission::Admission;
+use crate::call_budget::{CallBudget, Exhausted};
+use crate::capabilities::LogQuota;
+use crate::limits::ModuleLimits;
 use crate::module_directory::ModuleDirectory;
 use crate::services::HostServices;
 
@@ -33,17 +38,22 @@ pub struct ModuleContext {
     db_scope: Scope,
     /// The module's own keys in the cache, under its quotas.
     pub cache: ScopedCache,
+    /// The module's limits.
+    pub limits: ModuleLimits,
+    /// Its slots and queue: how many of its calls run at once.
+    pub admission: Admission,
 }
 
 /// The tenant every module belongs to until tenants are configured.
 pub const DEFAULT_TENANT: &str = "default";
 
 impl ModuleContext {
-    /// A context for `name` with its own config table, calling other
-    /// modules through `directory` and using the host's `services`.
+    /// A context for `name` with its own config table and limits, calling
+    /// other modules through `directory` and using the host's `services`.
     pub fn new(
         name: &str,
         config: Map<String, Value>,
+        limits: ModuleLimits,
         directory: Arc<ModuleDirectory>,
         services: &HostServices,
     ) -> anyhow::Result<Self> {
@@ -55,8 +65,11 @@ impl ModuleContext {
             directory,
             db: services.db.clone(),
             db_scope: Scope::new(DEFAULT_TENANT, name)
-                .map_err(|err| anyhow::anyhow!("module {name}: {err}"))?,
-            cache: services.cache_for(DEFAULT_TENANT, name)?,
+                .map_err(|err| anyhow::anyhow!("module {name}: {err}"))?
+                .with_max_bytes(limits.db_bytes),
+            cache: services.cache_for(DEFAULT_TENANT, name, limits.cache_bytes)?,
+            admission: Admission::new(limits.max_concurrency, limits.max_queue),
+            limits,
         })
     }
 
@@ -81,6 +94,12 @@ pub struct HostState {
     pub request_id: Arc<str>,
     /// How many module calls led to this one: 0 for a call from the host.
     pub call_depth: u32,
+    /// The call's deadline and CPU time.
+    pub budget: CallBudget,
+    /// Which budget the epoch callback found spent, once it has.
+    pub exhausted: Option<Exhausted>,
+    /// What the guest may still log in this call.
+    pub log_quota: LogQuota,
     /// Memory limits of this call.
     pub limits: StoreLimits,
     /// WASI for components that import it (those built for wasm32-wasip2);
@@ -91,22 +110,26 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// The state of a call into `module` for `request_id` at `call_depth`,
-    /// with memory capped at `max_memory_bytes` per linear memory.
+    /// The state of a call into `module` for `request_id` at `call_depth`
+    /// within `budget`, under the module's limits.
     pub fn new(
         module: Arc<ModuleContext>,
         request_id: Arc<str>,
         call_depth: u32,
-        max_memory_bytes: usize,
+        budget: CallBudget,
     ) -> Self {
+        let limits = &module.limits;
         Self {
+            log_quota: LogQuota::new(limits.log_bytes, limits.log_lines),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .instances(16)
+                .build(),
             module,
             request_id,
             call_depth,
-            limits: StoreLimitsBuilder::new()
-                .memory_size(max_memory_bytes)
-                .instances(16)
-                .build(),
+            budget,
+            exhausted: None,
             wasi: None,
             table: ResourceTable::new(),
         }

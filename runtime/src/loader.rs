@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Result, bail};
 use wasmtime::Engine;
@@ -47,8 +47,7 @@ pub async fn load_deployment(
         config,
         engine,
         linker,
-        timeout: Duration::from_millis(config.sandbox.timeout_ms),
-        directory: Arc::new(ModuleDirectory::new(config.sandbox.max_call_depth)),
+        directory: Arc::new(ModuleDirectory::default()),
         services,
     };
     let mut modules = BTreeMap::new();
@@ -110,7 +109,6 @@ struct Loader<'a> {
     config: &'a RuntimeConfig,
     engine: &'a Engine,
     linker: Linker<HostState>,
-    timeout: Duration,
     directory: Arc<ModuleDirectory>,
     services: HostServices,
 }
@@ -125,17 +123,11 @@ impl Loader<'_> {
         let context = Arc::new(ModuleContext::new(
             name,
             capabilities::toml_table_to_json(&module_config.config),
+            config.module_limits(name),
             self.directory.clone(),
             &self.services,
         )?);
-        let described = describe_module(
-            context.clone(),
-            &source,
-            self.engine,
-            &self.linker,
-            self.timeout,
-        )
-        .await;
+        let described = describe_module(context.clone(), &source, self.engine, &self.linker).await;
         if let Ok((_, manifest)) = &described {
             check_not_named_as_another(name, &manifest.name, config)?;
         }
@@ -156,7 +148,7 @@ impl Loader<'_> {
                 );
                 ModuleEntry {
                     name: name.to_string(),
-                    source,
+                    relative_source: module_config.path.clone(),
                     manifest: Some(manifest),
                     sandbox: Some(Arc::new(sandbox)),
                     state: ModuleState::Ready,
@@ -167,7 +159,7 @@ impl Loader<'_> {
                 tracing::error!(module = %name, "module failed to load: {reason}");
                 ModuleEntry {
                     name: name.to_string(),
-                    source,
+                    relative_source: module_config.path.clone(),
                     manifest: None,
                     sandbox: None,
                     state: ModuleState::Failed(reason),
@@ -184,7 +176,6 @@ async fn describe_module(
     source: &Path,
     engine: &Engine,
     linker: &Linker<HostState>,
-    timeout: Duration,
 ) -> Result<(ModuleSandbox, Manifest), String> {
     let bytes = tokio::fs::read(source).await.map_err(|err| {
         format!(
@@ -200,7 +191,7 @@ async fn describe_module(
         .map_err(|err| format!("compiling {} panicked: {err}", source.display()))?
         .map_err(|err| format!("{} does not compile: {err:#}", source.display()))?;
 
-    let sandbox = ModuleSandbox::new(linker, &component, context.clone(), timeout).map_err(|err| {
+    let sandbox = ModuleSandbox::new(linker, &component, context.clone()).map_err(|err| {
         format!(
             "{} does not implement the modhost:module world: {err:#}; build it against wit/module.wit",
             source.display()

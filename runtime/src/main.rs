@@ -1,14 +1,20 @@
 //! `modhost`: runs backend modules as sandboxed WebAssembly components
 //! behind one HTTP server. See the README for the config reference.
 
+mod admission;
 mod bindings;
+mod call_budget;
 mod capabilities;
+mod capacity;
+mod check_report;
 mod config;
 mod dependency_graph;
 mod engine;
 mod guest_request;
 mod host_state;
 mod http_response;
+mod limits;
+mod listener;
 mod loader;
 mod module_directory;
 mod registry;
@@ -24,13 +30,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use crate::capacity::HostCapacity;
+use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
+use crate::listener::ConnectionLimits;
 use crate::registry::ModuleState;
 use crate::server::Runtime;
 
@@ -53,12 +62,16 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Loads and checks every module of a config without serving; exits
+    /// Loads and checks every module of a config without serving, and
+    /// prints each module's limits and the host's worst-case memory; exits
     /// non-zero when any module fails.
     Check {
         /// The deployment to check.
         #[arg(long, default_value = "runtime.toml")]
         config: PathBuf,
+        /// `text` for people, `json` for scripts.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
 }
 
@@ -93,67 +106,62 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Serve { config, listen } => serve(&config, listen).await,
-        Command::Check { config } => check(&config).await,
+        Command::Check { config, format } => check(&config, format).await,
     }
 }
 
 async fn serve(config_path: &std::path::Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
     let config = RuntimeConfig::load(config_path)?;
-    let engine = engine::build_engine()?;
+    let capacity = HostCapacity::of(&config, component_bytes(&config));
+    let engine = engine::build_engine(&capacity)?;
     let services = services::HostServices::start(&config).await?;
     let registry = loader::load_deployment(&config, &engine, services).await?;
     let addr = listen.unwrap_or(config.server.listen);
-    let listener = TcpListener::bind(addr)
-        .await
+    let limits = ConnectionLimits::of(&config.server);
+    let listener = listener::bind(addr, limits.max_connections)
         .with_context(|| format!("cannot listen on {addr}: pass another address with --listen"))?;
     let local = listener.local_addr()?;
-    let runtime = Arc::new(Runtime::new(registry, config.server.max_body_bytes));
+    let body_timeout = Duration::from_millis(config.server.body_timeout_ms);
+    let runtime = Arc::new(Runtime::new(
+        registry,
+        config.server.max_body_bytes,
+        body_timeout,
+    ));
     // Printed on stdout so scripts and tests can find a port picked with :0.
     println!("modhost listening on http://{local}");
     tokio::select! {
-        result = server::serve(listener, runtime) => result?,
+        result = listener::serve(listener, runtime, limits) => result?,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// One module for `check`: state, dependencies and routes.
-fn print_module(entry: &registry::ModuleEntry) {
-    match &entry.state {
-        ModuleState::Ready => println!("  ok      {}", entry.name),
-        ModuleState::Failed(reason) => println!("  FAILED  {}: {reason}", entry.name),
-    }
-    if let Some(manifest) = &entry.manifest {
-        if !manifest.dependencies.is_empty() {
-            println!("          depends on {}", manifest.dependencies.join(", "));
-        }
-        for route in &manifest.routes {
-            println!("          route {} {}", route.method, route.path);
-        }
-    }
+/// The size of every configured component file, for the memory bound; a
+/// file that cannot be read counts 0 (it fails to load anyway).
+fn component_bytes(config: &RuntimeConfig) -> u64 {
+    config
+        .modules
+        .values()
+        .filter_map(|module| std::fs::metadata(config.module_path(module)).ok())
+        .map(|meta| meta.len())
+        .sum()
 }
 
-async fn check(config_path: &std::path::Path) -> Result<ExitCode> {
+async fn check(config_path: &std::path::Path, format: CheckFormat) -> Result<ExitCode> {
     let config = RuntimeConfig::load(config_path)?;
-    let engine = engine::build_engine()?;
+    let capacity = HostCapacity::of(&config, component_bytes(&config));
+    let engine = engine::build_engine(&capacity)?;
     let services = services::HostServices::start(&config).await?;
     let registry = loader::load_deployment(&config, &engine, services).await?;
-    println!("init order (dependencies first):");
-    for name in registry.init_order() {
-        let entry = registry.get(name).expect("ordered modules are registered");
-        print_module(entry);
+    let report = CheckReport::new(&registry, &config, &capacity);
+    match format {
+        CheckFormat::Text => report.print_text(),
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    let unordered = registry
+    let all_ready = registry
         .modules()
-        .filter(|entry| !registry.init_order().contains(&entry.name));
-    for entry in unordered {
-        print_module(entry);
-    }
-    let failed = registry
-        .modules()
-        .filter(|entry| entry.state != ModuleState::Ready)
-        .count();
-    Ok(if failed == 0 {
+        .all(|entry| entry.state == ModuleState::Ready);
+    Ok(if all_ready {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -18,21 +18,13 @@ pub struct CallTarget {
     pub routes: RouteTable,
 }
 
-/// Every module that is up, by name, and how deep calls may nest.
+/// Every module that is up, by name.
+#[derive(Default)]
 pub struct ModuleDirectory {
     targets: RwLock<HashMap<String, Arc<CallTarget>>>,
-    max_call_depth: u32,
 }
 
 impl ModuleDirectory {
-    /// An empty directory allowing chains of `max_call_depth` calls.
-    pub fn new(max_call_depth: u32) -> Self {
-        Self {
-            targets: RwLock::new(HashMap::new()),
-            max_call_depth,
-        }
-    }
-
     /// Makes `name` callable.
     pub fn publish(&self, name: &str, target: CallTarget) {
         self.targets
@@ -48,10 +40,5 @@ impl ModuleDirectory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(name)
             .cloned()
-    }
-
-    /// How many calls may be chained from one request.
-    pub fn max_call_depth(&self) -> u32 {
-        self.max_call_depth
     }
 }

@@ -22,8 +22,9 @@ pub enum ModuleState {
 pub struct ModuleEntry {
     /// The name under `[modules.<name>]`.
     pub name: String,
-    /// The component file it was loaded from.
-    pub source: PathBuf,
+    /// Its component file as the config names it (relative to the config's
+    /// folder), which is what clients may be shown.
+    pub relative_source: PathBuf,
     /// What `describe` returned, once it has.
     pub manifest: Option<Manifest>,
     /// The module, ready to be called, once it has loaded.

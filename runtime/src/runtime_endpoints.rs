@@ -1,12 +1,16 @@
 //! The paths the runtime answers itself: `GET /health`, `GET /modules` and
 //! `GET /modules/<name>/health`. No module may declare a route under them.
 
+use std::time::Instant;
+
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::bindings::modhost::module::types::HealthStatus;
 use crate::http_response::{Body, error_response, json_response, method_not_allowed};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
+use crate::sandbox::GuestCall;
+use crate::server::busy_response;
 
 /// Answers `path` if it is one of the runtime's own endpoints; `None` lets
 /// the request go on to the modules' routes (where a reserved path ends in
@@ -91,7 +95,10 @@ fn describe_module(entry: &ModuleEntry) -> Value {
             .collect();
         module.insert("routes".into(), Value::Array(routes));
     }
-    module.insert("source".into(), json!(entry.source.display().to_string()));
+    module.insert(
+        "source".into(),
+        json!(entry.relative_source.display().to_string()),
+    );
     Value::Object(module)
 }
 
@@ -126,27 +133,41 @@ async fn module_health(registry: &ModuleRegistry, name: &str, request_id: &str) 
         .collect();
     let mut report = Map::new();
     let healthy = match (&entry.state, &entry.sandbox) {
-        (ModuleState::Ready, Some(sandbox)) => match sandbox.health(request_id).await {
-            Ok(health) => {
-                // The guest's details first, so the host's keys win a clash.
-                if let Ok(Value::Object(details)) = serde_json::from_str(&health.details) {
-                    report.extend(details);
+        (ModuleState::Ready, Some(sandbox)) => {
+            // A health check is a call like any other: it waits for a slot
+            // of the module, within the module's time limit.
+            let deadline = Instant::now() + sandbox.context().limits.timeout();
+            let _slot = match sandbox.context().admission.enter(deadline).await {
+                Ok(slot) => slot,
+                Err(refused) => return busy_response(name, refused, request_id),
+            };
+            let call = GuestCall {
+                request_id: request_id.into(),
+                depth: 0,
+                deadline,
+            };
+            match sandbox.health(call).await {
+                Ok(health) => {
+                    // The guest's details first, so the host's keys win a clash.
+                    if let Ok(Value::Object(details)) = serde_json::from_str(&health.details) {
+                        report.extend(details);
+                    }
+                    let (status, healthy) = match health.status {
+                        HealthStatus::Healthy => ("healthy", true),
+                        HealthStatus::Degraded => ("degraded", true),
+                        HealthStatus::Unhealthy => ("unhealthy", false),
+                    };
+                    report.insert("status".into(), json!(status));
+                    healthy
                 }
-                let (status, healthy) = match health.status {
-                    HealthStatus::Healthy => ("healthy", true),
-                    HealthStatus::Degraded => ("degraded", true),
-                    HealthStatus::Unhealthy => ("unhealthy", false),
-                };
-                report.insert("status".into(), json!(status));
-                healthy
+                Err(err) => {
+                    tracing::warn!(module = %name, %request_id, "health call failed: {err}");
+                    report.insert("status".into(), json!("error"));
+                    report.insert("error".into(), json!(format!("health {}", err.public())));
+                    false
+                }
             }
-            Err(err) => {
-                tracing::error!(module = %name, %request_id, "health call failed: {err}");
-                report.insert("status".into(), json!("error"));
-                report.insert("error".into(), json!(format!("health {}", err.public())));
-                false
-            }
-        },
+        }
         (state, _) => {
             let (_, reason) = state_and_reason(state);
             report.insert("status".into(), json!("failed"));

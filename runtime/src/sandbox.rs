@@ -4,16 +4,16 @@
 //! request.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::Result;
 use wasmtime::component::{
     Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
 };
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::{self, Health, Manifest, Request, Response};
-use crate::engine::{MAX_MEMORY_BYTES, deadline_ticks};
+use crate::call_budget::{CallBudget, Exhausted};
 use crate::host_state::{HostState, ModuleContext};
 
 /// A module ready to be instantiated: compiled, linked and type-checked
@@ -22,7 +22,6 @@ pub struct ModuleSandbox {
     pre: InstancePre<HostState>,
     exports: WorldExports,
     context: Arc<ModuleContext>,
-    timeout: Duration,
 }
 
 /// Where the world's exports are in the component, found once at load so a
@@ -51,43 +50,83 @@ impl WorldExports {
     }
 }
 
-/// Why a guest call failed. The message is for logs; [`CallError::public`]
+/// Why a guest call failed. The `Display` form is for the log; [`CallError::public`]
 /// is what a client may see.
 #[derive(Debug)]
 pub enum CallError {
-    /// The guest ran past its time limit and was stopped.
-    Timeout(Duration),
-    /// The guest trapped (a panic, an out-of-bounds access, `unreachable`...)
-    /// or the host could not run it.
+    /// The call was stopped because its budget ran out: the request's
+    /// deadline passed, or the call used its CPU time.
+    Exhausted {
+        /// Which budget.
+        budget: Exhausted,
+        /// The module's limit for it.
+        limit: Duration,
+    },
+    /// The guest trapped (a panic, an out-of-bounds access, `unreachable`,
+    /// memory or stack exhausted...) or the host could not run it.
     Failed(wasmtime::Error),
 }
 
 impl CallError {
-    /// A short, safe description for the client.
+    /// A short description for the client: no trap text, no paths; the
+    /// details are in the log under the request id.
     pub fn public(&self) -> String {
         match self {
-            Self::Timeout(limit) => format!("exceeded its time limit of {} ms", limit.as_millis()),
-            Self::Failed(err) => match err.downcast_ref::<Trap>() {
-                Some(trap) => format!("trapped: {trap}"),
-                None => "failed".to_string(),
-            },
+            Self::Exhausted {
+                budget: Exhausted::Deadline,
+                ..
+            } => "did not finish before the request's deadline".to_string(),
+            Self::Exhausted {
+                budget: Exhausted::Cpu,
+                limit,
+            } => format!("used up its CPU time limit of {} ms", limit.as_millis()),
+            Self::Failed(_) => "failed while handling the request".to_string(),
+        }
+    }
+
+    /// Whether a budget ran out (a 504 for a request).
+    pub fn is_exhausted(&self) -> bool {
+        matches!(self, Self::Exhausted { .. })
+    }
+
+    /// The whole error with the guest's backtrace, one line, for debugging.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Exhausted { .. } => self.to_string(),
+            Self::Failed(err) => {
+                let text = format!("{err:#}");
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                lines.join(" | ")
+            }
         }
     }
 }
 
 impl std::fmt::Display for CallError {
+    /// One short line: the trap itself without the backtrace, so a client
+    /// that triggers traps on purpose cannot flood the log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Timeout(_) => f.write_str(&self.public()),
-            // One line, so each log record stays one line; the chain includes
-            // the guest's wasm backtrace where there is one.
-            Self::Failed(err) => {
-                let text = format!("{err:#}");
-                let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-                let first = lines.next().unwrap_or_default();
-                write!(f, "{first}")?;
-                lines.try_for_each(|line| write!(f, " | {line}"))
-            }
+            Self::Exhausted {
+                budget: Exhausted::Deadline,
+                limit,
+            } => write!(
+                f,
+                "ran past the request's deadline (time limit {} ms)",
+                limit.as_millis()
+            ),
+            Self::Exhausted {
+                budget: Exhausted::Cpu,
+                limit,
+            } => write!(f, "used up its CPU time limit of {} ms", limit.as_millis()),
+            Self::Failed(err) => match err.downcast_ref::<Trap>() {
+                Some(trap) => write!(f, "trapped: {trap}"),
+                None => write!(f, "{}", err.to_string().lines().next().unwrap_or("failed")),
+            },
         }
     }
 }
@@ -99,7 +138,6 @@ impl ModuleSandbox {
         linker: &Linker<HostState>,
         component: &Component,
         context: Arc<ModuleContext>,
-        timeout: Duration,
     ) -> Result<Self> {
         let instance_pre = linker.instantiate_pre(component)?;
         // The bindings check every export's name and type against the world,
@@ -109,7 +147,6 @@ impl ModuleSandbox {
             pre: instance_pre,
             exports: WorldExports::find(component)?,
             context,
-            timeout,
         })
     }
 
@@ -120,36 +157,44 @@ impl ModuleSandbox {
 
     /// Calls `describe`.
     pub async fn describe(&self) -> Result<Manifest, CallError> {
-        let (manifest,) = self.call("startup", 0, &self.exports.describe, ()).await?;
+        let call = self.startup_call();
+        let (manifest,) = self.call(call, &self.exports.describe, ()).await?;
         Ok(manifest)
     }
 
     /// Calls `init`; the inner error is the module's own reason.
     pub async fn init(&self) -> Result<Result<(), String>, CallError> {
-        let (outcome,) = self.call("startup", 0, &self.exports.init, ()).await?;
+        let call = self.startup_call();
+        let (outcome,) = self.call(call, &self.exports.init, ()).await?;
         Ok(outcome)
     }
 
-    /// Calls `handle` for one request, `call_depth` module calls deep.
-    pub async fn handle(&self, request: &Request, call_depth: u32) -> Result<Response, CallError> {
-        let export = &self.exports.handle;
-        let (response,) = self
-            .call(&request.request_id, call_depth, export, (request,))
-            .await?;
+    /// Calls `handle` for one request.
+    pub async fn handle(&self, request: &Request, call: GuestCall) -> Result<Response, CallError> {
+        let (response,) = self.call(call, &self.exports.handle, (request,)).await?;
         Ok(response)
     }
 
     /// Calls `health`.
-    pub async fn health(&self, request_id: &str) -> Result<Health, CallError> {
-        let (health,) = self.call(request_id, 0, &self.exports.health, ()).await?;
+    pub async fn health(&self, call: GuestCall) -> Result<Health, CallError> {
+        let (health,) = self.call(call, &self.exports.health, ()).await?;
         Ok(health)
     }
 
-    /// Calls `export` with `params` in a fresh instance with its own store.
+    /// A start-up call: its own full time limit.
+    fn startup_call(&self) -> GuestCall {
+        GuestCall {
+            request_id: "startup".into(),
+            depth: 0,
+            deadline: Instant::now() + self.context.limits.timeout(),
+        }
+    }
+
+    /// Calls `export` with `params` in a fresh instance with its own store,
+    /// within the call's deadline and the module's CPU time.
     async fn call<Params, Results>(
         &self,
-        request_id: &str,
-        call_depth: u32,
+        call: GuestCall,
         export: &ComponentExportIndex,
         params: Params,
     ) -> Result<Results, CallError>
@@ -157,35 +202,71 @@ impl ModuleSandbox {
         Params: ComponentNamedList + Lower + Send + Sync,
         Results: ComponentNamedList + Lift + Send + Sync + 'static,
     {
+        let limits = &self.context.limits;
+        let budget = CallBudget::new(call.deadline, limits.cpu());
         let state = HostState::new(
             self.context.clone(),
-            request_id.into(),
-            call_depth,
-            MAX_MEMORY_BYTES,
+            call.request_id,
+            call.depth,
+            budget.clone(),
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(deadline_ticks(self.timeout));
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|err| err.context("could not instantiate the module"))
-            .map_err(|err| self.classify(err))?;
-        let func = instance
-            .get_typed_func::<Params, Results>(&mut store, export)
-            .map_err(|err| self.classify(err))?;
-        self.finish(func.call_async(&mut store, params).await)
-    }
-
-    fn finish<T>(&self, result: Result<T>) -> Result<T, CallError> {
-        result.map_err(|err| self.classify(err))
-    }
-
-    fn classify(&self, err: wasmtime::Error) -> CallError {
-        match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => CallError::Timeout(self.timeout),
-            _ => CallError::Failed(err),
+        // Every epoch tick a running guest yields its worker thread, so a
+        // loop cannot hold a thread that other requests need; the tick
+        // also checks the budget, and a spent one stops the guest.
+        store.epoch_deadline_callback(|mut store| {
+            let state = store.data_mut();
+            Ok(match state.budget.exhausted() {
+                None => UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())),
+                Some(exhausted) => {
+                    state.exhausted = Some(exhausted);
+                    UpdateDeadline::Interrupt
+                }
+            })
+        });
+        store.set_epoch_deadline(1);
+        let run = async {
+            let instance = self
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|err| err.context("could not instantiate the module"))?;
+            let func = instance.get_typed_func::<Params, Results>(&mut store, export)?;
+            func.call_async(&mut store, params).await
+        };
+        // The deadline also stops a call that waits on the host (a module
+        // call, the database), where the epoch callback does not run.
+        let outcome = tokio::time::timeout_at(call.deadline.into(), budget.metered(run)).await;
+        let state = store.data();
+        state
+            .log_quota
+            .report(&self.context.name, &state.request_id);
+        let exhausted = |budget: Exhausted| CallError::Exhausted {
+            budget,
+            limit: match budget {
+                Exhausted::Deadline => limits.timeout(),
+                Exhausted::Cpu => limits.cpu(),
+            },
+        };
+        match outcome {
+            Err(_elapsed) => Err(exhausted(Exhausted::Deadline)),
+            Ok(Ok(results)) => Ok(results),
+            Ok(Err(err)) => match (err.downcast_ref::<Trap>(), state.exhausted) {
+                (Some(Trap::Interrupt), Some(budget)) => Err(exhausted(budget)),
+                _ => Err(CallError::Failed(err)),
+            },
         }
     }
+}
+
+/// Who a call serves and until when.
+#[derive(Debug, Clone)]
+pub struct GuestCall {
+    /// The request this call serves, or a label such as `startup`.
+    pub request_id: Arc<str>,
+    /// How many module calls led to this one: 0 for a call from the host.
+    pub depth: u32,
+    /// When the request's time is up.
+    pub deadline: Instant,
 }

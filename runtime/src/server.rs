@@ -1,19 +1,14 @@
-//! The HTTP server: accepts connections, gives every request an id, answers
-//! the runtime's own paths and routes the rest into the guests.
+//! One request: gives it an id, answers the runtime's own paths and routes
+//! the rest into the guests, each within its module's admission and budget.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
+use crate::admission::Refused;
 use crate::bindings;
 use crate::guest_request::{RequestParts, guest_request};
 use crate::http_response::{Body, error_response, method_not_allowed};
@@ -21,22 +16,29 @@ use crate::registry::{ModuleRegistry, ModuleState};
 use crate::request_id::next_request_id;
 use crate::routing::{Lookup, RouteMatch};
 use crate::runtime_endpoints;
+use crate::sandbox::{CallError, GuestCall};
 
 /// The header that carries the request id back to the client.
 const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// How long a client should wait before retrying a refused request.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// What every connection shares: the modules and the server's limits.
 pub struct Runtime {
     registry: ModuleRegistry,
     max_body_bytes: usize,
+    body_timeout: Duration,
 }
 
 impl Runtime {
-    /// A runtime serving `registry`, refusing bodies over `max_body_bytes`.
-    pub fn new(registry: ModuleRegistry, max_body_bytes: usize) -> Self {
+    /// A runtime serving `registry`, refusing bodies over `max_body_bytes`
+    /// or slower than `body_timeout`.
+    pub fn new(registry: ModuleRegistry, max_body_bytes: usize, body_timeout: Duration) -> Self {
         Self {
             registry,
             max_body_bytes,
+            body_timeout,
         }
     }
 
@@ -105,17 +107,25 @@ impl Runtime {
             }
             (ModuleState::Ready, None) => unreachable!("a ready module has a sandbox"),
         };
+        // The request's time starts now: reading the body and waiting for
+        // a slot count against it.
+        let deadline = Instant::now() + sandbox.context().limits.timeout();
         let guest = match self.read_request(route, request, request_id).await {
             Ok(guest) => guest,
             Err(response) => return *response,
         };
-        match sandbox.handle(&guest, 0).await {
+        let _slot = match sandbox.context().admission.enter(deadline).await {
+            Ok(slot) => slot,
+            Err(refused) => return busy_response(module, refused, request_id),
+        };
+        let call = GuestCall {
+            request_id: request_id.into(),
+            depth: 0,
+            deadline,
+        };
+        match sandbox.handle(&guest, call).await {
             Ok(guest_response) => to_http_response(guest_response, module, request_id),
-            Err(err) => {
-                tracing::error!(%module, %request_id, "guest call failed: {err}");
-                let message = format!("module {module} {}", err.public());
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, &message, request_id)
-            }
+            Err(err) => guest_failure(module, &err, request_id),
         }
     }
 
@@ -128,7 +138,19 @@ impl Runtime {
         request_id: &str,
     ) -> Result<bindings::Request, Box<Response<Body>>> {
         let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, self.max_body_bytes).collect().await {
+        let read = Limited::new(body, self.max_body_bytes).collect();
+        let Ok(read) = tokio::time::timeout(self.body_timeout, read).await else {
+            let message = format!(
+                "the request body did not arrive within {} ms",
+                self.body_timeout.as_millis()
+            );
+            return Err(Box::new(error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                &message,
+                request_id,
+            )));
+        };
+        let body = match read {
             Ok(collected) => collected.to_bytes().to_vec(),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                 let message = format!(
@@ -172,12 +194,50 @@ impl Runtime {
     }
 }
 
+/// A 503 with `Retry-After` for a request that got no slot of `module`.
+pub fn busy_response(module: &str, refused: Refused, request_id: &str) -> Response<Body> {
+    let message = match refused {
+        Refused::QueueFull => {
+            format!("module {module} is busy: every slot and queue place is taken")
+        }
+        Refused::WaitedTooLong => {
+            format!("module {module} is busy: no slot freed before the request's deadline")
+        }
+    };
+    tracing::debug!(%module, %request_id, "request refused: {message}");
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &message, request_id);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    response
+}
+
+/// The answer to a guest call that failed: 504 when its budget ran out, 500
+/// otherwise; the client gets no trap text, the log one short line (and the
+/// whole error at debug level).
+pub fn guest_failure(module: &str, err: &CallError, request_id: &str) -> Response<Body> {
+    tracing::warn!(%module, %request_id, "guest call failed: {err}");
+    tracing::debug!(%module, %request_id, "guest call failed: {}", err.detail());
+    let status = if err.is_exhausted() {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let message = format!(
+        "module {module} {}; see the runtime log for request {request_id}",
+        err.public()
+    );
+    error_response(status, &message, request_id)
+}
+
 /// The guest's response as HTTP; a status or header that HTTP cannot carry
 /// is the module's bug, answered with a 500 that says so.
 fn to_http_response(guest: bindings::Response, module: &str, request_id: &str) -> Response<Body> {
     let invalid = |what: String| {
-        tracing::error!(%module, %request_id, "invalid response from module: {what}");
-        let message = format!("module {module} returned an invalid response: {what}");
+        tracing::warn!(%module, %request_id, "invalid response from module: {what}");
+        let message = format!(
+            "module {module} returned an invalid response; see the runtime log for request {request_id}"
+        );
         error_response(StatusCode::INTERNAL_SERVER_ERROR, &message, request_id)
     };
     let Ok(status) = StatusCode::from_u16(guest.status) else {
@@ -195,34 +255,4 @@ fn to_http_response(guest: bindings::Response, module: &str, request_id: &str) -
         response.headers_mut().append(name, value);
     }
     response
-}
-
-/// Serves `runtime` on `listener` until the process is stopped.
-pub async fn serve(listener: TcpListener, runtime: Arc<Runtime>) -> Result<()> {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                // Running out of file descriptors and the like is passing;
-                // the server keeps accepting once it clears.
-                tracing::warn!("accept failed: {err}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let runtime = runtime.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let runtime = runtime.clone();
-                async move { Ok::<_, std::convert::Infallible>(runtime.handle(request).await) }
-            });
-            if let Err(err) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, "connection ended with an error: {err}");
-            }
-        });
-    }
 }

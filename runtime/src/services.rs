@@ -28,19 +28,26 @@ impl HostServices {
             cache_prefix: config.cache.key_prefix.clone(),
             cache_quotas: Quotas {
                 max_value_bytes: config.cache.max_value_bytes,
+                // Each module's own `cache_bytes` replaces this in cache_for.
+                max_bytes: config.cache.max_bytes,
                 max_ops_per_second: config.cache.max_ops_per_second,
             },
         })
     }
 
-    /// The cache as `module` of `tenant` sees it, under its own quotas.
-    pub fn cache_for(&self, tenant: &str, module: &str) -> Result<ScopedCache> {
+    /// The cache as `module` of `tenant` sees it, under its own quotas,
+    /// holding at most `max_bytes` of its own entries.
+    pub fn cache_for(&self, tenant: &str, module: &str, max_bytes: usize) -> Result<ScopedCache> {
+        let quotas = Quotas {
+            max_bytes,
+            ..self.cache_quotas
+        };
         ScopedCache::new(
             self.cache.clone(),
             &self.cache_prefix,
             tenant,
             module,
-            self.cache_quotas,
+            quotas,
         )
         .map_err(|why| anyhow!("module {module}: {why}"))
     }
@@ -54,6 +61,8 @@ async fn open_db(config: &RuntimeConfig) -> Result<DocumentStore> {
     let limits = Limits {
         max_document_bytes: db.max_document_bytes,
         max_find_documents: db.max_find_documents,
+        max_query_bytes: db.max_query_bytes,
+        max_examined_documents: db.max_examined_documents,
     };
     match db.backend {
         DbBackend::Embedded => {

@@ -2,7 +2,9 @@
 //! parsed here; the collection name becomes a namespace of the calling
 //! module's scope, so nothing the guest passes reaches another's data.
 
-use modhost_docstore::{DbError as StoreError, FindOptions as StoreFindOptions, Namespace};
+use modhost_docstore::{
+    DbError as StoreError, FindOptions as StoreFindOptions, Namespace, QueryBudget,
+};
 use serde_json::Value;
 use wasmtime::Result;
 use wasmtime::component::{HasSelf, Linker};
@@ -24,9 +26,10 @@ impl db::Host for HostState {
         filter: String,
         options: FindOptions,
     ) -> DbResult<Vec<String>> {
+        let budget = self.admit(&find_texts(&filter, &options))?;
         let module = self.module.clone();
         let (namespace, filter, options) = module.query(&collection, &filter, options)?;
-        let docs = module.db.find(&namespace, &filter, &options).await;
+        let docs = module.db.find(&namespace, &filter, &options, budget).await;
         Ok(docs
             .map_err(wit_error)?
             .iter()
@@ -40,9 +43,13 @@ impl db::Host for HostState {
         filter: String,
         options: FindOptions,
     ) -> DbResult<Option<String>> {
+        let budget = self.admit(&find_texts(&filter, &options))?;
         let module = self.module.clone();
         let (namespace, filter, options) = module.query(&collection, &filter, options)?;
-        let doc = module.db.find_one(&namespace, &filter, &options).await;
+        let doc = module
+            .db
+            .find_one(&namespace, &filter, &options, budget)
+            .await;
         Ok(doc.map_err(wit_error)?.map(|doc| doc.to_string()))
     }
 
@@ -56,6 +63,8 @@ impl db::Host for HostState {
         collection: String,
         documents: Vec<String>,
     ) -> DbResult<Vec<String>> {
+        let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
+        let budget = self.admit(&texts)?;
         let module = self.module.clone();
         let namespace = module.namespace(&collection)?;
         let docs = documents
@@ -64,7 +73,7 @@ impl db::Host for HostState {
             .collect::<DbResult<Vec<_>>>()?;
         let ids = module
             .db
-            .insert(&namespace, docs)
+            .insert(&namespace, docs, budget)
             .await
             .map_err(wit_error)?;
         Ok(ids.iter().map(id_text).collect())
@@ -77,9 +86,16 @@ impl db::Host for HostState {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
+        let budget = self.admit(&[&filter, &update])?;
+        let change = Change {
+            filter: &filter,
+            update: &update,
+            many: false,
+            upsert,
+        };
         self.module
             .clone()
-            .update(&collection, &filter, &update, false, upsert)
+            .update(&collection, change, budget)
             .await
     }
 
@@ -90,30 +106,43 @@ impl db::Host for HostState {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
+        let budget = self.admit(&[&filter, &update])?;
+        let change = Change {
+            filter: &filter,
+            update: &update,
+            many: true,
+            upsert,
+        };
         self.module
             .clone()
-            .update(&collection, &filter, &update, true, upsert)
+            .update(&collection, change, budget)
             .await
     }
 
     async fn delete_one(&mut self, collection: String, filter: String) -> DbResult<u64> {
+        let budget = self.admit(&[&filter])?;
         self.module
             .clone()
-            .delete(&collection, &filter, false)
+            .delete(&collection, &filter, false, budget)
             .await
     }
 
     async fn delete_many(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        self.module.clone().delete(&collection, &filter, true).await
+        let budget = self.admit(&[&filter])?;
+        self.module
+            .clone()
+            .delete(&collection, &filter, true, budget)
+            .await
     }
 
     async fn count(&mut self, collection: String, filter: String) -> DbResult<u64> {
+        let budget = self.admit(&[&filter])?;
         let module = self.module.clone();
         let namespace = module.namespace(&collection)?;
         let filter = json(&filter, DbError::InvalidFilter)?;
         module
             .db
-            .count(&namespace, &filter)
+            .count(&namespace, &filter, budget)
             .await
             .map_err(wit_error)
     }
@@ -124,11 +153,50 @@ impl db::Host for HostState {
         field: String,
         unique: bool,
     ) -> DbResult<()> {
+        let budget = self.admit(&[&field])?;
         let module = self.module.clone();
         let namespace = module.namespace(&collection)?;
-        let created = module.db.create_index(&namespace, &field, unique).await;
+        let created = module
+            .db
+            .create_index(&namespace, &field, unique, budget)
+            .await;
         created.map_err(wit_error)
     }
+}
+
+impl HostState {
+    /// Lets a db call in: what the guest passed fits the module's
+    /// `max_host_call_bytes` (checked before any of it is parsed), and the
+    /// call gets what is left of the request's deadline.
+    fn admit(&self, texts: &[&str]) -> DbResult<QueryBudget> {
+        let limit = self.module.limits.max_host_call_bytes;
+        let size = texts
+            .iter()
+            .map(|text| text.len())
+            .fold(0, usize::saturating_add);
+        if size > limit {
+            return Err(DbError::QueryTooLarge(format!(
+                "the call passes {size} bytes, more than this module's max_host_call_bytes ({limit})"
+            )));
+        }
+        Ok(QueryBudget {
+            deadline: Some(self.budget.deadline),
+        })
+    }
+}
+
+/// The texts of a find the guest passes: its filter, sort and projection.
+fn find_texts<'a>(filter: &'a str, options: &'a FindOptions) -> [&'a str; 3] {
+    let text = |option: &'a Option<String>| option.as_deref().unwrap_or_default();
+    [filter, text(&options.sort), text(&options.projection)]
+}
+
+/// What an update asks for.
+struct Change<'a> {
+    filter: &'a str,
+    update: &'a str,
+    many: bool,
+    upsert: bool,
 }
 
 /// The calls, on the module's context: the store's state is not shared
@@ -162,17 +230,16 @@ impl ModuleContext {
     async fn update(
         &self,
         collection: &str,
-        filter: &str,
-        update: &str,
-        many: bool,
-        upsert: bool,
+        change: Change<'_>,
+        budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
         let namespace = self.namespace(collection)?;
-        let filter = json(filter, DbError::InvalidFilter)?;
-        let update = json(update, DbError::InvalidUpdate)?;
+        let filter = json(change.filter, DbError::InvalidFilter)?;
+        let update = json(change.update, DbError::InvalidUpdate)?;
+        let (many, upsert) = (change.many, change.upsert);
         let result = self
             .db
-            .update(&namespace, &filter, &update, many, upsert)
+            .update(&namespace, &filter, &update, many, upsert, budget)
             .await;
         let result = result.map_err(wit_error)?;
         Ok(UpdateResult {
@@ -182,11 +249,17 @@ impl ModuleContext {
         })
     }
 
-    async fn delete(&self, collection: &str, filter: &str, many: bool) -> DbResult<u64> {
+    async fn delete(
+        &self,
+        collection: &str,
+        filter: &str,
+        many: bool,
+        budget: QueryBudget,
+    ) -> DbResult<u64> {
         let namespace = self.namespace(collection)?;
         let filter = json(filter, DbError::InvalidFilter)?;
         self.db
-            .delete(&namespace, &filter, many)
+            .delete(&namespace, &filter, many, budget)
             .await
             .map_err(wit_error)
     }
@@ -217,5 +290,8 @@ fn wit_error(err: StoreError) -> DbError {
         StoreError::TooManyResults(limit) => DbError::TooManyResults(limit),
         StoreError::Unavailable(m) => DbError::Unavailable(m),
         StoreError::Backend(m) => DbError::Backend(m),
+        StoreError::Timeout(m) => DbError::Timeout(m),
+        StoreError::QueryTooLarge(m) => DbError::QueryTooLarge(m),
+        StoreError::QuotaExceeded(m) => DbError::QuotaExceeded(m),
     }
 }

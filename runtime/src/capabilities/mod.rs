@@ -16,6 +16,7 @@ use crate::bindings::modhost::module::types;
 use crate::host_state::HostState;
 
 pub use config::toml_table_to_json;
+pub use log::LogQuota;
 
 /// Links every capability into `linker`.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {

@@ -3,6 +3,10 @@
 //! same request, one level deeper; anything else is refused with an error
 //! the caller can handle.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::{JoinError, JoinHandle};
 use wasmtime::Result;
 use wasmtime::component::{HasSelf, Linker};
 
@@ -11,6 +15,7 @@ use crate::bindings::modhost::module::types::Response;
 use crate::guest_request::{RequestParts, guest_request};
 use crate::host_state::HostState;
 use crate::routing::Lookup;
+use crate::sandbox::GuestCall;
 
 /// Links the `modules` interface.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
@@ -26,12 +31,12 @@ impl modules::Host for HostState {
                 caller.name
             )));
         }
-        let directory = &caller.directory;
         let depth = self.call_depth + 1;
-        if depth > directory.max_call_depth() {
-            return Err(CallError::DepthExceeded(directory.max_call_depth()));
+        let max_depth = caller.limits.max_call_depth;
+        if depth > max_depth {
+            return Err(CallError::DepthExceeded(max_depth));
         }
-        let Some(target) = directory.get(&module) else {
+        let Some(target) = caller.directory.get(&module) else {
             return Err(CallError::Unavailable(format!(
                 "module {module} is not serving"
             )));
@@ -49,6 +54,14 @@ impl modules::Host for HostState {
                 )));
             }
         };
+        // Never wait for a slot while holding one: a chain of waiting
+        // callers could deadlock. A busy callee is an answer the caller
+        // can pass on (the SDK makes it a 503).
+        let Some(slot) = target.sandbox.context().admission.try_enter() else {
+            return Err(CallError::Busy(format!(
+                "module {module} is busy; try again later"
+            )));
+        };
         let guest = guest_request(
             RequestParts {
                 request_id: &self.request_id,
@@ -60,22 +73,66 @@ impl modules::Host for HostState {
             },
             route,
         );
+        // The callee spends what is left of the request's time, never more
+        // than its own time limit.
+        let own_deadline = Instant::now() + target.sandbox.context().limits.timeout();
+        let call = GuestCall {
+            request_id: self.request_id.clone(),
+            depth,
+            deadline: own_deadline.min(self.budget.deadline),
+        };
         // The callee runs as a task of its own rather than inside this
-        // guest's fiber: its store, deadline and stack stay its own.
+        // guest's fiber: its store, budget and stack stay its own. When the
+        // caller is stopped (its deadline, its client gone), this future is
+        // dropped and the guard aborts the callee.
         let sandbox = target.sandbox.clone();
-        let outcome = tokio::spawn(async move { sandbox.handle(&guest, depth).await }).await;
-        match outcome {
+        let task = AbortOnDrop {
+            task: tokio::spawn(async move {
+                let _slot = slot;
+                sandbox.handle(&guest, call).await
+            }),
+            callee: module.clone(),
+            request_id: self.request_id.clone(),
+        };
+        match task.join().await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => {
-                tracing::error!(caller = %self.module.name, callee = %module, request_id = %self.request_id, "module call failed: {err}");
+                tracing::warn!(caller = %self.module.name, callee = %module, request_id = %self.request_id, "module call failed: {err}");
                 Err(CallError::Failed(format!(
-                    "module {module} {}",
-                    err.public()
+                    "module {module} {}; see the runtime log for request {}",
+                    err.public(),
+                    self.request_id
                 )))
             }
-            Err(join) => Err(CallError::Failed(format!(
-                "module {module} could not run: {join}"
-            ))),
+            Err(join) => {
+                tracing::error!(caller = %self.module.name, callee = %module, request_id = %self.request_id, "module call could not run: {join}");
+                Err(CallError::Failed(format!(
+                    "module {module} could not run; see the runtime log for request {}",
+                    self.request_id
+                )))
+            }
+        }
+    }
+}
+
+/// A spawned callee that is aborted if whoever waits for it goes away.
+struct AbortOnDrop<T> {
+    task: JoinHandle<T>,
+    callee: String,
+    request_id: Arc<str>,
+}
+
+impl<T> AbortOnDrop<T> {
+    async fn join(mut self) -> Result<T, JoinError> {
+        (&mut self.task).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if !self.task.is_finished() {
+            tracing::info!(callee = %self.callee, request_id = %self.request_id, "module call aborted: its caller stopped");
+            self.task.abort();
         }
     }
 }

@@ -1,0 +1,149 @@
+//! What `modhost check` prints: each module's state, dependencies, routes
+//! and settled limits, in init order, and the host's worst-case memory
+//! computed from the config; as text for people or JSON for scripts.
+
+use serde::Serialize;
+
+use crate::capacity::HostCapacity;
+use crate::config::RuntimeConfig;
+use crate::limits::ModuleLimits;
+use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
+
+/// How `check` prints its report.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// The report of one `check`.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    /// Every module: those that declared themselves in init order
+    /// (dependencies first), then the others.
+    pub modules: Vec<ModuleReport>,
+    /// Component instances the pool holds.
+    pub instances: u32,
+    /// The most memory the host can use, from the config.
+    pub worst_case_memory_bytes: u64,
+    /// That bound, by what holds it.
+    pub memory: crate::capacity::MemoryBound,
+}
+
+/// One module in the report.
+#[derive(Debug, Serialize)]
+pub struct ModuleReport {
+    /// Its name.
+    pub name: String,
+    /// `ready` or `failed`.
+    pub state: &'static str,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The modules it depends on.
+    pub dependencies: Vec<String>,
+    /// Its routes as `METHOD /path`.
+    pub routes: Vec<String>,
+    /// Its limits with every default applied.
+    pub limits: ModuleLimits,
+}
+
+impl CheckReport {
+    /// The report of `registry` loaded from `config`.
+    pub fn new(registry: &ModuleRegistry, config: &RuntimeConfig, capacity: &HostCapacity) -> Self {
+        let ordered = registry
+            .init_order()
+            .iter()
+            .filter_map(|name| registry.get(name));
+        let unordered = registry
+            .modules()
+            .filter(|entry| !registry.init_order().contains(&entry.name));
+        let modules = ordered
+            .chain(unordered)
+            .map(|entry| ModuleReport::new(entry, config.module_limits(&entry.name)))
+            .collect();
+        Self {
+            modules,
+            instances: capacity.instances,
+            worst_case_memory_bytes: capacity.memory.total_bytes,
+            memory: capacity.memory.clone(),
+        }
+    }
+
+    /// Prints the report as lines for people.
+    pub fn print_text(&self) {
+        println!("init order (dependencies first):");
+        for module in &self.modules {
+            module.print_text();
+        }
+        let memory = &self.memory;
+        println!(
+            "worst-case memory: {} (guests {}, request bodies {}, connections {}, queries {}, cache {}, runtime {}); {} instances",
+            mib(memory.total_bytes),
+            mib(memory.guest_bytes),
+            mib(memory.request_body_bytes),
+            mib(memory.connection_bytes),
+            mib(memory.query_bytes),
+            mib(memory.cache_bytes),
+            mib(memory.runtime_bytes),
+            self.instances,
+        );
+    }
+}
+
+impl ModuleReport {
+    fn new(entry: &ModuleEntry, limits: ModuleLimits) -> Self {
+        let (state, reason) = match &entry.state {
+            ModuleState::Ready => ("ready", None),
+            ModuleState::Failed(reason) => ("failed", Some(reason.clone())),
+        };
+        let manifest = entry.manifest.as_ref();
+        Self {
+            name: entry.name.clone(),
+            state,
+            reason,
+            dependencies: manifest.map(|m| m.dependencies.clone()).unwrap_or_default(),
+            routes: manifest
+                .iter()
+                .flat_map(|m| &m.routes)
+                .map(|route| format!("{} {}", route.method, route.path))
+                .collect(),
+            limits,
+        }
+    }
+
+    fn print_text(&self) {
+        match &self.reason {
+            None => println!("  ok      {}", self.name),
+            Some(reason) => println!("  FAILED  {}: {reason}", self.name),
+        }
+        if !self.dependencies.is_empty() {
+            println!("          depends on {}", self.dependencies.join(", "));
+        }
+        for route in &self.routes {
+            println!("          route {route}");
+        }
+        let l = &self.limits;
+        println!(
+            "          limits: memory {} per instance, timeout {} ms, cpu {} ms, {} at once + {} queued, call depth {}, db {}, cache {}, log {} / {} lines per call, host calls {}",
+            mib(l.memory_bytes as u64),
+            l.timeout_ms,
+            l.cpu_ms,
+            l.max_concurrency,
+            l.max_queue,
+            l.max_call_depth,
+            mib(l.db_bytes),
+            mib(l.cache_bytes as u64),
+            mib(l.log_bytes as u64),
+            l.log_lines,
+            mib(l.max_host_call_bytes as u64),
+        );
+    }
+}
+
+/// Bytes as MiB with one decimal.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}

@@ -1,0 +1,594 @@
+//! End to end: no request, client or module can stall, starve or exhaust
+//! the host. Each test hits one limit with the misbehaving fixture (or a raw
+//! socket), checks the answer modhost writes, and that the next request is
+//! served normally.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::{HttpResponse, Modhost, module_table, run_modhost, temp_dir, write_config};
+
+/// The misbehaving module, the module it calls, and a well-behaved one,
+/// with `extra` appended (limits tables and the like).
+fn serve(extra: &str) -> Modhost {
+    Modhost::start(&format!(
+        "{}{}{}{extra}",
+        module_table("misbehaving_module"),
+        module_table("spin_module"),
+        module_table("my_new_module"),
+    ))
+}
+
+/// Checks an error body modhost wrote: its message contains `needle`, and
+/// it carries the request id of the `x-request-id` header.
+fn assert_error(response: &HttpResponse, status: u16, needle: &str) {
+    assert_eq!(
+        response.status,
+        status,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let body = response.json();
+    let message = body["error"].as_str().expect("an error message");
+    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+    let id = response
+        .header("x-request-id")
+        .expect("an x-request-id header");
+    assert_eq!(body["request_id"], id);
+}
+
+fn assert_serves_normally(modhost: &Modhost) {
+    let response = modhost.get("/misbehave/ok");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"fine");
+}
+
+#[test]
+fn a_looping_guest_gets_504_at_the_requests_deadline() {
+    let modhost = serve("[modules.misbehaving_module.limits]\ntimeout_ms = 300\n");
+    let started = Instant::now();
+    let response = modhost.get("/misbehave/loop");
+    let took = started.elapsed();
+    assert_error(
+        &response,
+        504,
+        "did not finish before the request's deadline",
+    );
+    assert!(
+        took >= Duration::from_millis(300),
+        "stopped early: {took:?}"
+    );
+    assert!(took < Duration::from_secs(3), "stopped late: {took:?}");
+    assert_serves_normally(&modhost);
+}
+
+#[test]
+fn a_guest_over_its_cpu_time_gets_504_naming_the_cpu_limit() {
+    let modhost = serve("[modules.misbehaving_module.limits]\ncpu_ms = 100\ntimeout_ms = 20000\n");
+    let started = Instant::now();
+    let response = modhost.get("/misbehave/loop");
+    assert_error(&response, 504, "CPU time limit of 100 ms");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_serves_normally(&modhost);
+}
+
+#[test]
+fn looping_guests_do_not_stall_other_requests() {
+    let modhost = serve("[modules.misbehaving_module.limits]\ntimeout_ms = 3000\ncpu_ms = 3000\n");
+    let addr = modhost.addr;
+    let loops: Vec<_> = (0..4)
+        .map(|_| {
+            thread::spawn(move || support::http_request(addr, "GET", "/misbehave/loop", &[], b""))
+        })
+        .collect();
+    // Let the four loops start on the host's two worker threads.
+    thread::sleep(Duration::from_millis(300));
+    for path in ["/health", "/my-module/info", "/misbehave/ok"] {
+        let started = Instant::now();
+        let response = modhost.get(path);
+        let took = started.elapsed();
+        assert_eq!(response.status, 200, "{path}");
+        // Before guests yielded, four loops stalled /health for seconds.
+        assert!(
+            took < Duration::from_millis(1000),
+            "{path} took {took:?} behind the loops"
+        );
+    }
+    for handle in loops {
+        assert_eq!(handle.join().unwrap().status, 504);
+    }
+}
+
+#[test]
+fn past_its_slots_and_queue_a_module_answers_503_with_retry_after() {
+    let modhost = serve(
+        "[modules.misbehaving_module.limits]\nmax_concurrency = 1\nmax_queue = 1\ntimeout_ms = 1500\n",
+    );
+    let addr = modhost.addr;
+    let running =
+        thread::spawn(move || support::http_request(addr, "GET", "/misbehave/loop", &[], b""));
+    thread::sleep(Duration::from_millis(200));
+    let queued =
+        thread::spawn(move || support::http_request(addr, "GET", "/misbehave/ok", &[], b""));
+    thread::sleep(Duration::from_millis(200));
+    let refused = modhost.get("/misbehave/ok");
+    assert_error(&refused, 503, "busy");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Another module is not affected by this one's full slots.
+    assert_eq!(modhost.get("/my-module/info").status, 200);
+    assert_eq!(running.join().unwrap().status, 504);
+    let queued = queued.join().unwrap();
+    assert_eq!(
+        queued.status, 200,
+        "the queued request ran once the slot freed"
+    );
+    assert_serves_normally(&modhost);
+}
+
+#[test]
+fn a_queued_request_whose_deadline_passes_gets_503() {
+    let modhost = serve(
+        "[modules.misbehaving_module.limits]\nmax_concurrency = 1\nmax_queue = 4\ntimeout_ms = 700\n",
+    );
+    // The request's time starts when it arrives: this one spends most of
+    // it sending its body, then queues behind a loop that came later.
+    let mut late = TcpStream::connect(modhost.addr).unwrap();
+    late.write_all(b"POST /misbehave/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let addr = modhost.addr;
+    let running =
+        thread::spawn(move || support::http_request(addr, "GET", "/misbehave/loop", &[], b""));
+    thread::sleep(Duration::from_millis(300));
+    late.write_all(b"hi").unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = late.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        text.contains("no slot freed before the request's deadline"),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("retry-after: 1"), "{text}");
+    assert_eq!(running.join().unwrap().status, 504);
+    assert_serves_normally(&modhost);
+}
+
+#[test]
+fn a_module_call_to_a_busy_callee_is_refused_at_once() {
+    let modhost = serve("[modules.spin_module.limits]\nmax_concurrency = 1\ntimeout_ms = 1500\n");
+    let addr = modhost.addr;
+    let holder =
+        thread::spawn(move || support::http_request(addr, "GET", "/spin/forever", &[], b""));
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let response = modhost.get("/misbehave/call/ok");
+    assert_eq!(
+        response.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert!(response.json()["error"].as_str().unwrap().contains("busy"));
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "it waited: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(holder.join().unwrap().status, 504);
+    assert_eq!(modhost.get("/misbehave/call/ok").status, 200);
+}
+
+#[test]
+fn the_callee_of_a_module_call_gets_only_what_is_left_of_the_deadline() {
+    let modhost = serve(
+        "[modules.misbehaving_module.limits]\ntimeout_ms = 400\n[modules.spin_module.limits]\ntimeout_ms = 20000\nmax_concurrency = 1\n",
+    );
+    let started = Instant::now();
+    let response = modhost.get("/misbehave/call/forever");
+    let took = started.elapsed();
+    assert_error(&response, 504, "deadline");
+    assert!(
+        took < Duration::from_secs(3),
+        "the callee ran on its own budget: {took:?}"
+    );
+    // The callee stops with its caller: aborted when the caller's deadline
+    // fires first, or stopped by the same deadline a moment before.
+    let id = response.header("x-request-id").unwrap().to_string();
+    let stopped = |line: &&str| {
+        line.contains(&id)
+            && line.contains("spin_module")
+            && (line.contains("module call aborted") || line.contains("request's deadline"))
+    };
+    let log = modhost.wait_for_log("spin_module request_id");
+    assert!(log.lines().any(|line| stopped(&line)), "{log}");
+    // Its one slot is free again at once: it is not still running.
+    let started = Instant::now();
+    assert_eq!(modhost.get("/spin/ok").status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_guest_that_exhausts_its_memory_or_stack_traps_and_the_host_serves_on() {
+    let modhost = serve("[modules.misbehaving_module.limits]\nmemory_bytes = 16777216\n");
+    for path in ["/misbehave/alloc", "/misbehave/recurse"] {
+        let response = modhost.get(path);
+        assert_error(&response, 500, "failed while handling the request");
+        assert_serves_normally(&modhost);
+    }
+}
+
+#[test]
+fn traps_are_logged_once_briefly_and_never_shown_to_clients() {
+    let modhost = serve("");
+    let response = modhost.get("/misbehave/recurse");
+    assert_error(&response, 500, "see the runtime log for request");
+    let body = String::from_utf8_lossy(&response.body).to_lowercase();
+    for leak in ["trap", "wasm", "stack", ".rs", "/"] {
+        assert!(
+            !body.replace("/misbehave", "").contains(leak),
+            "{leak} leaked: {body}"
+        );
+    }
+    let id = response.header("x-request-id").unwrap().to_string();
+    let log = modhost.wait_for_log(&id);
+    let lines: Vec<&str> = log.lines().filter(|line| line.contains(&id)).collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("WARN"), "{}", lines[0]);
+    assert!(lines[0].len() < 400, "not brief: {}", lines[0]);
+}
+
+#[test]
+fn invalid_guest_responses_are_500_without_the_guests_text() {
+    let modhost = serve("");
+    for path in ["/misbehave/bad-status", "/misbehave/bad-header"] {
+        let response = modhost.get(path);
+        assert_error(&response, 500, "returned an invalid response");
+        assert!(!String::from_utf8_lossy(&response.body).contains("set-cookie"));
+        assert!(response.header("set-cookie").is_none());
+        assert_serves_normally(&modhost);
+    }
+}
+
+#[test]
+fn a_log_flood_is_cut_at_the_quota_and_counted_with_one_warning() {
+    let modhost = serve("[modules.misbehaving_module.limits]\nlog_lines = 50\n");
+    let response = modhost.get("/misbehave/log-flood?n=5000");
+    assert_eq!(response.status, 200);
+    let id = response.header("x-request-id").unwrap().to_string();
+    let log = modhost.wait_for_log("log records dropped");
+    let records = log.lines().filter(|l| l.contains("flood record")).count();
+    assert_eq!(records, 50, "records past the quota were written");
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("log records dropped"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("dropped=4950"), "{}", warnings[0]);
+    assert!(warnings[0].contains(&id), "{}", warnings[0]);
+}
+
+#[test]
+fn the_log_bytes_quota_holds_too() {
+    let modhost = serve("[modules.misbehaving_module.limits]\nlog_bytes = 200\n");
+    assert_eq!(modhost.get("/misbehave/log-flood?n=100").status, 200);
+    let log = modhost.wait_for_log("log records dropped");
+    let records = log.lines().filter(|l| l.contains("flood record")).count();
+    // "flood record 0" to "9" are 14 bytes, "10" on 15: 200 bytes hold
+    // ten of the first and four of the second.
+    assert_eq!(records, 14, "{log}");
+}
+
+#[test]
+fn control_characters_a_guest_logs_are_escaped() {
+    let modhost = serve("");
+    assert_eq!(modhost.get("/misbehave/log-forge").status, 200);
+    let log = modhost.wait_for_log("one line");
+    assert!(log.contains(r"one line\nFAKE host line"), "{log}");
+    assert!(log.contains(r"\u{1b}[31m"), "{log}");
+    assert!(
+        !log.contains('\u{1b}') && !log.contains('\u{7}'),
+        "a raw control character: {log}"
+    );
+    assert!(!log.lines().any(|line| line.starts_with("FAKE")), "{log}");
+}
+
+#[test]
+fn a_host_call_larger_than_the_limit_is_refused_as_a_db_error() {
+    let modhost = serve("[modules.misbehaving_module.limits]\nmax_host_call_bytes = 1048576\n");
+    let response = modhost.get("/misbehave/big-host-call?mb=2");
+    assert_eq!(
+        response.status,
+        500,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let message = response.json()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("max_host_call_bytes"), "{message}");
+    assert_eq!(modhost.get("/misbehave/big-host-call?mb=0").status, 200);
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let modhost = serve("[server]\nheader_timeout_ms = 300\n");
+    let mut slow = TcpStream::connect(modhost.addr).unwrap();
+    slow.write_all(b"GET /misbehave/ok HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    // hyper closes the connection (it may first write a 408).
+    let _ = slow.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "kept open for {took:?}");
+    assert!(took >= Duration::from_millis(250), "closed early: {took:?}");
+    assert_serves_normally(&modhost);
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let modhost = serve("[server]\nheader_timeout_ms = 300\n");
+    let mut client = TcpStream::connect(modhost.addr).unwrap();
+    client
+        .write_all(b"GET /misbehave/ok HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut everything = Vec::new();
+    let _ = client.read_to_end(&mut everything);
+    assert!(String::from_utf8_lossy(&everything).starts_with("HTTP/1.1 200"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_body_slower_than_the_body_timeout_gets_408() {
+    let modhost = serve("[server]\nbody_timeout_ms = 300\n");
+    let mut client = TcpStream::connect(modhost.addr).unwrap();
+    client
+        .write_all(
+            b"POST /misbehave/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly ten b",
+        )
+        .unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = client.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("did not arrive within 300 ms"), "{text}");
+    assert_serves_normally(&modhost);
+}
+
+#[test]
+fn at_the_connection_cap_the_server_waits_and_serves_once_one_closes() {
+    let modhost = serve("[server]\nmax_connections = 2\n");
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(modhost.addr).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let addr = modhost.addr;
+    let waiting = thread::spawn(move || {
+        let started = Instant::now();
+        let response = support::http_request(addr, "GET", "/misbehave/ok", &[], b"");
+        (response.status, started.elapsed())
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        !waiting.is_finished(),
+        "a third connection was served past the cap of 2"
+    );
+    drop(idle);
+    let (status, took) = waiting.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(
+        !modhost.log().contains("accept failed"),
+        "the cap is not an error loop"
+    );
+}
+
+#[test]
+fn the_per_client_cap_closes_connections_over_it() {
+    let modhost = serve("[server]\nmax_connections_per_client = 1\n");
+    let first = TcpStream::connect(modhost.addr).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let mut second = TcpStream::connect(modhost.addr).unwrap();
+    second
+        .write_all(b"GET /misbehave/ok HTTP/1.1\r\nhost: x\r\n\r\n")
+        .ok();
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = second.read_to_end(&mut raw);
+    assert!(
+        raw.is_empty(),
+        "a second connection was served: {}",
+        String::from_utf8_lossy(&raw)
+    );
+    drop(first);
+    thread::sleep(Duration::from_millis(100));
+    assert_serves_normally(&modhost);
+}
+
+#[test]
+fn the_modules_listing_shows_paths_as_the_config_names_them() {
+    let dir = temp_dir();
+    std::fs::copy(
+        support::guest("my_new_module"),
+        dir.path().join("my_new_module.wasm"),
+    )
+    .unwrap();
+    let config = write_config(
+        dir.path(),
+        "[modules.my_new_module]\npath = \"my_new_module.wasm\"\n",
+    );
+    let modhost = Modhost::start_with(&config, dir.path());
+    assert_eq!(
+        modhost.module_listing("my_new_module")["source"],
+        "my_new_module.wasm"
+    );
+}
+
+#[test]
+fn check_prints_each_modules_limits_and_the_worst_case_memory() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[sandbox]\nmemory_bytes = 33554432\n{}[modules.my_new_module.limits]\nmax_concurrency = 3\n",
+            module_table("my_new_module")
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let (status, stdout, stderr) = run_modhost(&["check", "--config", config, "--format", "json"]);
+    assert!(status.success(), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let limits = &report["modules"][0]["limits"];
+    assert_eq!(limits["max_concurrency"], 3);
+    assert_eq!(limits["memory_bytes"], 33_554_432);
+    assert_eq!(limits["timeout_ms"], 10_000, "the default");
+    assert_eq!(report["instances"], 4);
+    let bound = report["worst_case_memory_bytes"].as_u64().unwrap();
+    assert!(bound > 3 * 33_554_432, "{bound}");
+    let (_, text, _) = run_modhost(&["check", "--config", config]);
+    assert!(text.contains("3 at once + 32 queued"), "{text}");
+    assert!(text.contains("worst-case memory:"), "{text}");
+}
+
+#[test]
+fn a_limit_of_zero_names_the_file_and_the_key() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "{}[modules.my_new_module.limits]\nmax_concurrency = 0\n",
+            module_table("my_new_module")
+        ),
+    );
+    let (status, _, stderr) = run_modhost(&["check", "--config", config.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(stderr.contains(&config.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("modules.my_new_module.limits.max_concurrency must be at least 1"),
+        "{stderr}"
+    );
+}
+
+/// Documents `spin_module`'s scan reads: enough that a full scan takes far
+/// longer than the short deadlines below.
+const SEEDED_ROWS: u64 = 100_000;
+
+/// The `examined` count of the first "query stopped" line in `log`.
+fn examined_when_stopped(log: &str) -> u64 {
+    let line = log
+        .lines()
+        .find(|line| line.contains("query stopped") && line.contains("default/spin_module/rows"))
+        .unwrap_or_else(|| panic!("no stopped query in the log:\n{log}"));
+    line.split("after examining ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no examined count: {line}"))
+}
+
+#[test]
+fn after_a_callers_504_the_callees_database_scan_stops_too() {
+    let modhost = serve("[modules.misbehaving_module.limits]\ntimeout_ms = 25\n");
+    let seeded = modhost.request("POST", &format!("/spin/seed?n={SEEDED_ROWS}"), &[], b"");
+    assert_eq!(
+        seeded.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&seeded.body)
+    );
+    let response = modhost.get("/misbehave/call/scan");
+    assert_error(&response, 504, "deadline");
+    let log = modhost.wait_for_log("query stopped");
+    let examined = examined_when_stopped(&log);
+    assert!(
+        examined < SEEDED_ROWS,
+        "the scan read everything: {examined}"
+    );
+    assert_eq!(modhost.get("/spin/ok").status, 200);
+}
+
+#[test]
+fn a_sorted_find_holds_only_its_page_and_a_larger_one_is_refused() {
+    let modhost = Modhost::start(&format!(
+        "{}[db]\nmax_query_bytes = 4194304\n",
+        module_table("my_new_module")
+    ));
+    let padding = "x".repeat(900 * 1024);
+    for n in 0..8 {
+        let record = serde_json::json!({ "name": format!("record {n}"), "padding": padding });
+        assert_eq!(modhost.post_json("/my-module/data", &record).status, 200);
+    }
+    // Eight records of 900 KB are 7 MB: a page of one holds one of them.
+    let page = modhost.get("/my-module/data?limit=1");
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let all = modhost.get("/my-module/data?limit=100");
+    assert_eq!(all.status, 500);
+    let message = all.json()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("max_query_bytes"), "{message}");
+    assert_eq!(modhost.get("/my-module/data?limit=1").status, 200);
+}
+
+#[test]
+fn a_module_over_its_database_quota_gets_507_and_keeps_what_it_had() {
+    let modhost = Modhost::start(&format!(
+        "{}[modules.my_new_module.limits]\ndb_bytes = 2048\n",
+        module_table("my_new_module")
+    ));
+    let record = serde_json::json!({ "name": "x".repeat(300) });
+    let mut stored = 0;
+    let refused = loop {
+        let response = modhost.post_json("/my-module/data", &record);
+        if response.status != 200 {
+            break response;
+        }
+        stored += 1;
+        assert!(stored < 20, "2 KB held {stored} records of 300 bytes");
+    };
+    assert!(stored >= 3, "{stored}");
+    assert_eq!(
+        refused.status,
+        507,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("db_bytes")
+    );
+    let listed = modhost.get("/my-module/data?limit=100").json();
+    assert_eq!(
+        listed["data"].as_array().map(Vec::len),
+        Some(stored),
+        "{listed}"
+    );
+}
