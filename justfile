@@ -25,8 +25,10 @@ lint:
 
 # The benchmarks: requests per second against plain hyper (same load
 # generator), then db and cache calls through a guest against the same calls
-# from Rust.
+# from Rust, then a well-behaved module's latency under attack against
+# without (containment).
 bench: guests
     bench/serve
     bench/db
     bench/cache
+    bench/attack

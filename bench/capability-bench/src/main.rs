@@ -1,11 +1,15 @@
 //! The capability benchmarks: each capability's calls made by a guest
 //! (inside one request, through the WIT boundary and the host) next to the
 //! same calls on the backend from Rust, the way the runtime makes them, in
-//! the same run. Prints calls per second of each and the ratio.
+//! the same run. Prints calls per second of each and the ratio. And the
+//! containment benchmark's load tool (`attack`, run by bench/attack against
+//! a modhost it started).
 //!
 //!   capability-bench db <modhost> <db_bench_module.wasm> [inserts] [finds]
 //!   capability-bench cache <modhost> <cache_bench_module.wasm> [calls]
+//!   capability-bench attack --addr <host:port> --pid <modhost pid> [options]
 
+mod attack;
 mod cache;
 mod db;
 mod server;
@@ -15,6 +19,13 @@ use std::time::Duration;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|which| which == "attack") {
+        if let Err(err) = attack::run(&args[2..]) {
+            eprintln!("capability-bench attack: {err}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let number = |index: usize, default: u64| -> u64 {
         args.get(index)
             .map_or(default, |n| n.parse().expect("counts are whole numbers"))
@@ -33,7 +44,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: capability-bench db|cache <modhost binary> <bench module .wasm> [counts]"
+                "usage: capability-bench db|cache <modhost binary> <bench module .wasm> [counts]\n       capability-bench attack --addr <host:port> --pid <pid> [options]"
             );
             std::process::exit(2);
         }
