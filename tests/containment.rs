@@ -592,3 +592,32 @@ fn a_module_over_its_database_quota_gets_507_and_keeps_what_it_had() {
         "{listed}"
     );
 }
+
+#[test]
+fn a_module_filling_the_cache_evicts_only_its_own_entries() {
+    // Four modules of 16 KB each fill the 64 KB cache exactly.
+    let example =
+        support::example_deployment().replace("[sandbox]\n", "[sandbox]\ncache_bytes = 16384\n");
+    let modhost = Modhost::start(&format!(
+        "{example}{}[cache]\nmax_bytes = 65536\n",
+        module_table("cache_bench_module"),
+    ));
+    assert_eq!(modhost.get("/wallet/u1").json()["cached"], false);
+    assert_eq!(modhost.get("/wallet/u1").json()["cached"], true);
+    // 2,000 entries of about 105 bytes: 200 KB, three times the whole cache.
+    let filled = modhost.request("POST", "/cache-bench/set/2000", &[], b"");
+    assert_eq!(
+        filled.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&filled.body)
+    );
+    let kept = String::from_utf8(modhost.get("/cache-bench/get/2000").body).unwrap();
+    let kept: u64 = kept.trim_start_matches("found ").parse().unwrap();
+    assert!((100..=16384 / 105).contains(&kept), "kept {kept} entries");
+    assert_eq!(
+        modhost.get("/wallet/u1").json()["cached"],
+        true,
+        "another module's load evicted the wallet's balance"
+    );
+}
