@@ -377,7 +377,15 @@ fn a_body_slower_than_the_body_timeout_gets_408() {
     let _ = client.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    assert!(text.contains("did not arrive within 300 ms"), "{text}");
+    let id = text
+        .lines()
+        .find_map(|line| line.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no x-request-id: {text}"));
+    assert!(text.contains(&format!("\"request_id\":\"{id}\"")), "{text}");
+    assert!(
+        text.contains("did not arrive in time (server.body_timeout_ms is 300 ms"),
+        "{text}"
+    );
     assert_serves_normally(&modhost);
 }
 
@@ -620,4 +628,35 @@ fn a_module_filling_the_cache_evicts_only_its_own_entries() {
         true,
         "another module's load evicted the wallet's balance"
     );
+}
+
+#[test]
+fn a_client_that_stops_reading_its_response_is_disconnected() {
+    let modhost = serve(
+        "[server]\nwrite_timeout_ms = 300\n[modules.misbehaving_module.limits]\nmemory_bytes = 134217728\n",
+    );
+    let mut client = TcpStream::connect(modhost.addr).unwrap();
+    client
+        .write_all(b"GET /misbehave/huge-response?mb=24 HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    // Far more than the socket buffers hold: the server's writes stall.
+    thread::sleep(Duration::from_millis(2000));
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut received = 0;
+    let mut buffer = vec![0; 1 << 16];
+    let started = Instant::now();
+    while let Ok(n @ 1..) = client.read(&mut buffer) {
+        received += n;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the connection stayed open"
+    );
+    assert!(
+        received < 24 << 20,
+        "the whole response arrived: {received} bytes"
+    );
+    assert_serves_normally(&modhost);
 }

@@ -12,6 +12,11 @@ use crate::error::{DbError, DbResult};
 /// How often, in documents, a scan looks at the clock (about 20 ns a look).
 const DEADLINE_EVERY: u64 = 32;
 
+/// How long one call may hold the embedded store's single writer: every
+/// module's writes wait behind it, so a long update or delete of many is
+/// stopped (and rolled back) here rather than at its request's deadline.
+pub(crate) const MAX_WRITE_HOLD: Duration = Duration::from_millis(1000);
+
 /// The part of a request's budget one database call may use:
 /// `QueryBudget { deadline: Some(request_deadline) }`, or
 /// `QueryBudget::default()` for none.
@@ -36,6 +41,8 @@ impl QueryBudget {
 /// `max_examined_documents`, and the clock against the deadline.
 pub(crate) struct Work {
     deadline: Option<Instant>,
+    /// For a write: when it has held the writer too long.
+    write_until: Option<Instant>,
     max_examined: u64,
     examined: u64,
     steps: u64,
@@ -46,9 +53,23 @@ impl Work {
     pub(crate) fn new(budget: QueryBudget, limits: &Limits) -> Work {
         Work {
             deadline: budget.deadline,
+            write_until: None,
             max_examined: limits.max_examined_documents,
             examined: 0,
             steps: 0,
+        }
+    }
+
+    /// Nothing done yet by a write that holds the writer from now on, for
+    /// at most [`MAX_WRITE_HOLD`].
+    pub(crate) fn for_write(budget: QueryBudget, limits: &Limits) -> Work {
+        Work::holding_the_writer(budget, limits, MAX_WRITE_HOLD)
+    }
+
+    fn holding_the_writer(budget: QueryBudget, limits: &Limits, hold: Duration) -> Work {
+        Work {
+            write_until: Some(Instant::now() + hold),
+            ..Work::new(budget, limits)
         }
     }
 
@@ -76,13 +97,24 @@ impl Work {
     pub(crate) fn step(&mut self) -> DbResult<()> {
         let look = self.steps.is_multiple_of(DEADLINE_EVERY);
         self.steps += 1;
-        match self.deadline {
-            Some(deadline) if look && Instant::now() >= deadline => Err(DbError::Timeout(format!(
+        if !look {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if self.deadline.is_some_and(|deadline| now >= deadline) {
+            return Err(DbError::Timeout(format!(
                 "the call ran past the request's deadline after examining {} documents",
                 self.examined
-            ))),
-            _ => Ok(()),
+            )));
         }
+        if self.write_until.is_some_and(|until| now >= until) {
+            return Err(DbError::QueryTooLarge(format!(
+                "the write held the database's writer for more than {} ms (after examining {} documents) and was rolled back; change documents in smaller batches",
+                MAX_WRITE_HOLD.as_millis(),
+                self.examined
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -118,5 +150,29 @@ impl Held {
     /// Gives back `bytes` taken before.
     pub(crate) fn release(&mut self, bytes: usize) {
         self.bytes = self.bytes.saturating_sub(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_document_bytes: 1 << 20,
+        max_find_documents: 100,
+        max_query_bytes: 1 << 20,
+        max_examined_documents: 1_000,
+    };
+
+    #[test]
+    fn a_write_that_holds_the_writer_too_long_is_stopped() {
+        let mut write = Work::holding_the_writer(QueryBudget::default(), &LIMITS, Duration::ZERO);
+        let err = write.step().unwrap_err();
+        assert!(
+            matches!(&err, DbError::QueryTooLarge(m) if m.contains("smaller batches")),
+            "{err:?}"
+        );
+        let mut read = Work::new(QueryBudget::default(), &LIMITS);
+        assert!(read.step().is_ok(), "a read has no writer to hold");
     }
 }

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's body, in milliseconds
     /// (408 past it).
     pub body_timeout_ms: u64,
+    /// How long a write to a client may make no progress before the
+    /// connection is closed, in milliseconds.
+    pub write_timeout_ms: u64,
     /// Connections open at once; at the cap the server stops accepting
     /// until one closes.
     pub max_connections: usize,
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
+            write_timeout_ms: 30_000,
             max_connections: 4_096,
             max_connections_per_client: 0,
         }
@@ -258,6 +262,7 @@ impl RuntimeConfig {
             ("max_body_bytes", server.max_body_bytes as u64),
             ("header_timeout_ms", server.header_timeout_ms),
             ("body_timeout_ms", server.body_timeout_ms),
+            ("write_timeout_ms", server.write_timeout_ms),
             ("max_connections", server.max_connections as u64),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {

@@ -2,7 +2,9 @@
 //! once (at the cap the server stops accepting, and the kernel's backlog
 //! holds the rest, rather than spinning on errors), optionally a cap per
 //! client address, and hyper with a timer, so a client that is slow to send
-//! its headers, or a keep-alive connection left idle, is closed.
+//! its headers, or a keep-alive connection left idle, is closed; so is one
+//! that stops reading its response (a write that makes no progress for the
+//! write timeout), which would otherwise hold the response forever.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,6 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 
 use crate::config::ServerConfig;
 use crate::server::Runtime;
@@ -33,6 +36,8 @@ pub struct ConnectionLimits {
     /// How long a client may take to send a request's headers, and how
     /// long an idle keep-alive connection stays open.
     pub header_timeout: Duration,
+    /// How long a write to the client may make no progress.
+    pub write_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -55,6 +60,7 @@ impl ConnectionLimits {
             max_connections,
             max_per_client: server.max_connections_per_client,
             header_timeout: Duration::from_millis(server.header_timeout_ms),
+            write_timeout: Duration::from_millis(server.write_timeout_ms),
         }
     }
 }
@@ -105,9 +111,9 @@ pub async fn serve(
             continue;
         };
         let runtime = runtime.clone();
-        let header_timeout = limits.header_timeout;
+        let limits = limits.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer, runtime, header_timeout).await;
+            serve_connection(stream, peer, runtime, &limits).await;
             drop((slot, client));
         });
     }
@@ -117,17 +123,19 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     runtime: Arc<Runtime>,
-    header_timeout: Duration,
+    limits: &ConnectionLimits,
 ) {
     let _ = stream.set_nodelay(true);
+    let mut stream = TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(limits.write_timeout));
     let service = service_fn(move |request| {
         let runtime = runtime.clone();
         async move { Ok::<_, std::convert::Infallible>(runtime.handle(request).await) }
     });
     let served = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .serve_connection(TokioIo::new(stream), service)
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(Box::pin(stream)), service)
         .await;
     if let Err(err) = served {
         tracing::debug!(%peer, "connection ended with an error: {err}");

@@ -127,7 +127,12 @@ impl Loader<'_> {
             self.directory.clone(),
             &self.services,
         )?);
-        let described = describe_module(context.clone(), &source, self.engine, &self.linker).await;
+        let component = ComponentFile {
+            path: &source,
+            shown: &module_config.path,
+        };
+        let described =
+            describe_module(context.clone(), component, self.engine, &self.linker).await;
         if let Ok((_, manifest)) = &described {
             check_not_named_as_another(name, &manifest.name, config)?;
         }
@@ -155,8 +160,15 @@ impl Loader<'_> {
                 }
             }
             Err(reason) => {
-                let reason = format!("{reason} (modules.{name} in {})", config.source.display());
-                tracing::error!(module = %name, "module failed to load: {reason}");
+                // The reason is shown to clients (/health, /modules): it names
+                // the file as the config does; the log has the full paths.
+                let reason = format!("{reason} (modules.{name})");
+                tracing::error!(
+                    module = %name,
+                    source = %source.display(),
+                    config = %config.source.display(),
+                    "module failed to load: {reason}"
+                );
                 ModuleEntry {
                     name: name.to_string(),
                     relative_source: module_config.path.clone(),
@@ -169,15 +181,24 @@ impl Loader<'_> {
     }
 }
 
+/// A module's component: where it is read from, and how messages name it
+/// (as the config does, so no absolute path reaches a client).
+#[derive(Clone, Copy)]
+struct ComponentFile<'a> {
+    path: &'a Path,
+    shown: &'a Path,
+}
+
 /// Reads, compiles, links and describes one module; the error is the reason
 /// it failed, written for the operator.
 async fn describe_module(
     context: Arc<ModuleContext>,
-    source: &Path,
+    file: ComponentFile<'_>,
     engine: &Engine,
     linker: &Linker<HostState>,
 ) -> Result<(ModuleSandbox, Manifest), String> {
-    let bytes = tokio::fs::read(source).await.map_err(|err| {
+    let source = file.shown;
+    let bytes = tokio::fs::read(file.path).await.map_err(|err| {
         format!(
             "cannot read {}: {err}; build the guests (`just guests`) or fix the path",
             source.display()
@@ -310,7 +331,16 @@ async fn initialise(entry: &mut ModuleEntry) {
     let outcome = match sandbox.init().await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(reason)) => Err(format!("init failed: {reason}")),
-        Err(err) => Err(format!("init {err}")),
+        // A trap's text stays in the log; the reason is shown to clients.
+        Err(err) => {
+            tracing::warn!(module = %entry.name, "init {err}");
+            let why = if err.is_exhausted() {
+                err.public()
+            } else {
+                "the guest trapped".to_string()
+            };
+            Err(format!("init failed: {why}; see the runtime log"))
+        }
     };
     match outcome {
         Ok(()) => {

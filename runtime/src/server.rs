@@ -110,7 +110,10 @@ impl Runtime {
         // The request's time starts now: reading the body and waiting for
         // a slot count against it.
         let deadline = Instant::now() + sandbox.context().limits.timeout();
-        let guest = match self.read_request(route, request, request_id).await {
+        let guest = match self
+            .read_request(route, request, request_id, deadline)
+            .await
+        {
             Ok(guest) => guest,
             Err(response) => return *response,
         };
@@ -136,12 +139,15 @@ impl Runtime {
         route: RouteMatch<'_>,
         request: Request<Incoming>,
         request_id: &str,
+        deadline: Instant,
     ) -> Result<bindings::Request, Box<Response<Body>>> {
         let (parts, body) = request.into_parts();
         let read = Limited::new(body, self.max_body_bytes).collect();
-        let Ok(read) = tokio::time::timeout(self.body_timeout, read).await else {
+        // The body counts against the request's deadline as well.
+        let until = deadline.min(Instant::now() + self.body_timeout);
+        let Ok(read) = tokio::time::timeout_at(until.into(), read).await else {
             let message = format!(
-                "the request body did not arrive within {} ms",
+                "the request body did not arrive in time (server.body_timeout_ms is {} ms, and the module's timeout_ms counts too)",
                 self.body_timeout.as_millis()
             );
             return Err(Box::new(error_response(
@@ -240,7 +246,11 @@ fn to_http_response(guest: bindings::Response, module: &str, request_id: &str) -
         );
         error_response(StatusCode::INTERNAL_SERVER_ERROR, &message, request_id)
     };
-    let Ok(status) = StatusCode::from_u16(guest.status) else {
+    // 1xx is not a final answer: hyper would turn it into a bare 500.
+    let status = StatusCode::from_u16(guest.status)
+        .ok()
+        .filter(|s| !s.is_informational());
+    let Some(status) = status else {
         return invalid(format!("status {}", guest.status));
     };
     let mut response = Response::new(Body::from(guest.body));
@@ -250,9 +260,17 @@ fn to_http_response(guest: bindings::Response, module: &str, request_id: &str) -
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(&value),
         ) else {
-            return invalid(format!("header {name:?}: {value:?}"));
+            // Guest text, so cut short: a guest cannot flood the log this way.
+            return invalid(format!("header {:?}: {:?}", clip(&name), clip(&value)));
         };
         response.headers_mut().append(name, value);
     }
     response
+}
+
+/// At most the first 64 characters of `text`.
+fn clip(text: &str) -> &str {
+    text.char_indices()
+        .nth(64)
+        .map_or(text, |(end, _)| &text[..end])
 }

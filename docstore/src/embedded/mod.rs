@@ -212,7 +212,7 @@ impl EmbeddedStore {
         let namespace = namespace.clone();
         self.blocking(namespace.key(), move |db, limits| {
             write(db, &namespace, |collection| {
-                let mut work = Work::new(budget, limits);
+                let mut work = Work::for_write(budget, limits);
                 docs.into_iter()
                     .map(|doc| {
                         work.step()?;
@@ -240,7 +240,7 @@ impl EmbeddedStore {
         let namespace = namespace.clone();
         self.blocking(namespace.key(), move |db, limits| {
             write(db, &namespace, |collection| {
-                let mut work = Work::new(budget, limits);
+                let mut work = Work::for_write(budget, limits);
                 let matches = collection.matches(&filter, many, &mut work, limits)?;
                 let mut result = UpdateResult {
                     matched: matches.len() as u64,
@@ -278,7 +278,7 @@ impl EmbeddedStore {
         let namespace = namespace.clone();
         self.blocking(namespace.key(), move |db, limits| {
             write(db, &namespace, |collection| {
-                let mut work = Work::new(budget, limits);
+                let mut work = Work::for_write(budget, limits);
                 let matches = collection.matches(&filter, many, &mut work, limits)?;
                 for found in &matches {
                     work.step()?;
@@ -302,7 +302,7 @@ impl EmbeddedStore {
         let namespace = namespace.clone();
         self.blocking(namespace.key(), move |db, limits| {
             write(db, &namespace, |collection| {
-                collection.create_index(field, unique, &mut Work::new(budget, limits))
+                collection.create_index(field, unique, &mut Work::for_write(budget, limits))
             })
         })
         .await
