@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use modhost_docstore::Limits;
 use serde::Deserialize;
 
-use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits};
+use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
 
 /// The whole deployment, as read from one `runtime.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -119,8 +120,8 @@ impl Default for DbConfig {
             timeout_ms: 5_000,
             max_document_bytes: 1024 * 1024,
             max_find_documents: 1_000,
-            max_query_bytes: 32 << 20,
-            max_examined_documents: 1_000_000,
+            max_query_bytes: Limits::DEFAULT_MAX_QUERY_BYTES,
+            max_examined_documents: Limits::DEFAULT_MAX_EXAMINED_DOCUMENTS,
         }
     }
 }
@@ -265,7 +266,7 @@ impl RuntimeConfig {
             ("write_timeout_ms", server.write_timeout_ms),
             ("max_connections", server.max_connections as u64),
         ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+        if let Some(key) = zero_key(&positive) {
             bail!("{file}: server.{key} must be at least 1");
         }
         Ok(())
@@ -305,7 +306,7 @@ impl RuntimeConfig {
             ("max_query_bytes", db.max_query_bytes as u64),
             ("max_examined_documents", db.max_examined_documents),
         ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+        if let Some(key) = zero_key(&positive) {
             bail!("{file}: db.{key} must be at least 1");
         }
         Ok(())

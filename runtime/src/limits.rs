@@ -126,7 +126,7 @@ impl ModuleLimits {
             ("log_lines", u64::from(self.log_lines)),
             ("max_host_call_bytes", self.max_host_call_bytes as u64),
         ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+        if let Some(key) = zero_key(&positive) {
             return Err(format!("{table}.{key} must be at least 1"));
         }
         if self.memory_bytes > MAX_MEMORY_BYTES {
@@ -142,6 +142,15 @@ impl ModuleLimits {
         }
         Ok(())
     }
+}
+
+/// The first of `values` (key, value) whose value is 0: settings that must
+/// be at least 1.
+pub fn zero_key<'a>(values: &[(&'a str, u64)]) -> Option<&'a str> {
+    values
+        .iter()
+        .find(|(_, value)| *value == 0)
+        .map(|(key, _)| *key)
 }
 
 #[cfg(test)]

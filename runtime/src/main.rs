@@ -40,7 +40,7 @@ use crate::capacity::HostCapacity;
 use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
 use crate::listener::ConnectionLimits;
-use crate::registry::ModuleState;
+use crate::registry::{ModuleRegistry, ModuleState};
 use crate::server::Runtime;
 
 /// Runs backend modules as sandboxed WebAssembly components.
@@ -110,12 +110,21 @@ async fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-async fn serve(config_path: &std::path::Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
+/// Reads the config, builds the engine for the capacity it asks for, opens
+/// its services and loads its modules: what `serve` and `check` share.
+async fn load(
+    config_path: &std::path::Path,
+) -> Result<(RuntimeConfig, HostCapacity, ModuleRegistry)> {
     let config = RuntimeConfig::load(config_path)?;
     let capacity = HostCapacity::of(&config, component_bytes(&config));
     let engine = engine::build_engine(&capacity)?;
     let services = services::HostServices::start(&config).await?;
     let registry = loader::load_deployment(&config, &engine, services).await?;
+    Ok((config, capacity, registry))
+}
+
+async fn serve(config_path: &std::path::Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
+    let (config, _, registry) = load(config_path).await?;
     let addr = listen.unwrap_or(config.server.listen);
     let limits = ConnectionLimits::of(&config.server);
     let listener = listener::bind(addr, limits.max_connections)
@@ -148,11 +157,7 @@ fn component_bytes(config: &RuntimeConfig) -> u64 {
 }
 
 async fn check(config_path: &std::path::Path, format: CheckFormat) -> Result<ExitCode> {
-    let config = RuntimeConfig::load(config_path)?;
-    let capacity = HostCapacity::of(&config, component_bytes(&config));
-    let engine = engine::build_engine(&capacity)?;
-    let services = services::HostServices::start(&config).await?;
-    let registry = loader::load_deployment(&config, &engine, services).await?;
+    let (config, capacity, registry) = load(config_path).await?;
     let report = CheckReport::new(&registry, &config, &capacity);
     match format {
         CheckFormat::Text => report.print_text(),

@@ -1,15 +1,12 @@
 //! The paths the runtime answers itself: `GET /health`, `GET /modules` and
 //! `GET /modules/<name>/health`. No module may declare a route under them.
 
-use std::time::Instant;
-
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::bindings::modhost::module::types::HealthStatus;
 use crate::http_response::{Body, error_response, json_response, method_not_allowed};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
-use crate::sandbox::GuestCall;
 use crate::server::busy_response;
 
 /// Answers `path` if it is one of the runtime's own endpoints; `None` lets
@@ -136,15 +133,10 @@ async fn module_health(registry: &ModuleRegistry, name: &str, request_id: &str) 
         (ModuleState::Ready, Some(sandbox)) => {
             // A health check is a call like any other: it waits for a slot
             // of the module, within the module's time limit.
-            let deadline = Instant::now() + sandbox.context().limits.timeout();
-            let _slot = match sandbox.context().admission.enter(deadline).await {
+            let call = sandbox.new_call(request_id.into(), 0, None);
+            let _slot = match sandbox.context().admission.enter(call.deadline).await {
                 Ok(slot) => slot,
                 Err(refused) => return busy_response(name, refused, request_id),
-            };
-            let call = GuestCall {
-                request_id: request_id.into(),
-                depth: 0,
-                deadline,
             };
             match sandbox.health(call).await {
                 Ok(health) => {

@@ -181,13 +181,21 @@ impl ModuleSandbox {
         Ok(health)
     }
 
+    /// A call of this module for `request_id`, `depth` module calls deep,
+    /// starting now: it ends at the module's time limit, or at `within`
+    /// (a caller's deadline) when that comes first.
+    pub fn new_call(&self, request_id: Arc<str>, depth: u32, within: Option<Instant>) -> GuestCall {
+        let own = Instant::now() + self.context.limits.timeout();
+        GuestCall {
+            request_id,
+            depth,
+            deadline: within.map_or(own, |deadline| deadline.min(own)),
+        }
+    }
+
     /// A start-up call: its own full time limit.
     fn startup_call(&self) -> GuestCall {
-        GuestCall {
-            request_id: "startup".into(),
-            depth: 0,
-            deadline: Instant::now() + self.context.limits.timeout(),
-        }
+        self.new_call("startup".into(), 0, None)
     }
 
     /// Calls `export` with `params` in a fresh instance with its own store,

@@ -16,7 +16,7 @@ use crate::registry::{ModuleRegistry, ModuleState};
 use crate::request_id::next_request_id;
 use crate::routing::{Lookup, RouteMatch};
 use crate::runtime_endpoints;
-use crate::sandbox::{CallError, GuestCall};
+use crate::sandbox::CallError;
 
 /// The header that carries the request id back to the client.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -109,7 +109,8 @@ impl Runtime {
         };
         // The request's time starts now: reading the body and waiting for
         // a slot count against it.
-        let deadline = Instant::now() + sandbox.context().limits.timeout();
+        let call = sandbox.new_call(request_id.into(), 0, None);
+        let deadline = call.deadline;
         let guest = match self
             .read_request(route, request, request_id, deadline)
             .await
@@ -120,11 +121,6 @@ impl Runtime {
         let _slot = match sandbox.context().admission.enter(deadline).await {
             Ok(slot) => slot,
             Err(refused) => return busy_response(module, refused, request_id),
-        };
-        let call = GuestCall {
-            request_id: request_id.into(),
-            depth: 0,
-            deadline,
         };
         match sandbox.handle(&guest, call).await {
             Ok(guest_response) => to_http_response(guest_response, module, request_id),

@@ -2,6 +2,8 @@
 //! parsed here; the collection name becomes a namespace of the calling
 //! module's scope, so nothing the guest passes reaches another's data.
 
+use std::sync::Arc;
+
 use modhost_docstore::{
     DbError as StoreError, FindOptions as StoreFindOptions, Namespace, QueryBudget,
 };
@@ -26,8 +28,7 @@ impl db::Host for HostState {
         filter: String,
         options: FindOptions,
     ) -> DbResult<Vec<String>> {
-        let budget = self.admit(&find_texts(&filter, &options))?;
-        let module = self.module.clone();
+        let (module, budget) = self.admit(&find_texts(&filter, &options))?;
         let (namespace, filter, options) = module.query(&collection, &filter, options)?;
         let docs = module.db.find(&namespace, &filter, &options, budget).await;
         Ok(docs
@@ -43,8 +44,7 @@ impl db::Host for HostState {
         filter: String,
         options: FindOptions,
     ) -> DbResult<Option<String>> {
-        let budget = self.admit(&find_texts(&filter, &options))?;
-        let module = self.module.clone();
+        let (module, budget) = self.admit(&find_texts(&filter, &options))?;
         let (namespace, filter, options) = module.query(&collection, &filter, options)?;
         let doc = module
             .db
@@ -64,8 +64,7 @@ impl db::Host for HostState {
         documents: Vec<String>,
     ) -> DbResult<Vec<String>> {
         let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
-        let budget = self.admit(&texts)?;
-        let module = self.module.clone();
+        let (module, budget) = self.admit(&texts)?;
         let namespace = module.namespace(&collection)?;
         let docs = documents
             .iter()
@@ -86,16 +85,10 @@ impl db::Host for HostState {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
-        let budget = self.admit(&[&filter, &update])?;
-        let change = Change {
-            filter: &filter,
-            update: &update,
-            many: false,
-            upsert,
-        };
-        self.module
-            .clone()
-            .update(&collection, change, budget)
+        let (module, budget) = self.admit(&[&filter, &update])?;
+        let many = false;
+        module
+            .update(&collection, &filter, &update, many, upsert, budget)
             .await
     }
 
@@ -106,38 +99,25 @@ impl db::Host for HostState {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
-        let budget = self.admit(&[&filter, &update])?;
-        let change = Change {
-            filter: &filter,
-            update: &update,
-            many: true,
-            upsert,
-        };
-        self.module
-            .clone()
-            .update(&collection, change, budget)
+        let (module, budget) = self.admit(&[&filter, &update])?;
+        let many = true;
+        module
+            .update(&collection, &filter, &update, many, upsert, budget)
             .await
     }
 
     async fn delete_one(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        let budget = self.admit(&[&filter])?;
-        self.module
-            .clone()
-            .delete(&collection, &filter, false, budget)
-            .await
+        let (module, budget) = self.admit(&[&filter])?;
+        module.delete(&collection, &filter, false, budget).await
     }
 
     async fn delete_many(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        let budget = self.admit(&[&filter])?;
-        self.module
-            .clone()
-            .delete(&collection, &filter, true, budget)
-            .await
+        let (module, budget) = self.admit(&[&filter])?;
+        module.delete(&collection, &filter, true, budget).await
     }
 
     async fn count(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        let budget = self.admit(&[&filter])?;
-        let module = self.module.clone();
+        let (module, budget) = self.admit(&[&filter])?;
         let namespace = module.namespace(&collection)?;
         let filter = json(&filter, DbError::InvalidFilter)?;
         module
@@ -153,8 +133,7 @@ impl db::Host for HostState {
         field: String,
         unique: bool,
     ) -> DbResult<()> {
-        let budget = self.admit(&[&field])?;
-        let module = self.module.clone();
+        let (module, budget) = self.admit(&[&field])?;
         let namespace = module.namespace(&collection)?;
         let created = module
             .db
@@ -167,8 +146,10 @@ impl db::Host for HostState {
 impl HostState {
     /// Lets a db call in: what the guest passed fits the module's
     /// `max_host_call_bytes` (checked before any of it is parsed), and the
-    /// call gets what is left of the request's deadline.
-    fn admit(&self, texts: &[&str]) -> DbResult<QueryBudget> {
+    /// call gets what is left of the request's deadline. Returns the
+    /// module's context to make the call on, so nothing of the store is
+    /// held across the wait.
+    fn admit(&self, texts: &[&str]) -> DbResult<(Arc<ModuleContext>, QueryBudget)> {
         let limit = self.module.limits.max_host_call_bytes;
         let size = texts
             .iter()
@@ -179,9 +160,10 @@ impl HostState {
                 "the call passes {size} bytes, more than this module's max_host_call_bytes ({limit})"
             )));
         }
-        Ok(QueryBudget {
+        let budget = QueryBudget {
             deadline: Some(self.budget.deadline),
-        })
+        };
+        Ok((self.module.clone(), budget))
     }
 }
 
@@ -189,14 +171,6 @@ impl HostState {
 fn find_texts<'a>(filter: &'a str, options: &'a FindOptions) -> [&'a str; 3] {
     let text = |option: &'a Option<String>| option.as_deref().unwrap_or_default();
     [filter, text(&options.sort), text(&options.projection)]
-}
-
-/// What an update asks for.
-struct Change<'a> {
-    filter: &'a str,
-    update: &'a str,
-    many: bool,
-    upsert: bool,
 }
 
 /// The calls, on the module's context: the store's state is not shared
@@ -230,13 +204,15 @@ impl ModuleContext {
     async fn update(
         &self,
         collection: &str,
-        change: Change<'_>,
+        filter: &str,
+        update: &str,
+        many: bool,
+        upsert: bool,
         budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
         let namespace = self.namespace(collection)?;
-        let filter = json(change.filter, DbError::InvalidFilter)?;
-        let update = json(change.update, DbError::InvalidUpdate)?;
-        let (many, upsert) = (change.many, change.upsert);
+        let filter = json(filter, DbError::InvalidFilter)?;
+        let update = json(update, DbError::InvalidUpdate)?;
         let result = self
             .db
             .update(&namespace, &filter, &update, many, upsert, budget)

@@ -4,7 +4,6 @@
 //! the caller can handle.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::task::{JoinError, JoinHandle};
 use wasmtime::Result;
@@ -15,7 +14,6 @@ use crate::bindings::modhost::module::types::Response;
 use crate::guest_request::{RequestParts, guest_request};
 use crate::host_state::HostState;
 use crate::routing::Lookup;
-use crate::sandbox::GuestCall;
 
 /// Links the `modules` interface.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
@@ -75,12 +73,10 @@ impl modules::Host for HostState {
         );
         // The callee spends what is left of the request's time, never more
         // than its own time limit.
-        let own_deadline = Instant::now() + target.sandbox.context().limits.timeout();
-        let call = GuestCall {
-            request_id: self.request_id.clone(),
-            depth,
-            deadline: own_deadline.min(self.budget.deadline),
-        };
+        let within = Some(self.budget.deadline);
+        let call = target
+            .sandbox
+            .new_call(self.request_id.clone(), depth, within);
         // The callee runs as a task of its own rather than inside this
         // guest's fiber: its store, budget and stack stay its own. When the
         // caller is stopped (its deadline, its client gone), this future is
