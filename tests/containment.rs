@@ -41,6 +41,12 @@ fn assert_error(response: &HttpResponse, status: u16, needle: &str) {
     assert_eq!(body["request_id"], id);
 }
 
+/// `GET path` on a thread of its own, for a request that runs meanwhile.
+fn get_in_background(modhost: &Modhost, path: &'static str) -> thread::JoinHandle<HttpResponse> {
+    let addr = modhost.addr;
+    thread::spawn(move || support::http_request(addr, "GET", path, &[], b""))
+}
+
 fn assert_serves_normally(modhost: &Modhost) {
     let response = modhost.get("/misbehave/ok");
     assert_eq!(response.status, 200);
@@ -83,11 +89,8 @@ fn a_guest_over_its_cpu_time_gets_504_naming_the_cpu_limit() {
 #[test]
 fn looping_guests_do_not_stall_other_requests() {
     let modhost = serve("[modules.misbehaving_module.limits]\ntimeout_ms = 3000\ncpu_ms = 3000\n");
-    let addr = modhost.addr;
     let loops: Vec<_> = (0..4)
-        .map(|_| {
-            thread::spawn(move || support::http_request(addr, "GET", "/misbehave/loop", &[], b""))
-        })
+        .map(|_| get_in_background(&modhost, "/misbehave/loop"))
         .collect();
     // Let the four loops start on the host's two worker threads.
     thread::sleep(Duration::from_millis(300));
@@ -112,12 +115,9 @@ fn past_its_slots_and_queue_a_module_answers_503_with_retry_after() {
     let modhost = serve(
         "[modules.misbehaving_module.limits]\nmax_concurrency = 1\nmax_queue = 1\ntimeout_ms = 1500\n",
     );
-    let addr = modhost.addr;
-    let running =
-        thread::spawn(move || support::http_request(addr, "GET", "/misbehave/loop", &[], b""));
+    let running = get_in_background(&modhost, "/misbehave/loop");
     thread::sleep(Duration::from_millis(200));
-    let queued =
-        thread::spawn(move || support::http_request(addr, "GET", "/misbehave/ok", &[], b""));
+    let queued = get_in_background(&modhost, "/misbehave/ok");
     thread::sleep(Duration::from_millis(200));
     let refused = modhost.get("/misbehave/ok");
     assert_error(&refused, 503, "busy");
@@ -144,9 +144,7 @@ fn a_queued_request_whose_deadline_passes_gets_503() {
     late.write_all(b"POST /misbehave/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n")
         .unwrap();
     thread::sleep(Duration::from_millis(100));
-    let addr = modhost.addr;
-    let running =
-        thread::spawn(move || support::http_request(addr, "GET", "/misbehave/loop", &[], b""));
+    let running = get_in_background(&modhost, "/misbehave/loop");
     thread::sleep(Duration::from_millis(300));
     late.write_all(b"hi").unwrap();
     late.set_read_timeout(Some(Duration::from_secs(10)))
@@ -167,9 +165,7 @@ fn a_queued_request_whose_deadline_passes_gets_503() {
 #[test]
 fn a_module_call_to_a_busy_callee_is_refused_at_once() {
     let modhost = serve("[modules.spin_module.limits]\nmax_concurrency = 1\ntimeout_ms = 1500\n");
-    let addr = modhost.addr;
-    let holder =
-        thread::spawn(move || support::http_request(addr, "GET", "/spin/forever", &[], b""));
+    let holder = get_in_background(&modhost, "/spin/forever");
     thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let response = modhost.get("/misbehave/call/ok");
