@@ -89,6 +89,7 @@ impl modules::Host for HostState {
             }),
             callee: module.clone(),
             request_id: self.request_id.clone(),
+            joined: false,
         };
         match task.join().await {
             Ok(Ok(response)) => Ok(response),
@@ -116,17 +117,28 @@ struct AbortOnDrop<T> {
     task: JoinHandle<T>,
     callee: String,
     request_id: Arc<str>,
+    /// Whether the caller got the callee's outcome.
+    joined: bool,
 }
 
 impl<T> AbortOnDrop<T> {
     async fn join(mut self) -> Result<T, JoinError> {
-        (&mut self.task).await
+        let outcome = (&mut self.task).await;
+        self.joined = true;
+        outcome
     }
 }
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
-        if !self.task.is_finished() {
+        if self.joined {
+            return;
+        }
+        // The caller stopped first. The callee may have ended at the same
+        // deadline a moment before, unseen: say so, or stop it now.
+        if self.task.is_finished() {
+            tracing::info!(callee = %self.callee, request_id = %self.request_id, "module call ended at the request's deadline, with its caller");
+        } else {
             tracing::info!(callee = %self.callee, request_id = %self.request_id, "module call aborted: its caller stopped");
             self.task.abort();
         }
