@@ -70,7 +70,10 @@ fn module_info(_req: Request) -> Result<Response> {
 /// The guide's failure shape, `{"success": false, "error": ...}`, with the
 /// status the error calls for.
 fn failure(err: Error) -> Result<Response> {
-    Response::json_with_status(err.status(), &json!({"success": false, "error": err.message()}))
+    Response::json_with_status(
+        err.status(),
+        &json!({"success": false, "error": err.message()}),
+    )
 }
 
 /// `GET /my-module/data[?skip=N&limit=N]`: stored records, oldest first.
@@ -105,10 +108,15 @@ fn create_data(req: Request) -> Result<Response> {
     let Some(mut record) = record.filter(|r| r.contains_key("name")) else {
         return failure(Error::bad_request("Missing required field: name"));
     };
-    record.insert("created_at".into(), json!(modhost_sdk::time::now().to_rfc3339()));
+    record.insert(
+        "created_at".into(),
+        json!(modhost_sdk::time::now().to_rfc3339()),
+    );
     record.insert("module".into(), json!(MyNewModule::NAME));
     match DATA.insert_one(&record) {
-        Ok(id) => Response::json(&json!({"success": true, "id": id, "message": "Data created successfully"})),
+        Ok(id) => Response::json(
+            &json!({"success": true, "id": id, "message": "Data created successfully"}),
+        ),
         Err(err) => failure(err.into()),
     }
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use modhost_sdk::cache;
 use modhost_sdk::db::{Collection, DbError, FindOptions};
-use modhost_sdk::{Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module, info};
+use modhost_sdk::{
+    Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module, info,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -41,7 +43,8 @@ impl Module for UserManagement {
     }
 
     fn init() -> std::result::Result<(), String> {
-        let settings: Settings = modhost_sdk::config::load().map_err(|err| err.message().to_string())?;
+        let settings: Settings =
+            modhost_sdk::config::load().map_err(|err| err.message().to_string())?;
         let describe = |err: DbError| modhost_sdk::db::describe(&err);
         USERS.create_index("email", true).map_err(describe)?;
         for user in &settings.users {
@@ -50,7 +53,9 @@ impl Module for UserManagement {
                     json!({"_id": user.id}),
                     json!({"$setOnInsert": {"name": user.name, "email": user.email}}),
                 )
-                .map_err(|err| format!("cannot add configured user {}: {}", user.id, describe(err)))?;
+                .map_err(|err| {
+                    format!("cannot add configured user {}: {}", user.id, describe(err))
+                })?;
             if added.upserted_id.is_some() {
                 info!("added configured user {}", user.id);
             }
@@ -61,7 +66,8 @@ impl Module for UserManagement {
     fn health() -> Health {
         match USERS.count(json!({})) {
             Ok(count) => Health::new(HealthStatus::Healthy).with_detail("users", count),
-            Err(err) => Health::new(HealthStatus::Unhealthy).with_detail("error", modhost_sdk::db::describe(&err)),
+            Err(err) => Health::new(HealthStatus::Unhealthy)
+                .with_detail("error", modhost_sdk::db::describe(&err)),
         }
     }
 }
@@ -131,7 +137,9 @@ fn get_user(req: Request) -> Result<Response> {
 fn create_user(req: Request) -> Result<Response> {
     let user: User = req.json()?;
     if user.id.is_empty() || user.name.is_empty() || !user.email.contains('@') {
-        return Err(Error::bad_request("id and name must not be empty, and email must be an address"));
+        return Err(Error::bad_request(
+            "id and name must not be empty, and email must be an address",
+        ));
     }
     let stored = StoredUser {
         id: user.id.clone(),
@@ -143,7 +151,9 @@ fn create_user(req: Request) -> Result<Response> {
             cache::invalidate(&profile_key(&user.id));
             Response::json_with_status(201, &user)
         }
-        Err(DbError::DuplicateKey(_)) => Err(Error::new(409, "a user with this id or email exists")),
+        Err(DbError::DuplicateKey(_)) => {
+            Err(Error::new(409, "a user with this id or email exists"))
+        }
         Err(err) => Err(err.into()),
     }
 }

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use modhost_sdk::cache;
 use modhost_sdk::db::{Collection, DbError, FindOptions};
-use modhost_sdk::{Dependency, Error, Module, Request, Response, Result, Router, error, export_module};
+use modhost_sdk::{
+    Dependency, Error, Module, Request, Response, Result, Router, error, export_module,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -80,7 +82,10 @@ fn user(user_id: &str) -> Result<Value> {
     match answer.status() {
         200 => answer.json_body(),
         404 => Err(Error::not_found(format!("no user with id {user_id}"))),
-        status => Err(Error::new(502, format!("user_management answered {status}"))),
+        status => Err(Error::new(
+            502,
+            format!("user_management answered {status}"),
+        )),
     }
 }
 
@@ -157,7 +162,10 @@ fn transfer(req: Request) -> Result<Response> {
         json!({"$inc": {"balance": -amount}}),
     )?;
     if debit.modified == 0 {
-        return Err(Error::new(409, format!("{from} has fewer than {amount} credits")));
+        return Err(Error::new(
+            409,
+            format!("{from} has fewer than {amount} credits"),
+        ));
     }
     cache::invalidate(&balance_key(from));
     let credit = WALLETS.update_one(json!({"_id": to}), json!({"$inc": {"balance": amount}}));
@@ -165,7 +173,10 @@ fn transfer(req: Request) -> Result<Response> {
     if !matches!(&credit, Ok(done) if done.modified == 1) {
         let refund = WALLETS.update_one(json!({"_id": from}), json!({"$inc": {"balance": amount}}));
         if let Err(err) = refund {
-            error!("could not give {amount} credits back to {from}: {}", modhost_sdk::db::describe(&err));
+            error!(
+                "could not give {amount} credits back to {from}: {}",
+                modhost_sdk::db::describe(&err)
+            );
         }
         cache::invalidate(&balance_key(from));
         return Err(match credit {
@@ -176,7 +187,10 @@ fn transfer(req: Request) -> Result<Response> {
     let at = modhost_sdk::time::now().to_rfc3339();
     let record = json!({"from": from, "to": to, "parties": [from, to], "amount": amount, "at": at});
     if let Err(err) = TRANSACTIONS.insert_one(&record) {
-        error!("transfer of {amount} from {from} to {to} done but not recorded: {}", modhost_sdk::db::describe(&err));
+        error!(
+            "transfer of {amount} from {from} to {to} done but not recorded: {}",
+            modhost_sdk::db::describe(&err)
+        );
     }
     let balance = WALLETS
         .find_one::<StoredWallet>(json!({"_id": from}))?
