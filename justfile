@@ -21,6 +21,7 @@ check: guests
 # Formatting and lints, as CI runs them.
 lint:
     cargo fmt --all --check
+    cd guest-modules && cargo fmt --all --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
 # The benchmarks: requests per second against plain hyper (same load

@@ -77,12 +77,7 @@ impl Drop for RedisServer {
 
 fn balance(modhost: &Modhost, user: &str) -> (i64, bool) {
     let answer = modhost.get(&format!("/wallet/{user}"));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.expect_status(200);
     let body = answer.json();
     (
         body["balance"].as_i64().unwrap(),

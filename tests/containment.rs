@@ -169,12 +169,7 @@ fn a_module_call_to_a_busy_callee_is_refused_at_once() {
     thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let response = modhost.get("/misbehave/call/ok");
-    assert_eq!(
-        response.status,
-        503,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    response.expect_status(503);
     assert!(response.json()["error"].as_str().unwrap().contains("busy"));
     assert!(
         started.elapsed() < Duration::from_millis(1000),
@@ -304,18 +299,54 @@ fn control_characters_a_guest_logs_are_escaped() {
 }
 
 #[test]
-fn a_host_call_larger_than_the_limit_is_refused_as_a_db_error() {
+fn a_host_call_larger_than_the_limit_is_refused_in_db_cache_and_module_calls() {
     let modhost = serve("[modules.misbehaving_module.limits]\nmax_host_call_bytes = 1048576\n");
-    let response = modhost.get("/misbehave/big-host-call?mb=2");
-    assert_eq!(
-        response.status,
+    // What each capability's error becomes through the SDK.
+    for (via, status) in [("db", 500), ("cache", 413), ("call", 413)] {
+        let response = modhost.get(&format!("/misbehave/big-host-call?mb=2&via={via}"));
+        assert_error(&response, status, "max_host_call_bytes (1048576)");
+        modhost
+            .get(&format!("/misbehave/big-host-call?mb=0&via={via}"))
+            .expect_status(200);
+    }
+}
+
+#[test]
+fn a_cache_value_over_the_value_limit_gets_413_naming_the_limit() {
+    let modhost = serve("");
+    let response = modhost.get("/misbehave/big-host-call?mb=2&via=cache");
+    assert_error(&response, 413, "cache.max_value_bytes");
+    modhost
+        .get("/misbehave/big-host-call?mb=0&via=cache")
+        .expect_status(200);
+}
+
+#[test]
+fn a_module_past_its_cache_call_rate_gets_429_until_the_next_second() {
+    let modhost = Modhost::start(&format!(
+        "{}[cache]\nmax_ops_per_second = 100\n",
+        module_table("cache_bench_module")
+    ));
+    let response = modhost.request("POST", "/cache-bench/set/1000", &[], b"");
+    assert_error(&response, 429, "cache.max_ops_per_second");
+    thread::sleep(Duration::from_millis(1100));
+    let response = modhost.request("POST", "/cache-bench/set/10", &[], b"");
+    response.expect_status(200);
+}
+
+#[test]
+fn a_scan_past_max_examined_documents_is_refused_naming_the_limit() {
+    let modhost = serve("[db]\nmax_examined_documents = 1000\n");
+    let seeded = modhost.request("POST", "/spin/seed?n=5000", &[], b"");
+    seeded.expect_status(200);
+    let response = modhost.get("/spin/scan");
+    assert_error(
+        &response,
         500,
-        "{}",
-        String::from_utf8_lossy(&response.body)
+        "more than 1000 documents (max_examined_documents)",
     );
-    let message = response.json()["error"].as_str().unwrap().to_string();
-    assert!(message.contains("max_host_call_bytes"), "{message}");
-    assert_eq!(modhost.get("/misbehave/big-host-call?mb=0").status, 200);
+    modhost.wait_for_log("query stopped");
+    assert_eq!(modhost.get("/spin/ok").status, 200);
 }
 
 #[test]
@@ -522,12 +553,7 @@ fn examined_when_stopped(log: &str) -> u64 {
 fn after_a_callers_504_the_callees_database_scan_stops_too() {
     let modhost = serve("[modules.misbehaving_module.limits]\ntimeout_ms = 25\n");
     let seeded = modhost.request("POST", &format!("/spin/seed?n={SEEDED_ROWS}"), &[], b"");
-    assert_eq!(
-        seeded.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&seeded.body)
-    );
+    seeded.expect_status(200);
     let response = modhost.get("/misbehave/call/scan");
     assert_error(&response, 504, "deadline");
     let log = modhost.wait_for_log("query stopped");
@@ -552,7 +578,7 @@ fn a_sorted_find_holds_only_its_page_and_a_larger_one_is_refused() {
     }
     // Eight records of 900 KB are 7 MB: a page of one holds one of them.
     let page = modhost.get("/my-module/data?limit=1");
-    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    page.expect_status(200);
     let all = modhost.get("/my-module/data?limit=100");
     assert_eq!(all.status, 500);
     let message = all.json()["error"].as_str().unwrap().to_string();
@@ -577,12 +603,7 @@ fn a_module_over_its_database_quota_gets_507_and_keeps_what_it_had() {
         assert!(stored < 20, "2 KB held {stored} records of 300 bytes");
     };
     assert!(stored >= 3, "{stored}");
-    assert_eq!(
-        refused.status,
-        507,
-        "{}",
-        String::from_utf8_lossy(&refused.body)
-    );
+    refused.expect_status(507);
     assert!(
         refused.json()["error"]
             .as_str()
@@ -610,12 +631,7 @@ fn a_module_filling_the_cache_evicts_only_its_own_entries() {
     assert_eq!(modhost.get("/wallet/u1").json()["cached"], true);
     // 2,000 entries of about 105 bytes: 200 KB, three times the whole cache.
     let filled = modhost.request("POST", "/cache-bench/set/2000", &[], b"");
-    assert_eq!(
-        filled.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&filled.body)
-    );
+    filled.expect_status(200);
     let kept = String::from_utf8(modhost.get("/cache-bench/get/2000").body).unwrap();
     let kept: u64 = kept.trim_start_matches("found ").parse().unwrap();
     assert!((100..=16384 / 105).contains(&kept), "kept {kept} entries");

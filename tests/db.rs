@@ -24,7 +24,7 @@ fn all_records(modhost: &Modhost) -> Vec<Value> {
             "/my-module/data?skip={}&limit={PAGE}",
             records.len()
         ));
-        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        page.expect_status(200);
         let data = page.json()["data"].as_array().unwrap().clone();
         let short = data.len() < PAGE;
         records.extend(data);
@@ -296,12 +296,7 @@ fn an_unreachable_mongodb_is_a_503_and_the_runtime_keeps_serving() {
     let modhost = Modhost::start(&config);
     let started = Instant::now();
     let answer = modhost.get("/my-module/data");
-    assert_eq!(
-        answer.status,
-        503,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.expect_status(503);
     assert_eq!(answer.json()["success"], false);
     assert!(
         started.elapsed() < Duration::from_secs(5),

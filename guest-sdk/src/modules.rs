@@ -80,11 +80,13 @@ impl Dependency {
 }
 
 /// A failed call is the dependency's fault, not the client's: 502; a busy
-/// dependency is a 503 the client may retry.
+/// dependency is a 503 the client may retry; a request too large to pass
+/// on is a 413.
 impl From<CallError> for Error {
     fn from(err: CallError) -> Self {
         let status = match err {
             CallError::Busy(_) => 503,
+            CallError::TooLarge(_) => 413,
             _ => 502,
         };
         Error::new(status, describe(&err))
@@ -98,7 +100,8 @@ pub fn describe(err: &CallError) -> String {
         | CallError::Unavailable(why)
         | CallError::NoRoute(why)
         | CallError::Failed(why)
-        | CallError::Busy(why) => why.clone(),
+        | CallError::Busy(why)
+        | CallError::TooLarge(why) => why.clone(),
         CallError::DepthExceeded(limit) => {
             format!("the chain of module calls is deeper than the limit of {limit}")
         }

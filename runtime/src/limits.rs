@@ -112,6 +112,20 @@ impl ModuleLimits {
         Duration::from_millis(self.cpu_ms)
     }
 
+    /// Whether a host call passing `sizes` (the lengths of what the guest
+    /// handed over) fits `max_host_call_bytes`; if not, a message for the
+    /// guest saying by how much.
+    pub fn admit_host_call(&self, sizes: impl IntoIterator<Item = usize>) -> Result<(), String> {
+        let limit = self.max_host_call_bytes;
+        let size = sizes.into_iter().fold(0, usize::saturating_add);
+        if size > limit {
+            return Err(format!(
+                "the call passes {size} bytes, more than this module's max_host_call_bytes ({limit})"
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the settled values; the error names the key (under `table`,
     /// such as `sandbox` or `modules.users.limits`) and the allowed range.
     pub fn check(&self, table: &str) -> Result<(), String> {
@@ -166,6 +180,22 @@ mod tests {
         let limits = table.over(&DEFAULT_LIMITS);
         assert_eq!(limits.cpu_ms, 7);
         assert_eq!(limits.timeout_ms, DEFAULT_LIMITS.timeout_ms);
+    }
+
+    #[test]
+    fn a_host_call_is_admitted_up_to_its_limit_and_refused_past_it() {
+        let limits = LimitsTable {
+            max_host_call_bytes: Some(10),
+            ..LimitsTable::default()
+        }
+        .over(&DEFAULT_LIMITS);
+        assert_eq!(limits.admit_host_call([4, 6]), Ok(()));
+        let err = limits.admit_host_call([4, 7]).unwrap_err();
+        assert!(
+            err.contains("11 bytes") && err.contains("max_host_call_bytes (10)"),
+            "{err}"
+        );
+        assert!(limits.admit_host_call([usize::MAX, 1]).is_err());
     }
 
     #[test]

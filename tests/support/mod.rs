@@ -232,6 +232,20 @@ impl HttpResponse {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Panics, showing the body, unless the status is `status`; returns the
+    /// response for further checks.
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status,
+            status,
+            "answered {}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+
     /// The body parsed as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|err| {

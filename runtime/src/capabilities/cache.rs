@@ -29,6 +29,10 @@ impl cache::Host for HostState {
 
     async fn get_many(&mut self, keys: Vec<String>) -> CacheResult<Vec<Option<Vec<u8>>>> {
         let module = self.module.clone();
+        module
+            .limits
+            .admit_host_call(keys.iter().map(String::len))
+            .map_err(CacheError::ValueTooLarge)?;
         module.cache.get_many(&keys).await.map_err(wit_error)
     }
 
@@ -42,6 +46,11 @@ impl cache::Host for HostState {
         ttl_ms: Option<u64>,
     ) -> CacheResult<()> {
         let module = self.module.clone();
+        let sizes = entries.iter().map(|(key, value)| key.len() + value.len());
+        module
+            .limits
+            .admit_host_call(sizes)
+            .map_err(CacheError::ValueTooLarge)?;
         let ttl = ttl_ms.map(Duration::from_millis);
         module.cache.set_many(entries, ttl).await.map_err(wit_error)
     }

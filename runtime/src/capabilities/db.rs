@@ -150,16 +150,11 @@ impl HostState {
     /// module's context to make the call on, so nothing of the store is
     /// held across the wait.
     fn admit(&self, texts: &[&str]) -> DbResult<(Arc<ModuleContext>, QueryBudget)> {
-        let limit = self.module.limits.max_host_call_bytes;
-        let size = texts
-            .iter()
-            .map(|text| text.len())
-            .fold(0, usize::saturating_add);
-        if size > limit {
-            return Err(DbError::QueryTooLarge(format!(
-                "the call passes {size} bytes, more than this module's max_host_call_bytes ({limit})"
-            )));
-        }
+        let sizes = texts.iter().map(|text| text.len());
+        self.module
+            .limits
+            .admit_host_call(sizes)
+            .map_err(DbError::QueryTooLarge)?;
         let budget = QueryBudget {
             deadline: Some(self.budget.deadline),
         };

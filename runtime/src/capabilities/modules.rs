@@ -29,6 +29,16 @@ impl modules::Host for HostState {
                 caller.name
             )));
         }
+        // Refused before anything is parsed or copied for the callee.
+        let header_sizes = request
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len());
+        let sizes = [request.method.len(), request.path.len(), request.body.len()];
+        caller
+            .limits
+            .admit_host_call(sizes.into_iter().chain(header_sizes))
+            .map_err(CallError::TooLarge)?;
         let depth = self.call_depth + 1;
         let max_depth = caller.limits.max_call_depth;
         if depth > max_depth {
