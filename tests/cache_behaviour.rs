@@ -9,7 +9,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use modhost_cache::{CacheError, CacheStore, EmbeddedCache, Quotas, RedisCache, ScopedCache};
+use modhost_cache::{
+    CacheError, CacheStore, ENTRY_OVERHEAD_BYTES, EmbeddedCache, Quotas, RedisCache, ScopedCache,
+};
 
 const QUOTAS: Quotas = Quotas {
     max_value_bytes: 1024,
@@ -25,6 +27,10 @@ fn holding(max_bytes: usize) -> Quotas {
         ..QUOTAS
     }
 }
+
+/// What an entry of 100 bytes of key and value counts for in the embedded
+/// cache: the embedded checks size their quotas in these.
+const ENTRY: usize = ENTRY_OVERHEAD_BYTES + 100;
 
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
@@ -107,8 +113,10 @@ async fn get_set_delete_and_many() {
             cache.get_many(&keys).await.unwrap(),
             vec![Some(vec![1]), None, Some(vec![2, 0, 255])]
         );
-        // Keys as the module names them, and values: "a" + 1, "b:c" + 3.
-        let counted = matches!(store, CacheStore::Embedded(_)).then_some(8);
+        // Keys as the module names them, values and each entry's overhead:
+        // "a" + 1, "b:c" + 3.
+        let counted =
+            matches!(store, CacheStore::Embedded(_)).then_some(2 * ENTRY_OVERHEAD_BYTES + 8);
         assert_eq!(
             cache.used_bytes(),
             counted,
@@ -232,7 +240,7 @@ async fn quotas_and_bad_keys_are_clear_errors() {
 
 #[tokio::test]
 async fn the_embedded_cache_evicts_the_least_recently_used() {
-    let store = CacheStore::Embedded(EmbeddedCache::new(1_000));
+    let store = CacheStore::Embedded(EmbeddedCache::new(10 * ENTRY));
     let cache = scoped(&store, "lru", "t", "m", QUOTAS);
     cache.set("keep", vec![0; 100], None).await.unwrap();
     for i in 0..20 {
@@ -257,7 +265,7 @@ async fn the_embedded_cache_evicts_the_least_recently_used() {
         .iter()
         .filter(|v| v.is_some())
         .count();
-    assert!(kept < 10, "{kept} entries of ~110 bytes in 1000 bytes");
+    assert!(kept < 10, "{kept} entries of over 100 bytes in 10 of 100");
 }
 
 /// The values of `keys` present in `cache`.
@@ -278,9 +286,9 @@ fn names(prefix: &str, n: usize) -> Vec<String> {
 #[tokio::test]
 async fn the_embedded_cache_keeps_one_modules_load_from_evicting_anothers() {
     // The cache is exactly the two quotas: full once both are.
-    let store = CacheStore::Embedded(EmbeddedCache::new(2_000));
-    let a = scoped(&store, "fill", "t", "a", holding(1_000));
-    let b = scoped(&store, "fill", "t", "b", holding(1_000));
+    let store = CacheStore::Embedded(EmbeddedCache::new(20 * ENTRY));
+    let a = scoped(&store, "fill", "t", "a", holding(10 * ENTRY));
+    let b = scoped(&store, "fill", "t", "b", holding(10 * ENTRY));
     let b_keys = names("b", 9);
     for key in &b_keys {
         b.set(key, vec![1; 97], None).await.unwrap();
@@ -290,13 +298,13 @@ async fn the_embedded_cache_keeps_one_modules_load_from_evicting_anothers() {
         a.set(&key, vec![2; 97], None).await.unwrap();
     }
     assert_eq!(present(&b, &b_keys).await, b_keys, "b lost entries to a");
-    assert_eq!(b.used_bytes(), Some(900));
+    assert_eq!(b.used_bytes(), Some(9 * ENTRY));
 }
 
 #[tokio::test]
 async fn the_embedded_cache_evicts_a_modules_own_least_recently_used_first() {
     let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
-    let a = scoped(&store, "own", "t", "a", holding(1_000));
+    let a = scoped(&store, "own", "t", "a", holding(10 * ENTRY));
     // Ten entries of 100 bytes (key and value) fill the quota.
     a.set("keep", vec![0; 96], None).await.unwrap();
     let keys = names("k", 30);
@@ -315,28 +323,34 @@ async fn the_embedded_cache_evicts_a_modules_own_least_recently_used_first() {
 #[tokio::test]
 async fn the_embedded_cache_holds_a_module_to_its_byte_quota() {
     let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
-    let a = scoped(&store, "bound", "t", "a", holding(1_000));
+    let quota = 10 * ENTRY;
+    let a = scoped(&store, "bound", "t", "a", holding(quota));
     for i in 0..100 {
         let size = i * 37 % 300 + 1;
         a.set(&format!("k{i}"), vec![0; size], None).await.unwrap();
         let used = a.used_bytes().unwrap();
-        assert!(used <= 1_000, "{used} bytes held after set {i}");
+        assert!(used <= quota, "{used} bytes held after set {i}");
     }
     assert!(
-        a.used_bytes().unwrap() > 700,
+        a.used_bytes().unwrap() > quota * 7 / 10,
         "the quota is used, not emptied"
     );
 
     // incr on a new key makes an entry that counts like any other.
-    let counter = scoped(&store, "bound", "t", "counter", holding(10));
+    let two_entries = 2 * ENTRY_OVERHEAD_BYTES + 10;
+    let counter = scoped(&store, "bound", "t", "counter", holding(two_entries));
     counter.incr("n", 5).await.unwrap();
-    assert_eq!(counter.used_bytes(), Some(2), "\"n\" and \"5\"");
+    assert_eq!(
+        counter.used_bytes(),
+        Some(ENTRY_OVERHEAD_BYTES + 2),
+        "\"n\" and \"5\""
+    );
     counter.incr("counter", 1).await.unwrap();
-    assert_eq!(counter.used_bytes(), Some(10));
+    assert_eq!(counter.used_bytes(), Some(two_entries));
     counter.incr("x", 1).await.unwrap();
     assert_eq!(
         counter.used_bytes(),
-        Some(10),
+        Some(two_entries),
         "\"n\", the oldest, made room"
     );
     assert_eq!(counter.get("n").await.unwrap(), None);
@@ -346,14 +360,14 @@ async fn the_embedded_cache_holds_a_module_to_its_byte_quota() {
 #[tokio::test]
 async fn the_embedded_cache_frees_a_modules_quota_on_delete_and_expiry() {
     let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
-    let a = scoped(&store, "free", "t", "a", holding(300));
+    let a = scoped(&store, "free", "t", "a", holding(3 * ENTRY));
     let ttl = Some(Duration::from_millis(150));
     a.set("old", vec![0; 97], None).await.unwrap();
     a.set("ttl", vec![0; 97], ttl).await.unwrap();
     a.set("del", vec![0; 97], None).await.unwrap();
-    assert_eq!(a.used_bytes(), Some(300));
+    assert_eq!(a.used_bytes(), Some(3 * ENTRY));
     assert!(a.delete("del").await.unwrap());
-    assert_eq!(a.used_bytes(), Some(200), "a delete frees its bytes");
+    assert_eq!(a.used_bytes(), Some(2 * ENTRY), "a delete frees its bytes");
     a.set("new", vec![0; 97], None).await.unwrap();
     // The expiring entry is now the most recently used, "old" the least.
     assert!(a.get("ttl").await.unwrap().is_some());
@@ -366,23 +380,29 @@ async fn the_embedded_cache_frees_a_modules_quota_on_delete_and_expiry() {
     );
     assert_eq!(
         a.used_bytes(),
-        Some(300),
+        Some(3 * ENTRY),
         "the expired entry is not counted"
     );
     assert!(a.expire("old", Duration::from_millis(150)).await.unwrap());
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(a.used_bytes(), Some(200), "expire frees the bytes in time");
+    assert_eq!(
+        a.used_bytes(),
+        Some(2 * ENTRY),
+        "expire frees the bytes in time"
+    );
 }
 
 #[tokio::test]
 async fn the_embedded_cache_refuses_a_write_bigger_than_the_modules_quota() {
     let store = CacheStore::Embedded(EmbeddedCache::new(1 << 20));
-    let a = scoped(&store, "big", "t", "a", holding(100));
+    let quota = ENTRY;
+    let a = scoped(&store, "big", "t", "a", holding(quota));
     a.set("small", vec![0; 10], None).await.unwrap();
-    // Within max_value_bytes, but 3 + 98 bytes is over the module's 100.
+    // Within max_value_bytes, but 3 + 98 bytes is one over the quota.
     let err = a.set("big", vec![0; 98], None).await.unwrap_err();
+    let limit = format!("holds at most {quota} bytes");
     assert!(
-        matches!(&err, CacheError::ValueTooLarge(m) if m.contains("holds at most 100 bytes")),
+        matches!(&err, CacheError::ValueTooLarge(m) if m.contains(&limit)),
         "{err:?}"
     );
     let batch = vec![
@@ -393,9 +413,15 @@ async fn the_embedded_cache_refuses_a_write_bigger_than_the_modules_quota() {
     assert!(matches!(err, CacheError::ValueTooLarge(_)), "{err:?}");
     assert_eq!(a.get("x").await.unwrap(), None, "all or none");
     assert!(a.get("small").await.unwrap().is_some(), "nothing made room");
-    assert_eq!(a.used_bytes(), Some(15));
+    assert_eq!(a.used_bytes(), Some(ENTRY_OVERHEAD_BYTES + 15));
 
-    let counter = scoped(&store, "big", "t", "counter", holding(10));
+    let counter = scoped(
+        &store,
+        "big",
+        "t",
+        "counter",
+        holding(ENTRY_OVERHEAD_BYTES + 10),
+    );
     let err = counter.incr("abcdefghij", 1).await.unwrap_err();
     assert!(matches!(err, CacheError::ValueTooLarge(_)), "{err:?}");
     assert_eq!(counter.used_bytes(), Some(0));
@@ -404,9 +430,9 @@ async fn the_embedded_cache_refuses_a_write_bigger_than_the_modules_quota() {
 #[tokio::test]
 async fn the_embedded_cache_past_its_size_evicts_from_the_module_most_over_its_share() {
     // Quotas that add up to twice the cache: it can fill.
-    let store = CacheStore::Embedded(EmbeddedCache::new(1_000));
-    let a = scoped(&store, "share", "t", "a", holding(1_000));
-    let b = scoped(&store, "share", "t", "b", holding(1_000));
+    let store = CacheStore::Embedded(EmbeddedCache::new(10 * ENTRY));
+    let a = scoped(&store, "share", "t", "a", holding(10 * ENTRY));
+    let b = scoped(&store, "share", "t", "b", holding(10 * ENTRY));
     let b_keys = names("b", 6);
     for key in &b_keys[..3] {
         b.set(key, vec![1; 97], None).await.unwrap();

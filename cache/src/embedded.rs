@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub use scope::ENTRY_OVERHEAD_BYTES;
 use scope::{Entry, Scope, size};
 
 use crate::error::{CacheError, CacheResult};
@@ -20,7 +21,8 @@ struct Inner {
     max_bytes: usize,
 }
 
-/// An LRU cache bounded by the bytes of its keys and values, in scopes
+/// An LRU cache bounded by the bytes of its entries (keys, values and
+/// [`ENTRY_OVERHEAD_BYTES`] each), in scopes
 /// (one per module) with byte quotas of their own.
 ///
 /// A write that would take its scope past the scope's quota first evicts
@@ -47,7 +49,7 @@ fn expiry(ttl: Duration) -> Option<Instant> {
 }
 
 impl EmbeddedCache {
-    /// A cache holding at most `max_bytes` of keys and values in all.
+    /// A cache holding at most `max_bytes` of entries in all.
     pub fn new(max_bytes: usize) -> EmbeddedCache {
         EmbeddedCache {
             inner: Arc::new(Mutex::new(Inner {
@@ -74,7 +76,8 @@ impl EmbeddedCache {
     }
 
     /// Stores every entry in `scope`, whose quota is `max_bytes`, expiring
-    /// after `ttl` if given. Entries whose keys and values add up to more
+    /// after `ttl` if given. Entries whose sizes (keys, values and overhead)
+    /// add up to more
     /// than the quota (or the cache's size) are refused, all of them, with
     /// [`CacheError::ValueTooLarge`].
     pub fn set_many(
@@ -125,7 +128,7 @@ impl EmbeddedCache {
             .is_some_and(|scope| scope.set_expiry(key, expiry(ttl)))
     }
 
-    /// The bytes (keys and values) of the live entries in `scope`: what
+    /// The bytes (keys, values and overhead) of the live entries in `scope`: what
     /// counts against its quota.
     pub fn used_bytes(&self, scope: &str) -> usize {
         let mut inner = self.lock();
@@ -165,7 +168,7 @@ impl Inner {
         let limit = max_bytes.min(self.max_bytes);
         if bytes > limit {
             return Err(CacheError::ValueTooLarge(format!(
-                "this write is {bytes} bytes of keys and values; this module's cache holds at most {limit} bytes"
+                "this write counts for {bytes} bytes (keys, values and {ENTRY_OVERHEAD_BYTES} per entry); this module's cache holds at most {limit} bytes"
             )));
         }
         let now = Instant::now();

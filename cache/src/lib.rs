@@ -16,7 +16,7 @@ mod redis_cache;
 
 use std::time::Duration;
 
-pub use embedded::EmbeddedCache;
+pub use embedded::{ENTRY_OVERHEAD_BYTES, EmbeddedCache};
 pub use error::{CacheError, CacheResult};
 pub use redis_cache::RedisCache;
 
@@ -219,7 +219,7 @@ impl ScopedCache {
         }
     }
 
-    /// The bytes (keys and values) of the module's live entries in the
+    /// The bytes (keys, values and overhead) of the module's live entries in the
     /// embedded cache, which count against [`Quotas::max_bytes`]; `None` on
     /// Redis, which does not count them per module.
     pub fn used_bytes(&self) -> Option<usize> {

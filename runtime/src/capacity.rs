@@ -47,7 +47,7 @@ pub struct MemoryBound {
     pub connection_bytes: u64,
     /// Documents held by database queries of every running call.
     pub query_bytes: u64,
-    /// The embedded cache, with per-entry overhead (0 with Redis).
+    /// The embedded cache, with the allocator's rounding (0 with Redis).
     pub cache_bytes: u64,
     /// The runtime and the compiled components.
     pub runtime_bytes: u64,
@@ -70,7 +70,13 @@ impl HostCapacity {
             .map(|l| u64::from(l.max_concurrency) * (l.memory_bytes as u64 + FIBER_STACK_BYTES))
             .sum::<u64>();
         let cache_bytes = match config.cache.backend {
-            CacheBackend::Embedded => (config.cache.max_bytes as u64).saturating_mul(2),
+            // Its size counts each entry's structures (checked against the
+            // heap by cache/tests/entry_cost.rs); a quarter more covers the
+            // allocator's rounding.
+            CacheBackend::Embedded => {
+                let max = config.cache.max_bytes as u64;
+                max.saturating_add(max / 4)
+            }
             CacheBackend::Redis => 0,
         };
         let mut memory = MemoryBound {

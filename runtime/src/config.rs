@@ -148,7 +148,8 @@ pub struct CacheConfig {
     pub key_prefix: String,
     /// How long a Redis call may take before it fails as unavailable.
     pub timeout_ms: u64,
-    /// The embedded cache's size (keys and values), in bytes.
+    /// The embedded cache's size (keys, values and each entry's overhead),
+    /// in bytes.
     pub max_bytes: usize,
     /// Per module: the largest value, in bytes.
     pub max_value_bytes: usize,

@@ -26,7 +26,8 @@ pub struct LimitsTable {
     pub max_call_depth: Option<u32>,
     /// Bytes of documents the module may keep in the database.
     pub db_bytes: Option<u64>,
-    /// Bytes (keys and values) the module may keep in the embedded cache.
+    /// Bytes the module may keep in the embedded cache: keys, values and
+    /// 256 bytes per entry for the cache's own structures.
     pub cache_bytes: Option<usize>,
     /// Bytes of log messages and fields one call may write.
     pub log_bytes: Option<usize>,
