@@ -38,6 +38,11 @@ impl CallBudget {
         }
     }
 
+    /// The guest CPU time used so far.
+    pub fn cpu_used(&self) -> Duration {
+        self.meter.used()
+    }
+
     /// Which budget is spent, if any.
     pub fn exhausted(&self) -> Option<Exhausted> {
         if Instant::now() >= self.deadline {

@@ -16,6 +16,7 @@ use crate::admission::Admission;
 use crate::call_budget::{CallBudget, Exhausted};
 use crate::capabilities::LogQuota;
 use crate::limits::ModuleLimits;
+use crate::long_calls::{LongCallLane, Seat};
 use crate::module_directory::ModuleDirectory;
 use crate::services::HostServices;
 
@@ -42,6 +43,8 @@ pub struct ModuleContext {
     pub limits: ModuleLimits,
     /// Its slots and queue: how many of its calls run at once.
     pub admission: Admission,
+    /// The host's seats for long-running calls.
+    pub long_calls: LongCallLane,
 }
 
 /// The tenant every module belongs to until tenants are configured.
@@ -69,6 +72,7 @@ impl ModuleContext {
                 .with_max_bytes(limits.db_bytes),
             cache: services.cache_for(DEFAULT_TENANT, name, limits.cache_bytes)?,
             admission: Admission::new(limits.max_concurrency, limits.max_queue),
+            long_calls: services.long_calls.clone(),
             limits,
         })
     }
@@ -96,6 +100,8 @@ pub struct HostState {
     pub call_depth: u32,
     /// The call's deadline and CPU time.
     pub budget: CallBudget,
+    /// The seat the call holds while it runs, once it is long-running.
+    pub seat: Seat,
     /// Which budget the epoch callback found spent, once it has.
     pub exhausted: Option<Exhausted>,
     /// What the guest may still log in this call.
@@ -129,6 +135,7 @@ impl HostState {
             request_id,
             call_depth,
             budget,
+            seat: Seat::default(),
             exhausted: None,
             wasi: None,
             table: ResourceTable::new(),

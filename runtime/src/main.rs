@@ -16,6 +16,7 @@ mod http_response;
 mod limits;
 mod listener;
 mod loader;
+mod long_calls;
 mod module_directory;
 mod registry;
 mod request_id;

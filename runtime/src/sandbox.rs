@@ -15,6 +15,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use crate::bindings::{self, Health, Manifest, Request, Response};
 use crate::call_budget::{CallBudget, Exhausted};
 use crate::host_state::{HostState, ModuleContext};
+use crate::long_calls::LONG_CALL_CPU;
 
 /// A module ready to be instantiated: compiled, linked and type-checked
 /// against the world once, at load.
@@ -221,11 +222,16 @@ impl ModuleSandbox {
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         // Every epoch tick a running guest yields its worker thread, so a
-        // loop cannot hold a thread that other requests need; the tick
-        // also checks the budget, and a spent one stops the guest.
+        // loop cannot hold a thread that other requests need, and a
+        // long-running call waits for its turn on a seat; the tick also
+        // checks the budget, and a spent one stops the guest.
         store.epoch_deadline_callback(|mut store| {
             let state = store.data_mut();
             Ok(match state.budget.exhausted() {
+                None if state.budget.cpu_used() >= LONG_CALL_CPU => UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(state.module.long_calls.next_turn(&state.seat)),
+                ),
                 None => UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())),
                 Some(exhausted) => {
                     state.exhausted = Some(exhausted);
@@ -234,6 +240,7 @@ impl ModuleSandbox {
             })
         });
         store.set_epoch_deadline(1);
+        let seat = store.data().seat.clone();
         let run = async {
             let instance = self
                 .pre
@@ -245,7 +252,8 @@ impl ModuleSandbox {
         };
         // The deadline also stops a call that waits on the host (a module
         // call, the database), where the epoch callback does not run.
-        let outcome = tokio::time::timeout_at(call.deadline.into(), budget.metered(run)).await;
+        let running = seat.held_while_running(budget.metered(run));
+        let outcome = tokio::time::timeout_at(call.deadline.into(), running).await;
         let state = store.data();
         state
             .log_quota

@@ -8,12 +8,15 @@ use modhost_cache::{CacheStore, EmbeddedCache, Quotas, RedisCache, ScopedCache};
 use modhost_docstore::{DocumentStore, EmbeddedStore, Limits, MongoStore};
 
 use crate::config::{CacheBackend, DbBackend, RuntimeConfig};
+use crate::long_calls::LongCallLane;
 
 /// The services, started once and shared by every module.
 #[derive(Clone)]
 pub struct HostServices {
     /// The document database.
     pub db: DocumentStore,
+    /// The worker threads long-running guest calls take turns on.
+    pub long_calls: LongCallLane,
     cache: CacheStore,
     cache_prefix: String,
     cache_quotas: Quotas,
@@ -24,6 +27,9 @@ impl HostServices {
     pub async fn start(config: &RuntimeConfig) -> Result<HostServices> {
         Ok(HostServices {
             db: open_db(config).await?,
+            long_calls: LongCallLane::for_workers(
+                tokio::runtime::Handle::current().metrics().num_workers(),
+            ),
             cache: open_cache(config)?,
             cache_prefix: config.cache.key_prefix.clone(),
             cache_quotas: Quotas {
