@@ -11,8 +11,11 @@ guests:
     scripts/build-guests
 
 # Run every test: guests built from source, then unit and end-to-end tests.
+# The MongoDB checks are ignored (shown as such) unless
+# MODHOST_TEST_MONGODB_URI names a server; then they run too.
 test: guests
     cargo test --release --workspace
+    if [ -n "${MODHOST_TEST_MONGODB_URI:-}" ]; then cargo test --release -p modhost-docstore --test db_behaviour -- --ignored mongodb::; fi
 
 # Check a config without serving: modules, routes, errors.
 check: guests

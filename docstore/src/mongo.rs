@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use futures_util::{TryFutureExt, TryStreamExt};
+use futures_util::{FutureExt, TryFutureExt, TryStreamExt};
 use mongodb::bson::{self, Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions};
@@ -181,11 +181,34 @@ impl MongoStore {
             encode(&doc, self.limits.max_document_bytes)?;
             prepared.push(to_document(&doc)?);
         }
+        let stored_ids: Vec<Bson> = prepared
+            .iter()
+            .filter_map(|doc| doc.get("_id").cloned())
+            .collect();
         let collection = self.collection(namespace);
-        let insert = collection.insert_many(prepared);
-        self.bounded(limit, insert.into_future().map_err(driver_error))
-            .await?;
-        Ok(ids)
+        let insert = collection.insert_many(prepared).into_future();
+        let Err(err) = self.bounded(limit, insert.map(Ok)).await? else {
+            return Ok(ids);
+        };
+        // An ordered insert stops at its first refused document, and those
+        // before it stay stored. Take them out again, so that a batch is
+        // all or none as the `db` interface promises. Not atomic: a reader
+        // may see them meanwhile (MongoDB's transactions need a replica
+        // set, which a deployment may not have).
+        if let Some(stored) = stored_before_failure(&err).filter(|&n| n > 0) {
+            let undo =
+                collection.delete_many(bson::doc! { "_id": { "$in": &stored_ids[..stored] } });
+            let undone = self
+                .bounded(self.timeout, undo.into_future().map_err(driver_error))
+                .await;
+            if let Err(undo_err) = undone {
+                return Err(DbError::Backend(format!(
+                    "MongoDB refused document {stored} of the batch ({}) and the {stored} stored before it could not be removed again: {undo_err}",
+                    driver_error(err)
+                )));
+            }
+        }
+        Err(driver_error(err))
     }
 
     /// Updates the first match, or all with `many`; upserts when asked.
@@ -300,6 +323,16 @@ fn deadline_passed() -> DbError {
 }
 
 /// The driver's error as the guest sees it.
+/// How many documents of an ordered `insert_many` were stored before the
+/// one the server refused; `None` when that is not known (the server may
+/// have stored all, some or none).
+fn stored_before_failure(err: &mongodb::error::Error) -> Option<usize> {
+    match err.kind.as_ref() {
+        ErrorKind::InsertMany(e) => e.write_errors.as_ref()?.iter().map(|e| e.index).min(),
+        _ => None,
+    }
+}
+
 fn driver_error(err: mongodb::error::Error) -> DbError {
     if matches!(err.kind.as_ref(), ErrorKind::Command(e) if e.code == MAX_TIME_MS_EXPIRED) {
         return DbError::Timeout(format!(
