@@ -87,6 +87,39 @@ fn a_guest_over_its_cpu_time_gets_504_naming_the_cpu_limit() {
 }
 
 #[test]
+fn a_module_call_spends_its_callers_cpu_time_not_a_fresh_budget() {
+    // The callee's own limit is 5 s; its caller has 100 ms in all.
+    let modhost = serve("[modules.misbehaving_module.limits]\ncpu_ms = 100\ntimeout_ms = 20000\n");
+    let started = Instant::now();
+    let response = modhost.get("/misbehave/call/forever");
+    // A callee on a fresh budget would run its own 5 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The callee stops at what was left of its caller's 100 ms: the caller
+    // passes that on (502), or is stopped itself at its next tick (504).
+    assert!(
+        [502, 504].contains(&response.status),
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let message = response.json()["error"].as_str().unwrap().to_string();
+    let limit: u64 = message
+        .split("CPU time limit of ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no CPU limit named: {message}"));
+    assert!(
+        limit <= 100,
+        "the callee got a budget of its own: {message}"
+    );
+    assert_eq!(modhost.get("/spin/ok").status, 200);
+}
+
+#[test]
 fn looping_guests_do_not_stall_other_requests() {
     let modhost = serve("[modules.misbehaving_module.limits]\ntimeout_ms = 3000\ncpu_ms = 3000\n");
     let loops: Vec<_> = (0..4)

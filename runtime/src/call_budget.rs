@@ -43,6 +43,18 @@ impl CallBudget {
         self.meter.used()
     }
 
+    /// The guest CPU time this call may still use.
+    pub fn cpu_left(&self) -> Duration {
+        self.cpu_limit.saturating_sub(self.meter.used())
+    }
+
+    /// Counts `spent` (a module call's CPU time, which ran outside this
+    /// call's polls) as this call's own.
+    pub fn charge(&self, spent: Duration) {
+        let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        self.meter.used_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
     /// Which budget is spent, if any.
     pub fn exhausted(&self) -> Option<Exhausted> {
         if Instant::now() >= self.deadline {
@@ -146,6 +158,20 @@ mod tests {
             .metered(async { std::thread::sleep(Duration::from_millis(40)) })
             .await;
         assert!(budget.meter.used() >= Duration::from_millis(40));
+        assert_eq!(budget.exhausted(), Some(Exhausted::Cpu));
+    }
+
+    #[test]
+    fn a_module_calls_cpu_time_charged_to_its_caller_counts_against_it() {
+        let budget = CallBudget::new(
+            Instant::now() + Duration::from_secs(10),
+            Duration::from_millis(30),
+        );
+        budget.charge(Duration::from_millis(20));
+        assert!(budget.cpu_left() <= Duration::from_millis(10));
+        assert_eq!(budget.exhausted(), None);
+        budget.charge(Duration::from_millis(10));
+        assert_eq!(budget.cpu_left(), Duration::ZERO);
         assert_eq!(budget.exhausted(), Some(Exhausted::Cpu));
     }
 

@@ -60,7 +60,8 @@ pub enum CallError {
     Exhausted {
         /// Which budget.
         budget: Exhausted,
-        /// The module's limit for it.
+        /// The limit that ran out: the module's own, or for a module call
+        /// what was left of its caller's.
         limit: Duration,
     },
     /// The guest trapped (a panic, an out-of-bounds access, `unreachable`,
@@ -183,14 +184,23 @@ impl ModuleSandbox {
     }
 
     /// A call of this module for `request_id`, `depth` module calls deep,
-    /// starting now: it ends at the module's time limit, or at `within`
-    /// (a caller's deadline) when that comes first.
-    pub fn new_call(&self, request_id: Arc<str>, depth: u32, within: Option<Instant>) -> GuestCall {
-        let own = Instant::now() + self.context.limits.timeout();
+    /// starting now, within the module's time and CPU limits; a module
+    /// call also within what is left of its `caller`'s, to which it
+    /// charges the CPU time it uses.
+    pub fn new_call(
+        &self,
+        request_id: Arc<str>,
+        depth: u32,
+        caller: Option<&CallBudget>,
+    ) -> GuestCall {
+        let limits = &self.context.limits;
+        let deadline = Instant::now() + limits.timeout();
         GuestCall {
             request_id,
             depth,
-            deadline: within.map_or(own, |deadline| deadline.min(own)),
+            deadline: caller.map_or(deadline, |caller| caller.deadline.min(deadline)),
+            cpu_limit: caller.map_or(limits.cpu(), |caller| caller.cpu_left().min(limits.cpu())),
+            caller: caller.cloned(),
         }
     }
 
@@ -212,7 +222,7 @@ impl ModuleSandbox {
         Results: ComponentNamedList + Lift + Send + Sync + 'static,
     {
         let limits = &self.context.limits;
-        let budget = CallBudget::new(call.deadline, limits.cpu());
+        let budget = CallBudget::new(call.deadline, call.cpu_limit);
         let state = HostState::new(
             self.context.clone(),
             call.request_id,
@@ -254,6 +264,9 @@ impl ModuleSandbox {
         // call, the database), where the epoch callback does not run.
         let running = seat.held_while_running(budget.metered(run));
         let outcome = tokio::time::timeout_at(call.deadline.into(), running).await;
+        if let Some(caller) = &call.caller {
+            caller.charge(budget.cpu_used());
+        }
         let state = store.data();
         state
             .log_quota
@@ -262,7 +275,7 @@ impl ModuleSandbox {
             budget,
             limit: match budget {
                 Exhausted::Deadline => limits.timeout(),
-                Exhausted::Cpu => limits.cpu(),
+                Exhausted::Cpu => call.cpu_limit,
             },
         };
         match outcome {
@@ -285,4 +298,9 @@ pub struct GuestCall {
     pub depth: u32,
     /// When the request's time is up.
     pub deadline: Instant,
+    /// The guest CPU time the call may use.
+    pub cpu_limit: Duration,
+    /// For a module call: the caller's budget, charged with this call's
+    /// CPU time.
+    pub caller: Option<CallBudget>,
 }

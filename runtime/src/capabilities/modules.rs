@@ -81,12 +81,12 @@ impl modules::Host for HostState {
             },
             route,
         );
-        // The callee spends what is left of the request's time, never more
-        // than its own time limit.
-        let within = Some(self.budget.deadline);
+        // The callee spends what is left of the request's time and of its
+        // caller's CPU time, never more than its own limits, and its CPU
+        // time counts as its caller's.
         let call = target
             .sandbox
-            .new_call(self.request_id.clone(), depth, within);
+            .new_call(self.request_id.clone(), depth, Some(&self.budget));
         // The callee runs as a task of its own rather than inside this
         // guest's fiber: its store, budget and stack stay its own. When the
         // caller is stopped (its deadline, its client gone), this future is
