@@ -249,7 +249,13 @@ fn the_callee_of_a_module_call_gets_only_what_is_left_of_the_deadline() {
 #[test]
 fn a_guest_that_exhausts_its_memory_or_stack_traps_and_the_host_serves_on() {
     let modhost = serve("[modules.misbehaving_module.limits]\nmemory_bytes = 16777216\n");
-    for path in ["/misbehave/alloc", "/misbehave/recurse"] {
+    // The module's own 16 MiB is the limit hit, not the default 64 MiB.
+    modhost.get("/misbehave/alloc?mb=8").expect_status(200);
+    for path in [
+        "/misbehave/alloc?mb=24",
+        "/misbehave/alloc",
+        "/misbehave/recurse",
+    ] {
         let response = modhost.get(path);
         assert_error(&response, 500, "failed while handling the request");
         assert_serves_normally(&modhost);
