@@ -508,22 +508,37 @@ fn the_per_client_cap_closes_connections_over_it() {
 }
 
 #[test]
-fn the_modules_listing_shows_paths_as_the_config_names_them() {
+fn the_modules_listing_never_shows_an_absolute_path_of_the_host() {
     let dir = temp_dir();
     std::fs::copy(
         support::guest("my_new_module"),
         dir.path().join("my_new_module.wasm"),
     )
     .unwrap();
+    std::fs::create_dir(dir.path().join("modules")).unwrap();
+    std::fs::copy(
+        support::guest("misbehaving_module"),
+        dir.path().join("modules/inside.wasm"),
+    )
+    .unwrap();
+    // Relative, absolute inside the config's folder, absolute elsewhere.
     let config = write_config(
         dir.path(),
-        "[modules.my_new_module]\npath = \"my_new_module.wasm\"\n",
+        &format!(
+            "{}{}{}",
+            "[modules.my_new_module]\npath = \"my_new_module.wasm\"\n",
+            module_table("spin_module"),
+            format_args!(
+                "[modules.misbehaving_module]\npath = \"{}\"\n",
+                dir.path().join("modules/inside.wasm").display()
+            ),
+        ),
     );
     let modhost = Modhost::start_with(&config, dir.path());
-    assert_eq!(
-        modhost.module_listing("my_new_module")["source"],
-        "my_new_module.wasm"
-    );
+    let shown = |name: &str| modhost.module_listing(name)["source"].clone();
+    assert_eq!(shown("my_new_module"), "my_new_module.wasm");
+    assert_eq!(shown("spin_module"), "spin_module.wasm");
+    assert_eq!(shown("misbehaving_module"), "modules/inside.wasm");
 }
 
 #[test]

@@ -215,6 +215,25 @@ impl RuntimeConfig {
         base.join(&module.path)
     }
 
+    /// A module's component path as clients may see it (in `/modules` and
+    /// failure reasons): as the config names it when relative, relative to
+    /// the config's folder when inside it, else the file name alone, so no
+    /// absolute path of the host reaches a client.
+    pub fn shown_module_path(&self, module: &ModuleConfig) -> PathBuf {
+        let base = self.source.parent().unwrap_or(Path::new("."));
+        if module.path.is_relative() {
+            return module.path.clone();
+        }
+        match module.path.strip_prefix(base) {
+            Ok(inside) => inside.to_path_buf(),
+            Err(_) => module
+                .path
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_default(),
+        }
+    }
+
     /// The limits of module `name`: its own table over `[sandbox]` over the
     /// defaults.
     pub fn module_limits(&self, name: &str) -> ModuleLimits {

@@ -120,6 +120,7 @@ impl Loader<'_> {
         let config = self.config;
         let module_config = &config.modules[name];
         let source = config.module_path(module_config);
+        let shown = config.shown_module_path(module_config);
         let context = Arc::new(ModuleContext::new(
             name,
             capabilities::toml_table_to_json(&module_config.config),
@@ -129,7 +130,7 @@ impl Loader<'_> {
         )?);
         let component = ComponentFile {
             path: &source,
-            shown: &module_config.path,
+            shown: &shown,
         };
         let described =
             describe_module(context.clone(), component, self.engine, &self.linker).await;
@@ -153,7 +154,7 @@ impl Loader<'_> {
                 );
                 ModuleEntry {
                     name: name.to_string(),
-                    relative_source: module_config.path.clone(),
+                    relative_source: shown.clone(),
                     manifest: Some(manifest),
                     sandbox: Some(Arc::new(sandbox)),
                     state: ModuleState::Ready,
@@ -171,7 +172,7 @@ impl Loader<'_> {
                 );
                 ModuleEntry {
                     name: name.to_string(),
-                    relative_source: module_config.path.clone(),
+                    relative_source: shown.clone(),
                     manifest: None,
                     sandbox: None,
                     state: ModuleState::Failed(reason),

@@ -22,8 +22,10 @@ pub enum ModuleState {
 pub struct ModuleEntry {
     /// The name under `[modules.<name>]`.
     pub name: String,
-    /// Its component file as the config names it (relative to the config's
-    /// folder), which is what clients may be shown.
+    /// Its component file as clients may be shown it (see
+    /// [`RuntimeConfig::shown_module_path`]).
+    ///
+    /// [`RuntimeConfig::shown_module_path`]: crate::config::RuntimeConfig::shown_module_path
     pub relative_source: PathBuf,
     /// What `describe` returned, once it has.
     pub manifest: Option<Manifest>,
