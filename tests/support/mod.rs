@@ -246,6 +246,22 @@ impl HttpResponse {
         self
     }
 
+    /// Panics unless this is an error answer modhost (or a guest through
+    /// the SDK) wrote: status `status`, a JSON `error` message containing
+    /// `needle`, and as `request_id` the `x-request-id` header's value (both
+    /// present).
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, needle: &str) -> &Self {
+        self.expect_status(status);
+        let body = self.json();
+        let message = body["error"].as_str().expect("an error message");
+        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+        let id = self.header("x-request-id").expect("an x-request-id header");
+        assert!(!id.is_empty(), "an empty x-request-id");
+        assert_eq!(body["request_id"], id, "{body}");
+        self
+    }
+
     /// The body parsed as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|err| {
