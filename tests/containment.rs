@@ -98,6 +98,24 @@ fn a_module_call_spends_its_callers_cpu_time_not_a_fresh_budget() {
 }
 
 #[test]
+fn a_callee_stops_at_its_own_time_limit_within_a_longer_callers() {
+    let modhost = serve("[modules.spin_module.limits]\ntimeout_ms = 300\n");
+    let started = Instant::now();
+    let response = modhost.get("/misbehave/call/forever");
+    let took = started.elapsed();
+    response.expect_error(
+        502,
+        "module spin_module did not finish before the request's deadline",
+    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the caller's 10 s applied: {took:?}"
+    );
+    assert_serves_normally(&modhost);
+}
+
+#[test]
 fn looping_guests_do_not_stall_other_requests() {
     let modhost = serve("[modules.misbehaving_module.limits]\ntimeout_ms = 3000\ncpu_ms = 3000\n");
     let loops: Vec<_> = (0..4)

@@ -24,12 +24,46 @@ fn a_declared_dependency_answers_through_its_own_route() {
     assert_eq!(echoed["method"], "POST");
     assert_eq!(echoed["route"], "/trap/echo/:id/...");
     assert_eq!(echoed["id"], "relayed");
-    // The callee serves the same request: same id, and it sees the caller's
-    // query, header and body.
-    assert_eq!(echoed["tail"], request_id);
+    // The callee serves the same request: its own request id is the
+    // caller's, and it sees the caller's query, header and body.
+    assert_eq!(echoed["request_id"], request_id);
+    assert_eq!(echoed["tail"], request_id, "the caller's id, in the path");
     assert_eq!(echoed["q"], "x y");
     assert_eq!(echoed["header"], "from dependent");
     assert_eq!(echoed["body"], "hi");
+}
+
+#[test]
+fn a_callee_with_no_such_route_or_that_fails_is_an_error_the_caller_passes_on() {
+    let modhost = dependent_and_trap("");
+    let missing = modhost.get("/dependent/call/trap/nothing");
+    missing.expect_error(502, "module trap_module has no route for GET /trap/nothing");
+    let failed = modhost.get("/dependent/call/trap/panic");
+    let request_id = failed
+        .header("x-request-id")
+        .unwrap_or_default()
+        .to_string();
+    failed.expect_error(
+        502,
+        &format!(
+            "module trap_module failed while handling the request; see the runtime log for request {request_id}"
+        ),
+    );
+    // The details are in the log, not in the answer.
+    let message = failed.json()["error"].as_str().unwrap().to_string();
+    assert!(!message.contains("panics on purpose"), "{message}");
+    modhost.wait_for_log("trap_module panics on purpose");
+    assert_eq!(modhost.get("/dependent/call/trap/ok").status, 200);
+}
+
+#[test]
+fn a_callee_runs_with_its_own_config() {
+    let modhost = dependent_and_trap(
+        "[modules.trap_module.config]\ngreeting = \"from trap\"\n[modules.dependent_module.config]\ngreeting = \"from dependent\"\n",
+    );
+    let answer = modhost.get("/dependent/call/trap/config");
+    answer.expect_status(200);
+    assert_eq!(answer.json()["greeting"], "from trap");
 }
 
 #[test]
@@ -55,6 +89,9 @@ fn a_chain_deeper_than_the_limit_ends_with_a_clear_error() {
     assert!(message.contains("deeper than the limit of 1"), "{message}");
     // One call deep is within the limit, and the host is unharmed.
     assert_eq!(modhost.get("/dependent/relay").status, 200);
+    // Two calls deep at a limit of two: exactly at the limit is allowed.
+    let at_limit = dependent_and_trap(&format!("{chain}[sandbox]\nmax_call_depth = 2\n"));
+    at_limit.get("/chain").expect_status(200);
 
     let unlimited = dependent_and_trap(&chain);
     let through = unlimited.get("/chain");
