@@ -618,40 +618,40 @@ async fn bad_input_is_an_error_value_naming_the_problem(store: DocumentStore, sc
     }
 }
 
-async fn scopes_never_see_each_others_data(store: DocumentStore, scope: Scope) {
-    let tenant = fresh_tenant();
-    let mine = ns(&scope, "shared_name");
-    let other_module = Scope::new(&tenant, "other")
-        .unwrap()
-        .collection("shared_name")
-        .unwrap();
-    store
-        .insert(&mine, vec![json!({"_id": "k", "owner": "me"})], NO_DEADLINE)
-        .await
-        .unwrap();
-    store
-        .insert(
-            &other_module,
-            vec![json!({"_id": "k", "owner": "other"})],
-            NO_DEADLINE,
-        )
-        .await
-        .unwrap();
-
+async fn scopes_never_see_each_others_data(store: DocumentStore, _scope: Scope) {
+    // One tenant with two modules, and a second tenant with a module of the
+    // first's name: the tenant and the module each keep data apart alone.
+    let (tenant, other_tenant) = (fresh_tenant(), fresh_tenant());
+    let scopes = [
+        (tenant.as_str(), "suite"),
+        (tenant.as_str(), "other"),
+        (other_tenant.as_str(), "suite"),
+    ];
+    let namespaces: Vec<Namespace> = scopes
+        .iter()
+        .map(|(tenant, module)| ns(&Scope::new(tenant, module).unwrap(), "shared_name"))
+        .collect();
+    for (ns, (tenant, module)) in namespaces.iter().zip(&scopes) {
+        let doc = json!({"_id": "k", "owner": format!("{tenant}/{module}")});
+        store.insert(ns, vec![doc], NO_DEADLINE).await.unwrap();
+    }
     let everything = FindOptions::default();
-    let mine_found = store
-        .find(&mine, &json!({}), &everything, NO_DEADLINE)
-        .await
-        .unwrap();
-    assert_eq!(mine_found, vec![json!({"_id": "k", "owner": "me"})]);
+    for (ns, (tenant, module)) in namespaces.iter().zip(&scopes) {
+        let found = store
+            .find(ns, &json!({}), &everything, NO_DEADLINE)
+            .await
+            .unwrap();
+        let owner = format!("{tenant}/{module}");
+        assert_eq!(found, vec![json!({"_id": "k", "owner": owner})]);
+    }
+    // Deleting everything in one scope leaves the others whole.
     store
-        .delete(&other_module, &json!({}), true, NO_DEADLINE)
+        .delete(&namespaces[0], &json!({}), true, NO_DEADLINE)
         .await
         .unwrap();
-    assert_eq!(
-        store.count(&mine, &json!({}), NO_DEADLINE).await.unwrap(),
-        1
-    );
+    for ns in &namespaces[1..] {
+        assert_eq!(store.count(ns, &json!({}), NO_DEADLINE).await.unwrap(), 1);
+    }
     assert!(Scope::new("t/1", "m").is_err());
     assert!(Scope::new("t", "../m").is_err());
 }
