@@ -117,8 +117,14 @@ fn acknowledged_writes_survive_sigkill() {
                         Ok(answer) if answer.status == 200 => {
                             acknowledged.push(answer.json()["id"].as_str().unwrap().to_string());
                         }
+                        // Only the kill may stop a writer, never an error.
+                        Ok(answer) => panic!(
+                            "a write answered {}: {}",
+                            answer.status,
+                            String::from_utf8_lossy(&answer.body)
+                        ),
                         // The runtime died under this request: not acknowledged.
-                        _ => break,
+                        Err(_) => break,
                     }
                 }
                 acknowledged
@@ -206,7 +212,15 @@ fn concurrent_transfers_keep_every_credit_and_never_overdraw() {
                     .unwrap();
                     match answer.status {
                         200 => done += 1,
-                        409 => refused += 1,
+                        409 => {
+                            let message = answer.json()["error"].to_string();
+                            assert!(
+                                message
+                                    .contains(&format!("{from} has fewer than {amount} credits")),
+                                "{message}"
+                            );
+                            refused += 1;
+                        }
                         other => panic!(
                             "transfer answered {other}: {}",
                             String::from_utf8_lossy(&answer.body)
@@ -304,6 +318,8 @@ fn an_unreachable_mongodb_is_a_503_and_the_runtime_keeps_serving() {
         started.elapsed()
     );
     assert_eq!(modhost.get("/my-module/info").status, 200);
-    let health = modhost.get("/modules/my_new_module/health").json();
-    assert_eq!(health["status"], "unhealthy", "{health}");
+    // A ready module reporting itself unhealthy: 503, so probes see it.
+    let health = modhost.get("/modules/my_new_module/health");
+    health.expect_status(503);
+    assert_eq!(health.json()["status"], "unhealthy");
 }
