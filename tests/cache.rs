@@ -62,6 +62,16 @@ impl RedisServer {
         Self::start_on(port)
     }
 
+    /// Sends the server `signal` (`STOP` freezes it with its connections
+    /// open, so calls hang rather than fail; `CONT` wakes it).
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
     fn stop(&mut self) {
         self.child.kill().expect("stop redis-server");
         self.child.wait().expect("reap redis-server");
@@ -72,6 +82,24 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits, up to 20 s, until u1's balance (`credits`) is served from the
+/// cache again.
+fn wait_for_a_hit(modhost: &Modhost, credits: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (found, cached) = balance(modhost, "u1");
+        assert_eq!(found, credits);
+        if cached {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cache hit within 20 s of Redis coming back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -115,6 +143,17 @@ fn with_redis_down_requests_fall_back_to_the_database_and_hits_return_after() {
     assert_eq!(balance(&modhost, "u1"), (100, false));
     assert_eq!(balance(&modhost, "u1"), (100, true), "served from Redis");
 
+    // A frozen Redis answers nothing: only cache.timeout_ms bounds a call.
+    redis.signal("STOP");
+    for n in 0..3 {
+        let started = Instant::now();
+        assert_eq!(balance(&modhost, "u1"), (100, false), "request {n}");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "request {n} took {took:?}");
+    }
+    redis.signal("CONT");
+    wait_for_a_hit(&modhost, 100);
+
     redis.stop();
     for n in 0..10 {
         let started = Instant::now();
@@ -138,19 +177,8 @@ fn with_redis_down_requests_fall_back_to_the_database_and_hits_return_after() {
     }
 
     let _redis = RedisServer::start_on(redis.port);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (credits, cached) = balance(&modhost, "u1");
-        assert_eq!(credits, 50, "the balance after the outage's transfers");
-        if cached {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no cache hit within 20 s of Redis coming back"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The balance after the outage's transfers.
+    wait_for_a_hit(&modhost, 50);
     assert!(
         modhost.log().contains("cache read of"),
         "the fallback is logged"
