@@ -16,14 +16,16 @@ fn dependencies_are_initialised_first() {
         module_table("trap_module")
     ));
     assert_eq!(modhost.get("/dependent").status, 200);
-    let log = modhost.log();
-    let trap = log
-        .find("init of trap_module")
-        .expect("trap_module's init ran");
-    let dependent = log
-        .find("init of dependent_module")
-        .expect("dependent_module's init ran");
-    assert!(trap < dependent, "init order is wrong:\n{log}");
+    // When each init finished, as the runtime recorded it.
+    let finished = |name: &str| {
+        let listed = modhost.module_listing(name);
+        let at = listed["initialized_at"].as_str().expect("an init time");
+        chrono::DateTime::parse_from_rfc3339(at).unwrap_or_else(|err| panic!("{at}: {err}"))
+    };
+    assert!(
+        finished("trap_module") < finished("dependent_module"),
+        "dependent_module was initialised before its dependency"
+    );
     let health = modhost.get("/modules/dependent_module/health").json();
     assert_eq!(
         health["dependencies"],
@@ -148,22 +150,41 @@ fn check_prints_the_init_order_with_dependencies_and_routes() {
             module_table("trap_module")
         ),
     );
-    let (status, stdout, stderr) = run_modhost(&["check", "--config", config.to_str().unwrap()]);
-    assert!(status.success(), "{stdout}{stderr}");
-    let trap = stdout
-        .find("ok      trap_module")
-        .expect("trap_module listed");
-    let dependent = stdout
-        .find("ok      dependent_module")
-        .expect("dependent listed");
-    assert!(trap < dependent, "{stdout}");
-    assert!(stdout.contains("depends on trap_module"), "{stdout}");
-    assert!(stdout.contains("route GET /dependent"), "{stdout}");
+    let check = |config: &std::path::Path| {
+        let config = config.to_str().unwrap();
+        let (status, stdout, stderr) =
+            run_modhost(&["check", "--config", config, "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}{stderr}"));
+        (
+            status.success(),
+            report["modules"].as_array().unwrap().clone(),
+        )
+    };
+    let (ok, modules) = check(&config);
+    assert!(ok, "{modules:?}");
+    let names: Vec<&str> = modules
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["trap_module", "dependent_module"], "init order");
+    let dependent = &modules[1];
+    assert_eq!(dependent["state"], "ready");
+    assert_eq!(
+        dependent["dependencies"],
+        serde_json::json!(["trap_module"])
+    );
+    let routes = dependent["routes"].as_array().unwrap();
+    assert!(
+        routes.contains(&serde_json::json!("GET /dependent")),
+        "{routes:?}"
+    );
 
     let failing = write_config(dir.path(), &module_table("dependent_module"));
-    let (status, stdout, _) = run_modhost(&["check", "--config", failing.to_str().unwrap()]);
-    assert!(!status.success());
-    assert!(stdout.contains("FAILED  dependent_module"), "{stdout}");
+    let (ok, modules) = check(&failing);
+    assert!(!ok);
+    assert_eq!(modules[0]["name"], "dependent_module");
+    assert_eq!(modules[0]["state"], "failed");
 }
 
 #[test]

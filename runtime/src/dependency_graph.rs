@@ -140,6 +140,8 @@ mod tests {
             })
             .collect();
         let order = init_order(&modules).unwrap();
-        assert_eq!(order.first().map(String::as_str), Some("m09999"));
+        // Each depends on the next: the last first, and so on back.
+        let expected: Vec<String> = names.into_iter().rev().collect();
+        assert_eq!(order, expected);
     }
 }

@@ -1,8 +1,12 @@
 //! The paths the runtime answers itself: `GET /health`, `GET /modules` and
 //! `GET /modules/<name>/health`. No module may declare a route under them.
 
+use std::time::SystemTime;
+
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::bindings::modhost::module::types::HealthStatus;
 use crate::http_response::{Body, error_response, json_response, method_not_allowed};
@@ -67,7 +71,8 @@ fn overall_health(registry: &ModuleRegistry) -> Response<Body> {
     }
 }
 
-/// `GET /modules`: every module with its state, manifest and source.
+/// `GET /modules`: every module with its state, manifest, source and when
+/// its `init` finished.
 fn modules_listing(registry: &ModuleRegistry) -> Response<Body> {
     let modules: Vec<Value> = registry.modules().map(describe_module).collect();
     json_response(StatusCode::OK, &json!({ "modules": modules }))
@@ -96,7 +101,19 @@ fn describe_module(entry: &ModuleEntry) -> Value {
         "source".into(),
         json!(entry.relative_source.display().to_string()),
     );
+    let initialized_at = entry
+        .sandbox
+        .as_ref()
+        .and_then(|sandbox| sandbox.context().initialized_at.get().copied());
+    if let Some(at) = initialized_at.and_then(rfc3339) {
+        module.insert("initialized_at".into(), json!(at));
+    }
     Value::Object(module)
+}
+
+/// `at` as RFC 3339 in UTC, to the nanosecond.
+fn rfc3339(at: SystemTime) -> Option<String> {
+    OffsetDateTime::from(at).format(&Rfc3339).ok()
 }
 
 fn state_and_reason(state: &ModuleState) -> (&'static str, Option<&str>) {
