@@ -119,6 +119,7 @@ on_every_backend!(
     bad_input_is_an_error_value_naming_the_problem,
     scopes_never_see_each_others_data,
     conditional_updates_are_atomic_under_concurrency,
+    concurrent_writers_of_one_unique_value_store_it_once,
     sorted_finds_hold_only_their_page,
     sorted_pages_equal_a_stable_full_sort,
     an_expired_deadline_stops_every_call_and_changes_nothing,
@@ -554,11 +555,30 @@ async fn bad_input_is_an_error_value_naming_the_problem(store: DocumentStore, sc
         Err(DbError::InvalidFilter(_))
     ));
 
-    let err = store
-        .insert(&ns, vec![json!({"$set": 1})], NO_DEADLINE)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, DbError::InvalidDocument(_)), "{err:?}");
+    // Field names that would read as operators or paths, at any depth.
+    for doc in [
+        json!({"$set": 1}),
+        json!({"a.b": 1}),
+        json!({"": 1}),
+        json!({"outer": {"in.ner": 1}}),
+        json!({"list": [{"$x": 1}]}),
+    ] {
+        let err = store
+            .insert(&ns, vec![doc.clone()], NO_DEADLINE)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DbError::InvalidDocument(_)), "{doc}: {err:?}");
+    }
+    for field in ["", "$a", "a..b", "a."] {
+        let err = store
+            .create_index(&ns, field, false, NO_DEADLINE)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DbError::InvalidIndex(_)),
+            "{field:?}: {err:?}"
+        );
+    }
     let err = store
         .insert(&ns, vec![json!([1, 2])], NO_DEADLINE)
         .await
@@ -654,6 +674,37 @@ async fn scopes_never_see_each_others_data(store: DocumentStore, _scope: Scope) 
     }
     assert!(Scope::new("t/1", "m").is_err());
     assert!(Scope::new("t", "../m").is_err());
+}
+
+async fn concurrent_writers_of_one_unique_value_store_it_once(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "claims");
+    store
+        .create_index(&ns, "email", true, NO_DEADLINE)
+        .await
+        .unwrap();
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            let (store, ns) = (store.clone(), ns.clone());
+            tokio::spawn(async move {
+                let doc = json!({"_id": format!("w{i}"), "email": "same@x"});
+                store.insert(&ns, vec![doc], NO_DEADLINE).await
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(_) => stored += 1,
+            Err(DbError::DuplicateKey(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(stored, 1, "one writer wins the value");
+    let found = store
+        .count(&ns, &json!({"email": "same@x"}), NO_DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(found, 1);
 }
 
 async fn conditional_updates_are_atomic_under_concurrency(store: DocumentStore, scope: Scope) {
@@ -980,6 +1031,35 @@ async fn an_expired_deadline_stops_every_call_and_changes_nothing(
         .insert(&ns, vec![json!({"rank": 0})], NO_DEADLINE)
         .await
         .unwrap();
+}
+
+/// The embedded store's own limit (MongoDB's is 64).
+#[tokio::test]
+async fn embedded_a_collection_holds_at_most_16_indexes() {
+    on_embedded(|store, scope| async move {
+        let ns = ns(&scope, "indexed");
+        for i in 0..16 {
+            let field = format!("f{i}");
+            store
+                .create_index(&ns, &field, false, NO_DEADLINE)
+                .await
+                .unwrap();
+        }
+        // Asking again for one it has is not a new index.
+        store
+            .create_index(&ns, "f0", false, NO_DEADLINE)
+            .await
+            .unwrap();
+        let err = store
+            .create_index(&ns, "f16", false, NO_DEADLINE)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, DbError::InvalidIndex(m) if m.contains("at most 16 indexes")),
+            "{err:?}"
+        );
+    })
+    .await;
 }
 
 /// A deadline that passes during a scan stops it there (embedded: a
