@@ -103,6 +103,45 @@ fn wait_for_a_hit(modhost: &Modhost, credits: i64) {
     }
 }
 
+#[test]
+fn a_guests_ttl_is_a_redis_ttl() {
+    let redis = RedisServer::start();
+    let modhost = Modhost::start(&format!(
+        "{}[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n",
+        module_table("cache_bench_module"),
+        redis.port
+    ));
+    modhost
+        .request("POST", "/cache-bench/set/3?ttl_ms=800", &[], b"")
+        .expect_status(200);
+    let found =
+        |modhost: &Modhost| String::from_utf8(modhost.get("/cache-bench/get/3").body).unwrap();
+    assert_eq!(found(&modhost), "found 3");
+    // Redis itself holds the TTL.
+    let ttl = Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "--scan",
+            "--pattern",
+            "*key-0",
+        ])
+        .output()
+        .expect("run redis-cli");
+    let key = String::from_utf8_lossy(&ttl.stdout).trim().to_string();
+    let pttl = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "PTTL", &key])
+        .output()
+        .expect("run redis-cli");
+    let pttl: i64 = String::from_utf8_lossy(&pttl.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1..=800).contains(&pttl), "{key}: PTTL {pttl}");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(found(&modhost), "found 0");
+}
+
 fn balance(modhost: &Modhost, user: &str) -> (i64, bool) {
     let answer = modhost.get(&format!("/wallet/{user}"));
     answer.expect_status(200);

@@ -381,6 +381,33 @@ fn a_scan_past_max_examined_documents_is_refused_naming_the_limit() {
 }
 
 #[test]
+fn a_module_reaches_no_other_modules_data_by_naming_it() {
+    let modhost = Modhost::start(&format!(
+        "{}{}{}",
+        support::example_deployment(),
+        module_table("misbehaving_module"),
+        module_table("spin_module"),
+    ));
+    let stored = modhost.post_json("/my-module/data", &serde_json::json!({"name": "mine"}));
+    stored.expect_status(200);
+    assert_eq!(modhost.get("/wallet/u1").json()["cached"], false);
+    assert_eq!(modhost.get("/wallet/u1").json()["cached"], true);
+    // The same collection names and cache key, from another module: its
+    // own, empty; a name with a path in it is refused.
+    let peek = modhost.get("/misbehave/peek");
+    peek.expect_status(200);
+    assert_eq!(
+        peek.json(),
+        serde_json::json!({
+            "my_module_data": 0,
+            "wallets": 0,
+            "cached_balance": false,
+            "climbing_refused": true,
+        })
+    );
+}
+
+#[test]
 fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let modhost = serve("[server]\nheader_timeout_ms = 300\n");
     let mut slow = TcpStream::connect(modhost.addr).unwrap();

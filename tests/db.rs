@@ -301,6 +301,31 @@ fn users_are_stored_with_a_unique_email() {
 }
 
 #[test]
+fn the_db_limits_reach_the_client_through_the_guest() {
+    let modhost = Modhost::start(&format!(
+        "{}[db]\nmax_document_bytes = 1024\nmax_find_documents = 5\n",
+        module_table("my_new_module")
+    ));
+    // document-too-large: 413 through the SDK.
+    let big = modhost.post_json("/my-module/data", &json!({"name": "x".repeat(2000)}));
+    big.expect_status(413);
+    let message = big.json()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("db.max_document_bytes"), "{message}");
+    for n in 0..6 {
+        let stored = modhost.post_json("/my-module/data", &json!({"name": format!("r{n}")}));
+        stored.expect_status(200);
+    }
+    // A page within max_find_documents is served; a larger one is refused.
+    let page = modhost.get("/my-module/data?limit=5");
+    page.expect_status(200);
+    assert_eq!(page.json()["count"], 5);
+    let all = modhost.get("/my-module/data?limit=100");
+    all.expect_status(500);
+    let message = all.json()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("more than 5 documents match"), "{message}");
+}
+
+#[test]
 fn an_unreachable_mongodb_is_a_503_and_the_runtime_keeps_serving() {
     // Port 1 on loopback: nothing listens, so every call fails fast.
     let config = format!(

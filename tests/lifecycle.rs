@@ -206,3 +206,22 @@ fn two_modules_of_one_name_is_a_startup_error_naming_both_tables() {
     );
     assert!(stderr.contains("[modules.second_copy]"), "{stderr}");
 }
+
+#[test]
+fn modhost_log_chooses_what_the_log_shows() {
+    let dir = temp_dir();
+    let config = write_config(dir.path(), &module_table("trap_module"));
+    let log_with = |filter: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_modhost"))
+            .args(["check", "--config"])
+            .arg(&config)
+            .env("MODHOST_LOG", filter)
+            .output()
+            .expect("run modhost");
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    assert!(log_with("info").contains("module loaded"));
+    assert!(!log_with("warn").contains("module loaded"));
+    assert!(!log_with("modhost=warn").contains("module loaded"));
+}
