@@ -147,6 +147,25 @@ fn a_module_on_a_reserved_path_is_a_startup_error_naming_it() {
 }
 
 #[test]
+fn limits_the_machine_cannot_reserve_are_a_startup_error_saying_what_to_lower() {
+    // 20,000 instances of 4 GiB each: far more address space than exists.
+    let config = format!(
+        "[sandbox]\nmemory_bytes = 4294967296\nmax_concurrency = 10000\n{}{}",
+        module_table("my_new_module"),
+        module_table("trap_module")
+    );
+    assert_fails_mentioning(
+        "check",
+        &config,
+        &[
+            "runtime.toml",
+            "instance pool",
+            "lower max_concurrency or memory_bytes",
+        ],
+    );
+}
+
+#[test]
 fn check_passes_on_a_good_config_and_lists_the_routes() {
     let (ok, output) = run_with_config("check", &module_table("my_new_module"));
     assert!(ok, "{output}");

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::capacity::HostCapacity;
@@ -58,7 +58,14 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
         .epoch_interruption(true)
         .wasm_component_model(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    let engine = Engine::new(&config)?;
+    // The pool reserves address space for every slot up front; a config
+    // asking for more than the machine has fails here, said plainly.
+    let engine = Engine::new(&config).map_err(|err| {
+        anyhow!(
+            "the instance pool for {instances} instances with up to {} MiB of memory each cannot be reserved ({err}); lower max_concurrency or memory_bytes under [sandbox] or [modules.<name>.limits]",
+            capacity.max_memory_bytes >> 20
+        )
+    })?;
     start_epoch_ticker(&engine);
     Ok(engine)
 }

@@ -118,7 +118,8 @@ async fn load(
 ) -> Result<(RuntimeConfig, HostCapacity, ModuleRegistry)> {
     let config = RuntimeConfig::load(config_path)?;
     let capacity = HostCapacity::of(&config, component_bytes(&config));
-    let engine = engine::build_engine(&capacity)?;
+    let engine =
+        engine::build_engine(&capacity).with_context(|| format!("{}", config.source.display()))?;
     let services = services::HostServices::start(&config).await?;
     let registry = loader::load_deployment(&config, &engine, services).await?;
     Ok((config, capacity, registry))
