@@ -187,6 +187,8 @@ fn a_queued_request_whose_deadline_passes_gets_503() {
         "{text}"
     );
     assert!(text.to_lowercase().contains("retry-after: 1"), "{text}");
+    assert!(text.to_lowercase().contains("x-request-id: "), "{text}");
+    assert!(text.contains("\"request_id\":\""), "{text}");
     assert_eq!(running.join().unwrap().status, 504);
     assert_serves_normally(&modhost);
 }
