@@ -146,6 +146,7 @@ fn the_guest_sees_params_tail_query_headers_and_body() {
             "q": "x y",
             "header": "yes",
             "body": "payload",
+            "request_id": response.header("x-request-id").expect("a request id"),
         })
     );
 }
