@@ -175,14 +175,18 @@ impl Modhost {
     }
 
     /// Waits until the log contains `needle`, for lines written just after
-    /// a response went out.
+    /// a response went out, and returns the log; panics after 5 s without.
     pub fn wait_for_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let log = self.log();
-            if log.contains(needle) || Instant::now() > deadline {
+            if log.contains(needle) {
                 return log;
             }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never reached the log:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
