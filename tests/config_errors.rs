@@ -146,14 +146,20 @@ fn a_module_on_a_reserved_path_is_a_startup_error_naming_it() {
     );
 }
 
+/// `tables` followed by two modules' tables.
+fn two_modules_after(tables: &str) -> String {
+    format!(
+        "{tables}{}{}",
+        module_table("my_new_module"),
+        module_table("trap_module")
+    )
+}
+
 #[test]
 fn limits_the_machine_cannot_reserve_are_a_startup_error_saying_what_to_lower() {
     // 20,000 instances of 4 GiB each: far more address space than exists.
-    let config = format!(
-        "[sandbox]\nmemory_bytes = 4294967296\nmax_concurrency = 10000\n{}{}",
-        module_table("my_new_module"),
-        module_table("trap_module")
-    );
+    let config =
+        two_modules_after("[sandbox]\nmemory_bytes = 4294967296\nmax_concurrency = 10000\n");
     assert_fails_mentioning(
         "check",
         &config,
@@ -161,6 +167,29 @@ fn limits_the_machine_cannot_reserve_are_a_startup_error_saying_what_to_lower() 
             "runtime.toml",
             "instance pool",
             "lower max_concurrency or memory_bytes",
+        ],
+    );
+}
+
+#[test]
+fn a_module_name_over_64_characters_is_refused_naming_the_rule() {
+    let long = format!("m{}", "x".repeat(64));
+    assert_fails_mentioning(
+        "check",
+        &format!("[modules.{long}]\npath = \"x.wasm\"\n"),
+        &[&long, "use 1 to 64 of a-z, 0-9, '_' and '-'"],
+    );
+}
+
+#[test]
+fn cache_quotas_adding_up_past_the_cache_are_refused() {
+    let config = two_modules_after("[sandbox]\ncache_bytes = 40000\n[cache]\nmax_bytes = 65536\n");
+    assert_fails_mentioning(
+        "check",
+        &config,
+        &[
+            "runtime.toml",
+            "cache_bytes add up to 80000 bytes, more than cache.max_bytes (65536)",
         ],
     );
 }

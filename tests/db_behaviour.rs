@@ -272,6 +272,27 @@ async fn filters_follow_the_mongodb_language(store: DocumentStore, scope: Scope)
             "{filter}"
         );
     }
+
+    // $options as MongoDB (PCRE) reads them: m, s and x.
+    let texts = scope.collection("texts").unwrap();
+    let docs = vec![
+        json!({"_id": "two", "text": "first\nsecond"}),
+        json!({"_id": "one", "text": "Second"}),
+    ];
+    store.insert(&texts, docs, NO_DEADLINE).await.unwrap();
+    for (pattern, options, expected) in [
+        ("^second", "", vec![]),
+        ("^second", "m", vec!["two"]),
+        ("^second", "im", vec!["one", "two"]),
+        ("first.second", "", vec![]),
+        ("first.second", "s", vec!["two"]),
+        ("sec ond # a comment", "x", vec!["two"]),
+    ] {
+        let filter = json!({"text": {"$regex": pattern, "$options": options}});
+        let found = ids(&store, &texts, filter.clone(), by_id.clone()).await;
+        let expected: Vec<Value> = expected.into_iter().map(|id| json!(id)).collect();
+        assert_eq!(found, expected, "{filter}");
+    }
 }
 
 async fn updates_change_what_they_name(store: DocumentStore, scope: Scope) {
@@ -555,6 +576,14 @@ async fn bad_input_is_an_error_value_naming_the_problem(store: DocumentStore, sc
         Err(DbError::InvalidFilter(_))
     ));
 
+    // An _id must be a string or a number.
+    for id in [json!(true), json!(null), json!([1]), json!({"a": 1})] {
+        let err = store
+            .insert(&ns, vec![json!({"_id": id})], NO_DEADLINE)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DbError::InvalidDocument(_)), "{id}: {err:?}");
+    }
     // Field names that would read as operators or paths, at any depth.
     for doc in [
         json!({"$set": 1}),

@@ -224,4 +224,20 @@ fn modhost_log_chooses_what_the_log_shows() {
     assert!(log_with("info").contains("module loaded"));
     assert!(!log_with("warn").contains("module loaded"));
     assert!(!log_with("modhost=warn").contains("module loaded"));
+    // Guests' own records can be quieted apart from the host's.
+    let quiet_guests = log_with("info,modhost::guest=warn");
+    assert!(quiet_guests.contains("module loaded"), "{quiet_guests}");
+    assert!(
+        !quiet_guests.contains("init of trap_module"),
+        "{quiet_guests}"
+    );
+    assert!(log_with("info").contains("init of trap_module"));
+    // Unset, the filter is info.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_modhost"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("MODHOST_LOG")
+        .output()
+        .expect("run modhost");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("module loaded"));
 }

@@ -175,6 +175,27 @@ fn a_module_reads_its_own_config_and_logs_with_its_name_and_request() {
 }
 
 #[test]
+fn headers_too_large_are_refused_by_hyper_and_the_next_request_is_served() {
+    let modhost = serve_example_and_fixtures("");
+    let huge = "x".repeat(512 * 1024);
+    let refused = modhost.request("GET", "/my-module/info", &[("x-huge", &huge)], b"");
+    assert_eq!(refused.status, 431);
+    assert_eq!(modhost.get("/my-module/info").status, 200);
+}
+
+#[test]
+fn a_body_that_does_not_parse_is_a_400_naming_the_problem() {
+    let modhost = Modhost::start(&support::example_deployment());
+    let broken = modhost.request(
+        "POST",
+        "/wallet/transfer",
+        &[("content-type", "application/json")],
+        b"{\"from\": ",
+    );
+    broken.expect_error(400, "invalid JSON body: EOF while parsing");
+}
+
+#[test]
 fn a_body_over_the_limit_is_a_413() {
     let modhost = serve_example_and_fixtures("[server]\nmax_body_bytes = 1024\n");
     let small = modhost.request("POST", "/trap/echo/1/x", &[], &[b'a'; 1024]);
@@ -240,7 +261,10 @@ fn the_guides_integration_checks_pass_against_the_runtime_endpoints() {
 
     let overall = modhost.get("/health");
     assert_eq!(overall.status, 200);
-    assert_eq!(overall.json()["status"], "healthy");
+    assert_eq!(
+        overall.json(),
+        serde_json::json!({"status": "healthy", "modules": 3})
+    );
     assert!(overall.header("x-request-id").is_some());
     assert!(modhost.get("/modules").header("x-request-id").is_some());
 
@@ -267,6 +291,7 @@ fn modules_lists_every_module_with_state_routes_and_source() {
     assert!(reason.contains("ghost.wasm"), "{reason}");
     assert!(!reason.contains("/nonexistent"), "{reason}");
     assert_eq!(ghost["source"], "ghost.wasm");
+    assert!(ghost.get("initialized_at").is_none(), "{ghost}");
     let mine = modhost.module_listing("my_new_module");
     assert_eq!(mine["state"], "ready");
     assert_eq!(mine["version"], "0.1.0");
@@ -280,6 +305,10 @@ fn modules_lists_every_module_with_state_routes_and_source() {
         ])
     );
     assert_eq!(mine["source"], "my_new_module.wasm");
+    assert_eq!(mine["description"], "The module guide's example module");
+    assert_eq!(mine["dependencies"], serde_json::json!([]));
+    let at = mine["initialized_at"].as_str().expect("an init time");
+    assert!(at.ends_with('Z'), "UTC: {at}");
 
     let overall = modhost.get("/health");
     assert_eq!(overall.status, 503);

@@ -161,3 +161,21 @@ pub fn describe(err: &CacheError) -> String {
         | CacheError::NotANumber(why) => why.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cache_error_has_its_status_and_message() {
+        let why = || "why".to_string();
+        let cases = [
+            (CacheError::Unavailable(why()), 503),
+            (CacheError::QuotaExceeded(why()), 429),
+            (CacheError::ValueTooLarge(why()), 413),
+            (CacheError::InvalidKey(why()), 500),
+            (CacheError::NotANumber(why()), 500),
+        ];
+        crate::error::assert_statuses(cases);
+    }
+}

@@ -211,3 +211,27 @@ pub fn describe(err: &DbError) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_database_error_has_its_status_and_message() {
+        let why = || "why".to_string();
+        let cases = [
+            (DbError::DuplicateKey(why()), 409),
+            (DbError::DocumentTooLarge(why()), 413),
+            (DbError::InvalidDocument(why()), 400),
+            (DbError::Unavailable(why()), 503),
+            (DbError::Timeout(why()), 504),
+            (DbError::QuotaExceeded(why()), 507),
+            (DbError::InvalidFilter(why()), 500),
+            (DbError::QueryTooLarge(why()), 500),
+        ];
+        crate::error::assert_statuses(cases);
+        let many = Error::from(DbError::TooManyResults(5));
+        assert_eq!(many.status(), 500);
+        assert!(many.message().contains("more than 5 documents match"));
+    }
+}

@@ -64,3 +64,16 @@ impl From<serde_json::Error> for Error {
         Self::internal(format!("could not encode JSON: {err}"))
     }
 }
+
+/// Checks that each error of `cases` becomes an [`Error`] with its status
+/// and the message "why".
+#[cfg(test)]
+pub(crate) fn assert_statuses<E>(cases: impl IntoIterator<Item = (E, u16)>)
+where
+    Error: From<E>,
+{
+    for (err, status) in cases {
+        let error = Error::from(err);
+        assert_eq!((error.status(), error.message()), (status, "why"));
+    }
+}

@@ -107,3 +107,25 @@ pub fn describe(err: &CallError) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_call_error_has_its_status_and_message() {
+        let why = || "why".to_string();
+        let cases = [
+            (CallError::Busy(why()), 503),
+            (CallError::TooLarge(why()), 413),
+            (CallError::Failed(why()), 502),
+            (CallError::NoRoute(why()), 502),
+            (CallError::NotDeclared(why()), 502),
+            (CallError::Unavailable(why()), 502),
+        ];
+        crate::error::assert_statuses(cases);
+        let deep = Error::from(CallError::DepthExceeded(3));
+        assert_eq!(deep.status(), 502);
+        assert!(deep.message().contains("deeper than the limit of 3"));
+    }
+}
