@@ -104,6 +104,22 @@ fn wait_for_a_hit(modhost: &Modhost, credits: i64) {
 }
 
 #[test]
+fn the_runtime_starts_and_serves_while_redis_is_down() {
+    // A port nothing listens on: the connection is made lazily.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cache = format!(
+        "[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{closed}\"\ntimeout_ms = 200\n"
+    );
+    let modhost = Modhost::start(&credit_system(&cache));
+    assert_eq!(balance(&modhost, "u1"), (100, false));
+    assert_eq!(modhost.get("/health").status, 200);
+}
+
+#[test]
 fn a_guests_ttl_is_a_redis_ttl() {
     let redis = RedisServer::start();
     let modhost = Modhost::start(&format!(
@@ -129,6 +145,8 @@ fn a_guests_ttl_is_a_redis_ttl() {
         .output()
         .expect("run redis-cli");
     let key = String::from_utf8_lossy(&ttl.stdout).trim().to_string();
+    // <key_prefix>:<tenant>:<module>:<key>
+    assert_eq!(key, "modhost:default:cache_bench_module:key-0");
     let pttl = Command::new("redis-cli")
         .args(["-p", &redis.port.to_string(), "PTTL", &key])
         .output()

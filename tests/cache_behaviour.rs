@@ -136,11 +136,23 @@ async fn ttls_expire_keys() {
         cache.set("short", b"x".to_vec(), Some(ttl)).await.unwrap();
         cache.set("long", b"y".to_vec(), None).await.unwrap();
         assert!(cache.expire("long", ttl).await.unwrap());
+        // set-many gives all its entries the one TTL.
+        let batch = vec![
+            ("b1".to_string(), b"1".to_vec()),
+            ("b2".to_string(), b"2".to_vec()),
+        ];
+        cache.set_many(batch, Some(ttl)).await.unwrap();
+        let keys = ["b1", "b2"].map(String::from);
+        assert_eq!(
+            cache.get_many(&keys).await.unwrap(),
+            vec![Some(b"1".to_vec()), Some(b"2".to_vec())]
+        );
         assert!(!cache.expire("absent", ttl).await.unwrap());
         assert_eq!(cache.get("short").await.unwrap(), Some(b"x".to_vec()));
         tokio::time::sleep(ttl + Duration::from_millis(300)).await;
         assert_eq!(cache.get("short").await.unwrap(), None);
         assert_eq!(cache.get("long").await.unwrap(), None);
+        assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, None]);
     })
     .await;
 }

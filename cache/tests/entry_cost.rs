@@ -62,6 +62,7 @@ fn an_entry_is_charged_at_least_what_it_holds_on_the_heap() {
     }
     let held = (LIVE.load(Ordering::Relaxed) - before) as usize;
     let charged = cache.used_bytes(scope) - (ENTRY_OVERHEAD_BYTES + "first".len() + 1);
+    assert_eq!(ENTRY_OVERHEAD_BYTES, 256, "the figure the README gives");
     assert!(
         held <= charged,
         "{entries} entries hold {held} bytes on the heap but are charged {charged}"

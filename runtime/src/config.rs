@@ -403,8 +403,61 @@ mod tests {
 
     #[test]
     fn an_empty_file_is_the_defaults() {
+        // Each default as the README's config reference gives it.
         let config = parse("").unwrap();
-        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        let server = &config.server;
+        assert_eq!(server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            (
+                server.max_body_bytes,
+                server.header_timeout_ms,
+                server.body_timeout_ms,
+                server.write_timeout_ms,
+                server.max_connections,
+                server.max_connections_per_client,
+            ),
+            (1 << 20, 10_000, 30_000, 30_000, 4096, 0)
+        );
+        let db = &config.db;
+        assert_eq!(db.database_prefix, "modhost");
+        assert_eq!(
+            (
+                db.timeout_ms,
+                db.max_document_bytes,
+                db.max_find_documents,
+                db.max_query_bytes,
+                db.max_examined_documents,
+            ),
+            (5000, 1 << 20, 1000, 32 << 20, 1_000_000)
+        );
+        let cache = &config.cache;
+        assert_eq!(cache.key_prefix, "modhost");
+        assert_eq!(
+            (
+                cache.timeout_ms,
+                cache.max_bytes,
+                cache.max_value_bytes,
+                cache.max_ops_per_second,
+            ),
+            (250, 64 << 20, 1 << 20, 10_000)
+        );
+        // And each module limit as the README's security section gives it.
+        assert_eq!(
+            config.module_limits("any"),
+            ModuleLimits {
+                memory_bytes: 64 << 20,
+                timeout_ms: 10_000,
+                cpu_ms: 5_000,
+                max_concurrency: 8,
+                max_queue: 32,
+                max_call_depth: 8,
+                db_bytes: 1 << 30,
+                cache_bytes: 8 << 20,
+                log_bytes: 64 << 10,
+                log_lines: 256,
+                max_host_call_bytes: 4 << 20,
+            }
+        );
         assert!(config.modules.is_empty());
     }
 
