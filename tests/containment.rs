@@ -194,6 +194,22 @@ fn a_queued_request_whose_deadline_passes_gets_503() {
 }
 
 #[test]
+fn a_health_check_takes_a_slot_like_any_call() {
+    let modhost = serve(
+        "[modules.misbehaving_module.limits]\nmax_concurrency = 1\nmax_queue = 0\ntimeout_ms = 1500\n",
+    );
+    let running = get_in_background(&modhost, "/misbehave/loop");
+    thread::sleep(Duration::from_millis(300));
+    let health = modhost.get("/modules/misbehaving_module/health");
+    health.expect_error(503, "every slot and queue place is taken");
+    assert_eq!(health.header("retry-after"), Some("1"));
+    assert_eq!(running.join().unwrap().status, 504);
+    modhost
+        .get("/modules/misbehaving_module/health")
+        .expect_status(200);
+}
+
+#[test]
 fn a_module_call_to_a_busy_callee_is_refused_at_once() {
     let modhost = serve("[modules.spin_module.limits]\nmax_concurrency = 1\ntimeout_ms = 1500\n");
     let holder = get_in_background(&modhost, "/spin/forever");

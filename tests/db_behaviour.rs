@@ -834,6 +834,13 @@ async fn embedded_indexes_avoid_scanning() {
     assert_eq!((inlist.docs.len(), inlist.examined), (2, 2));
     let scan = find(json!({"other": 1})).await;
     assert_eq!((scan.docs.len(), scan.examined, scan.index), (0, 500, None));
+    // `_id` is the primary key: $in and ranges on it read only their keys.
+    let mut ids: Vec<Value> = eq.docs.iter().map(|doc| doc["_id"].clone()).collect();
+    ids.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    let by_id = find(json!({"_id": {"$in": [ids[0], ids[1], "no such id"]}})).await;
+    assert_eq!((by_id.docs.len(), by_id.examined), (2, 2));
+    let id_range = find(json!({"_id": {"$gte": ids[0], "$lte": ids[0]}})).await;
+    assert_eq!((id_range.docs.len(), id_range.examined), (1, 1));
 }
 
 /// A budget whose deadline has passed by the time the call looks.

@@ -175,11 +175,14 @@ fn a_module_reads_its_own_config_and_logs_with_its_name_and_request() {
 }
 
 #[test]
-fn headers_too_large_are_refused_by_hyper_and_the_next_request_is_served() {
+fn request_lines_and_headers_too_large_are_refused_by_hyper_and_the_next_request_is_served() {
     let modhost = serve_example_and_fixtures("");
     let huge = "x".repeat(512 * 1024);
     let refused = modhost.request("GET", "/my-module/info", &[("x-huge", &huge)], b"");
     assert_eq!(refused.status, 431);
+    assert_eq!(modhost.get("/my-module/info").status, 200);
+    let long_path = format!("/my-module/{}", "x".repeat(100 * 1024));
+    assert_eq!(modhost.get(&long_path).status, 414);
     assert_eq!(modhost.get("/my-module/info").status, 200);
 }
 
