@@ -243,8 +243,15 @@ async fn quotas_and_bad_keys_are_clear_errors() {
             matches!(&err, CacheError::QuotaExceeded(m) if m.contains("max_ops_per_second")),
             "{err:?}"
         );
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Three calls' worth of refill for the two below.
+        tokio::time::sleep(Duration::from_millis(600)).await;
         cache.get("k").await.expect("the quota refills with time");
+        let longest = "k".repeat(512);
+        assert_eq!(
+            cache.get(&longest).await.unwrap(),
+            None,
+            "512 bytes is a key"
+        );
     })
     .await;
 }

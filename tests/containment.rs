@@ -532,8 +532,15 @@ fn the_per_client_cap_closes_connections_over_it() {
     second
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
+    // Closed at once: the read ends (EOF or reset) well before the 5 s
+    // timeout, with nothing served.
+    let started = Instant::now();
     let mut raw = Vec::new();
     let _ = second.read_to_end(&mut raw);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the second connection was held open, not closed"
+    );
     assert!(
         raw.is_empty(),
         "a second connection was served: {}",
@@ -572,6 +579,10 @@ fn the_modules_listing_never_shows_an_absolute_path_of_the_host() {
         ),
     );
     let modhost = Modhost::start_with(&config, dir.path());
+    // Each loaded from its path, resolved against the config's folder.
+    for name in ["my_new_module", "spin_module", "misbehaving_module"] {
+        assert_eq!(modhost.module_listing(name)["state"], "ready", "{name}");
+    }
     let shown = |name: &str| modhost.module_listing(name)["source"].clone();
     assert_eq!(shown("my_new_module"), "my_new_module.wasm");
     assert_eq!(shown("spin_module"), "spin_module.wasm");

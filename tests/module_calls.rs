@@ -111,9 +111,10 @@ fn the_example_wallet_asks_user_management_about_its_users() {
     assert_eq!(body["user"]["name"], "Ada Lovelace");
     assert_eq!(body["balance"], 100);
 
-    let unknown = modhost.get("/wallet/nobody");
-    assert_eq!(unknown.status, 404);
-    assert!(unknown.json()["error"].as_str().unwrap().contains("nobody"));
+    // An SDK error: its status, and the request id in body and header.
+    modhost
+        .get("/wallet/nobody")
+        .expect_error(404, "no user with id nobody");
 
     let health = modhost.get("/modules/wallet/health").json();
     assert_eq!(
