@@ -106,6 +106,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_queue_is_first_come_first_served() {
+        let admission = Arc::new(Admission::new(1, 8));
+        let held = admission.try_enter().unwrap();
+        let far = Instant::now() + Duration::from_secs(10);
+        let (order, served) = tokio::sync::mpsc::unbounded_channel();
+        let mut waiters = Vec::new();
+        for n in 0..4u32 {
+            let (queued, order) = (admission.clone(), order.clone());
+            waiters.push(tokio::spawn(async move {
+                let slot = queued.enter(far).await.unwrap();
+                order.send(n).unwrap();
+                drop(slot);
+            }));
+            // Each joins the queue before the next arrives.
+            while admission.waiting.load(Ordering::Acquire) <= n {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(held);
+        for waiter in waiters {
+            waiter.await.unwrap();
+        }
+        drop(order);
+        let mut served = served;
+        let mut seen = Vec::new();
+        while let Some(n) = served.recv().await {
+            seen.push(n);
+        }
+        assert_eq!(seen, [0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
     async fn a_queued_request_gives_up_at_its_deadline() {
         let admission = Admission::new(1, 4);
         let _held = admission.try_enter().unwrap();

@@ -22,6 +22,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// request's usual share, so ordinary requests never wait for a seat.
 pub const LONG_CALL_CPU: Duration = Duration::from_millis(10);
 
+/// Whether a call that has used `cpu_used` of CPU time is long-running.
+pub fn is_long(cpu_used: Duration) -> bool {
+    cpu_used >= LONG_CALL_CPU
+}
+
 /// The host's seats for long-running calls.
 #[derive(Clone)]
 pub struct LongCallLane {
@@ -105,10 +110,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_call_is_long_from_10_ms_of_cpu_time() {
+        assert!(!is_long(Duration::from_micros(9_999)));
+        assert!(is_long(Duration::from_millis(10)));
+    }
+
+    #[test]
     fn there_is_one_seat_fewer_than_workers_and_at_least_one() {
         assert_eq!(LongCallLane::for_workers(1).seats.available_permits(), 1);
         assert_eq!(LongCallLane::for_workers(2).seats.available_permits(), 1);
         assert_eq!(LongCallLane::for_workers(8).seats.available_permits(), 7);
+    }
+
+    #[tokio::test]
+    async fn long_calls_get_the_seat_first_come_first_served() {
+        let lane = LongCallLane::for_workers(2);
+        let holder = Seat::default();
+        lane.next_turn(&holder).await;
+        let (order, mut served) = tokio::sync::mpsc::unbounded_channel();
+        let mut waiters = Vec::new();
+        for n in 0..4 {
+            let (lane, order) = (lane.clone(), order.clone());
+            waiters.push(tokio::spawn(async move {
+                let seat = Seat::default();
+                lane.next_turn(&seat).await;
+                order.send(n).unwrap();
+                // Stops running: the seat goes to the next in line.
+                seat.held_while_running(tokio::task::yield_now()).await;
+            }));
+            // On this one-thread runtime, a few turns let it queue up.
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+        }
+        holder.held_while_running(tokio::task::yield_now()).await;
+        for waiter in waiters {
+            waiter.await.unwrap();
+        }
+        drop(order);
+        let mut seen = Vec::new();
+        while let Some(n) = served.recv().await {
+            seen.push(n);
+        }
+        assert_eq!(seen, [0, 1, 2, 3]);
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use crate::bindings::{self, Health, Manifest, Request, Response};
 use crate::call_budget::{CallBudget, Exhausted};
 use crate::host_state::{HostState, ModuleContext};
-use crate::long_calls::LONG_CALL_CPU;
+use crate::long_calls;
 
 /// A module ready to be instantiated: compiled, linked and type-checked
 /// against the world once, at load.
@@ -238,10 +238,12 @@ impl ModuleSandbox {
         store.epoch_deadline_callback(|mut store| {
             let state = store.data_mut();
             Ok(match state.budget.exhausted() {
-                None if state.budget.cpu_used() >= LONG_CALL_CPU => UpdateDeadline::YieldCustom(
-                    1,
-                    Box::pin(state.module.long_calls.next_turn(&state.seat)),
-                ),
+                None if long_calls::is_long(state.budget.cpu_used()) => {
+                    UpdateDeadline::YieldCustom(
+                        1,
+                        Box::pin(state.module.long_calls.next_turn(&state.seat)),
+                    )
+                }
                 None => UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())),
                 Some(exhausted) => {
                     state.exhausted = Some(exhausted);
