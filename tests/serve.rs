@@ -199,6 +199,40 @@ fn a_body_that_does_not_parse_is_a_400_naming_the_problem() {
 }
 
 #[test]
+fn at_debug_level_every_request_and_a_traps_whole_error_are_logged() {
+    let modhost = Modhost::start_logging(
+        &format!(
+            "{}{}",
+            module_table("my_new_module"),
+            module_table("trap_module")
+        ),
+        "debug",
+    );
+    let info = modhost.get("/my-module/info");
+    let id = info.header("x-request-id").unwrap().to_string();
+    let log = modhost.wait_for_log("request served");
+    let line = log
+        .lines()
+        .find(|line| line.contains("request served") && line.contains(&id))
+        .unwrap_or_else(|| panic!("no line for {id}:\n{log}"));
+    assert!(
+        line.contains("/my-module/info") && line.contains("200"),
+        "{line}"
+    );
+    let trapped = modhost.get("/trap/panic");
+    let id = trapped.header("x-request-id").unwrap().to_string();
+    // The whole error comes on the line after the short WARN.
+    let log = modhost.wait_for_log("wasm backtrace");
+    let detail = log
+        .lines()
+        .find(|line| {
+            line.contains("DEBUG") && line.contains("guest call failed") && line.contains(&id)
+        })
+        .unwrap_or_else(|| panic!("no detail for {id}:\n{log}"));
+    assert!(detail.contains("wasm backtrace"), "{detail}");
+}
+
+#[test]
 fn a_body_over_the_limit_is_a_413() {
     let modhost = serve_example_and_fixtures("[server]\nmax_body_bytes = 1024\n");
     let small = modhost.request("POST", "/trap/echo/1/x", &[], &[b'a'; 1024]);

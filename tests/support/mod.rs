@@ -89,15 +89,29 @@ impl Modhost {
         modhost
     }
 
+    /// Starts `modhost serve` with `config_text` and `MODHOST_LOG` set to
+    /// `filter`.
+    pub fn start_logging(config_text: &str, filter: &str) -> Self {
+        let dir = temp_dir();
+        let config = write_config(dir.path(), config_text);
+        let mut modhost = Self::spawn(&config, dir.path(), filter);
+        modhost._dir = Some(dir);
+        modhost
+    }
+
     /// Starts `modhost serve --config <config>` on a free port, with its log
     /// written into `log_dir`.
     pub fn start_with(config: &Path, log_dir: &Path) -> Self {
+        Self::spawn(config, log_dir, "info")
+    }
+
+    fn spawn(config: &Path, log_dir: &Path, filter: &str) -> Self {
         let log_path = log_dir.join("modhost.log");
         let log = std::fs::File::create(&log_path).expect("create the log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_modhost"))
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
-            .env("MODHOST_LOG", "info")
+            .env("MODHOST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
