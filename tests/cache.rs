@@ -120,6 +120,25 @@ fn the_runtime_starts_and_serves_while_redis_is_down() {
 }
 
 #[test]
+fn runtimes_sharing_a_redis_share_one_cache() {
+    let redis = RedisServer::start();
+    let config = format!(
+        "{}[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n",
+        module_table("cache_bench_module"),
+        redis.port
+    );
+    let (first, second) = (Modhost::start(&config), Modhost::start(&config));
+    first
+        .request("POST", "/cache-bench/set/5", &[], b"")
+        .expect_status(200);
+    let found = String::from_utf8(second.get("/cache-bench/get/5").body).unwrap();
+    assert_eq!(
+        found, "found 5",
+        "the second runtime sees the first's entries"
+    );
+}
+
+#[test]
 fn a_guests_ttl_is_a_redis_ttl() {
     let redis = RedisServer::start();
     let modhost = Modhost::start(&format!(

@@ -249,12 +249,28 @@ fn a_body_over_the_limit_is_a_413() {
 
 #[test]
 fn a_module_that_fails_to_load_leaves_the_others_serving() {
+    // Missing, not a component, a component without the world.
+    let dir = support::temp_dir();
+    let (text, empty) = (dir.path().join("text.wasm"), dir.path().join("empty.wasm"));
+    std::fs::write(&text, "not wasm at all").unwrap();
+    std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
     let modhost = Modhost::start(&format!(
-        "{}{}",
+        "{}{}[modules.text]\npath = {:?}\n[modules.empty]\npath = {:?}\n",
         module_table("my_new_module"),
-        support::missing_module_table("ghost")
+        support::missing_module_table("ghost"),
+        text,
+        empty,
     ));
     assert_eq!(modhost.get("/my-module/info").status, 200);
+    for (name, reason) in [
+        ("text", "text.wasm is not a WebAssembly component"),
+        ("empty", "does not implement the modhost:module world"),
+    ] {
+        let listed = modhost.module_listing(name);
+        assert_eq!(listed["state"], "failed", "{name}");
+        let shown = listed["reason"].as_str().unwrap();
+        assert!(shown.contains(reason), "{name}: {shown}");
+    }
     let log = modhost.log();
     let line = log
         .lines()
