@@ -426,6 +426,49 @@ fn a_module_reaches_no_other_modules_data_by_naming_it() {
 }
 
 #[test]
+fn the_descriptor_limit_is_raised_and_the_connection_cap_fitted_under_it() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = temp_dir();
+    let config = write_config(dir.path(), &module_table("my_new_module"));
+    let log = std::fs::File::create(dir.path().join("modhost.log")).unwrap();
+    // A soft limit of 256 under a hard one of 400; the default cap of 4,096
+    // connections cannot fit.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 256 && ulimit -Hn 400 && exec \"$0\" serve --listen 127.0.0.1:0 --config \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_modhost"))
+        .arg(&config)
+        .env("MODHOST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start modhost");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("modhost listening"), "{line}");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[3..5], ["400", "400"], "soft raised to hard");
+    let log = std::fs::read_to_string(dir.path().join("modhost.log")).unwrap();
+    assert!(
+        log.contains(
+            "server.max_connections is more than this process's file-descriptor limit allows"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
 fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let modhost = serve("[server]\nheader_timeout_ms = 300\n");
     let mut slow = TcpStream::connect(modhost.addr).unwrap();
