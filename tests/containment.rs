@@ -469,6 +469,20 @@ fn the_descriptor_limit_is_raised_and_the_connection_cap_fitted_under_it() {
 }
 
 #[test]
+fn a_callee_is_aborted_when_its_callers_client_goes_away() {
+    let modhost = serve("");
+    let mut client = TcpStream::connect(modhost.addr).unwrap();
+    client
+        .write_all(b"GET /misbehave/call/forever HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    drop(client);
+    let log = modhost.wait_for_log("module call aborted: its caller stopped");
+    assert!(log.contains("callee=spin_module"), "{log}");
+    assert_eq!(modhost.get("/spin/ok").status, 200);
+}
+
+#[test]
 fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let modhost = serve("[server]\nheader_timeout_ms = 300\n");
     let mut slow = TcpStream::connect(modhost.addr).unwrap();
