@@ -95,6 +95,31 @@ fn a_failing_init_marks_the_module_failed_with_its_reason() {
 }
 
 #[test]
+fn a_failed_init_fails_every_module_that_depends_on_it_down_the_chain() {
+    // chain_module -> dependent_module -> trap_module, whose init fails.
+    let modhost = Modhost::start(&format!(
+        "{}{}{}{}[modules.trap_module.config]\nfail_init = true\n",
+        module_table("chain_module"),
+        module_table("dependent_module"),
+        module_table("trap_module"),
+        module_table("my_new_module"),
+    ));
+    assert_eq!(modhost.get("/my-module/info").status, 200);
+    let reason = |name: &str| {
+        let listed = modhost.module_listing(name);
+        assert_eq!(listed["state"], "failed", "{name}: {listed}");
+        listed["reason"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        reason("trap_module"),
+        "init failed: asked to fail by its config"
+    );
+    assert!(reason("dependent_module").contains("its dependency trap_module failed"));
+    assert!(reason("chain_module").contains("its dependency dependent_module failed"));
+    modhost.get("/chain").expect_error(503, "dependent_module");
+}
+
+#[test]
 fn a_dependency_that_fails_to_load_fails_its_dependents() {
     let modhost = Modhost::start(&format!(
         "{}{}",
