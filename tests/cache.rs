@@ -72,6 +72,23 @@ impl RedisServer {
         assert!(sent.success(), "kill -{signal} failed");
     }
 
+    /// What `redis-cli` prints for `args`, trimmed.
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// The milliseconds `key` has left to live.
+    fn pttl(&self, key: &str) -> i64 {
+        self.cli(&["PTTL", key])
+            .parse()
+            .unwrap_or_else(|err| panic!("PTTL {key}: {err}"))
+    }
+
     fn stop(&mut self) {
         self.child.kill().expect("stop redis-server");
         self.child.wait().expect("reap redis-server");
@@ -139,6 +156,21 @@ fn runtimes_sharing_a_redis_share_one_cache() {
 }
 
 #[test]
+fn the_example_modules_cache_balances_for_60_s_and_profiles_for_300_s() {
+    let redis = RedisServer::start();
+    let cache = format!(
+        "[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n",
+        redis.port
+    );
+    let modhost = Modhost::start(&credit_system(&cache));
+    assert_eq!(balance(&modhost, "u1"), (100, false));
+    let balance_ttl = redis.pttl("modhost:default:wallet:balance:u1");
+    assert!((55_000..=60_000).contains(&balance_ttl), "{balance_ttl}");
+    let profile_ttl = redis.pttl("modhost:default:user_management:user:u1");
+    assert!((295_000..=300_000).contains(&profile_ttl), "{profile_ttl}");
+}
+
+#[test]
 fn a_guests_ttl_is_a_redis_ttl() {
     let redis = RedisServer::start();
     let modhost = Modhost::start(&format!(
@@ -152,28 +184,10 @@ fn a_guests_ttl_is_a_redis_ttl() {
     let found =
         |modhost: &Modhost| String::from_utf8(modhost.get("/cache-bench/get/3").body).unwrap();
     assert_eq!(found(&modhost), "found 3");
-    // Redis itself holds the TTL.
-    let ttl = Command::new("redis-cli")
-        .args([
-            "-p",
-            &redis.port.to_string(),
-            "--scan",
-            "--pattern",
-            "*key-0",
-        ])
-        .output()
-        .expect("run redis-cli");
-    let key = String::from_utf8_lossy(&ttl.stdout).trim().to_string();
-    // <key_prefix>:<tenant>:<module>:<key>
+    // Redis itself holds the TTL, under <key_prefix>:<tenant>:<module>:<key>.
+    let key = redis.cli(&["--scan", "--pattern", "*key-0"]);
     assert_eq!(key, "modhost:default:cache_bench_module:key-0");
-    let pttl = Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "PTTL", &key])
-        .output()
-        .expect("run redis-cli");
-    let pttl: i64 = String::from_utf8_lossy(&pttl.stdout)
-        .trim()
-        .parse()
-        .unwrap();
+    let pttl = redis.pttl(&key);
     assert!((1..=800).contains(&pttl), "{key}: PTTL {pttl}");
     std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(found(&modhost), "found 0");
