@@ -269,8 +269,9 @@ fn with_redis_down_requests_fall_back_to_the_database_and_hits_return_after() {
     let _redis = RedisServer::start_on(redis.port);
     // The balance after the outage's transfers.
     wait_for_a_hit(&modhost, 50);
-    assert!(
-        modhost.log().contains("cache read of"),
-        "the fallback is logged"
-    );
+    let log = modhost.log();
+    assert!(log.contains("cache read of"), "the fallback is logged");
+    // With the cache unavailable, read_through does not try to write back
+    // (which would cost each request a second timeout).
+    assert!(!log.contains("could not cache"), "{log}");
 }

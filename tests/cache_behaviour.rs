@@ -205,6 +205,28 @@ async fn modules_and_tenants_never_share_keys() {
 }
 
 #[tokio::test]
+async fn a_set_many_with_one_bad_entry_stores_none() {
+    on_both_backends(|store, prefix| async move {
+        let cache = scoped(&store, &prefix, "t", "m", QUOTAS);
+        let too_large = vec![0; QUOTAS.max_value_bytes + 1];
+        let batch = vec![
+            ("ok".to_string(), b"1".to_vec()),
+            ("big".to_string(), too_large),
+        ];
+        let err = cache.set_many(batch, None).await.unwrap_err();
+        assert!(matches!(err, CacheError::ValueTooLarge(_)), "{err:?}");
+        let bad_key = vec![
+            ("ok".to_string(), b"1".to_vec()),
+            (String::new(), b"2".to_vec()),
+        ];
+        let err = cache.set_many(bad_key, None).await.unwrap_err();
+        assert!(matches!(err, CacheError::InvalidKey(_)), "{err:?}");
+        assert_eq!(cache.get("ok").await.unwrap(), None, "all or none");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn quotas_and_bad_keys_are_clear_errors() {
     on_both_backends(|store, prefix| async move {
         let tight = Quotas {
