@@ -174,5 +174,9 @@ mod tests {
         );
         let mut read = Work::new(QueryBudget::default(), &LIMITS);
         assert!(read.step().is_ok(), "a read has no writer to hold");
+        // A write may hold the writer for the README's one second.
+        assert_eq!(MAX_WRITE_HOLD, Duration::from_secs(1));
+        let mut within = Work::for_write(QueryBudget::default(), &LIMITS);
+        assert!(within.step().is_ok());
     }
 }
