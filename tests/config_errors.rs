@@ -71,7 +71,7 @@ fn a_missing_wasm_file_names_the_module_and_the_path() {
 #[test]
 fn a_file_that_is_not_a_component_is_named() {
     let dir = temp_dir();
-    std::fs::write(dir.path().join("text.wasm"), "not wasm at all").unwrap();
+    std::fs::write(dir.path().join("text.wasm"), support::NOT_WASM).unwrap();
     // A core module: the header alone is a valid, empty one.
     std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let text = format!(
@@ -92,8 +92,7 @@ fn a_file_that_is_not_a_component_is_named() {
 #[test]
 fn a_component_that_does_not_implement_the_world_is_named() {
     let dir = temp_dir();
-    // The header alone is a valid component that exports nothing.
-    std::fs::write(dir.path().join("empty.wasm"), b"\0asm\x0d\0\x01\0").unwrap();
+    std::fs::write(dir.path().join("empty.wasm"), support::EMPTY_COMPONENT).unwrap();
     let text = format!(
         "[modules.empty]\npath = {:?}\n",
         dir.path().join("empty.wasm")

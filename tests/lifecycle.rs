@@ -236,16 +236,19 @@ fn two_modules_of_one_name_is_a_startup_error_naming_both_tables() {
 fn modhost_log_chooses_what_the_log_shows() {
     let dir = temp_dir();
     let config = write_config(dir.path(), &module_table("trap_module"));
-    let log_with = |filter: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_modhost"))
-            .args(["check", "--config"])
-            .arg(&config)
-            .env("MODHOST_LOG", filter)
-            .output()
-            .expect("run modhost");
+    // The log of `modhost check` with MODHOST_LOG set to `filter`, or unset.
+    let log_of = |filter: Option<&str>| {
+        let mut check = std::process::Command::new(env!("CARGO_BIN_EXE_modhost"));
+        check.args(["check", "--config"]).arg(&config);
+        match filter {
+            Some(filter) => check.env("MODHOST_LOG", filter),
+            None => check.env_remove("MODHOST_LOG"),
+        };
+        let output = check.output().expect("run modhost");
         assert!(output.status.success());
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
+    let log_with = |filter: &str| log_of(Some(filter));
     assert!(log_with("info").contains("module loaded"));
     assert!(!log_with("warn").contains("module loaded"));
     assert!(!log_with("modhost=warn").contains("module loaded"));
@@ -258,11 +261,5 @@ fn modhost_log_chooses_what_the_log_shows() {
     );
     assert!(log_with("info").contains("init of trap_module"));
     // Unset, the filter is info.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_modhost"))
-        .args(["check", "--config"])
-        .arg(&config)
-        .env_remove("MODHOST_LOG")
-        .output()
-        .expect("run modhost");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("module loaded"));
+    assert!(log_of(None).contains("module loaded"));
 }

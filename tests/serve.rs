@@ -252,8 +252,8 @@ fn a_module_that_fails_to_load_leaves_the_others_serving() {
     // Missing, not a component, a component without the world.
     let dir = support::temp_dir();
     let (text, empty) = (dir.path().join("text.wasm"), dir.path().join("empty.wasm"));
-    std::fs::write(&text, "not wasm at all").unwrap();
-    std::fs::write(&empty, b"\0asm\x0d\0\x01\0").unwrap();
+    std::fs::write(&text, support::NOT_WASM).unwrap();
+    std::fs::write(&empty, support::EMPTY_COMPONENT).unwrap();
     let modhost = Modhost::start(&format!(
         "{}{}[modules.text]\npath = {:?}\n[modules.empty]\npath = {:?}\n",
         module_table("my_new_module"),

@@ -209,10 +209,14 @@ impl RuntimeConfig {
         Ok(config)
     }
 
+    /// The folder the config file is in: relative paths are relative to it.
+    fn folder(&self) -> &Path {
+        self.source.parent().unwrap_or(Path::new("."))
+    }
+
     /// The path of a module's component, resolved against the config's folder.
     pub fn module_path(&self, module: &ModuleConfig) -> PathBuf {
-        let base = self.source.parent().unwrap_or(Path::new("."));
-        base.join(&module.path)
+        self.folder().join(&module.path)
     }
 
     /// A module's component path as clients may see it (in `/modules` and
@@ -220,11 +224,10 @@ impl RuntimeConfig {
     /// the config's folder when inside it, else the file name alone, so no
     /// absolute path of the host reaches a client.
     pub fn shown_module_path(&self, module: &ModuleConfig) -> PathBuf {
-        let base = self.source.parent().unwrap_or(Path::new("."));
         if module.path.is_relative() {
             return module.path.clone();
         }
-        match module.path.strip_prefix(base) {
+        match module.path.strip_prefix(self.folder()) {
             Ok(inside) => inside.to_path_buf(),
             Err(_) => module
                 .path
@@ -246,13 +249,12 @@ impl RuntimeConfig {
 
     /// The embedded database file, resolved against the config's folder.
     pub fn db_path(&self) -> PathBuf {
-        let base = self.source.parent().unwrap_or(Path::new("."));
         let path = self
             .db
             .path
             .as_deref()
             .unwrap_or(Path::new("data/modhost.redb"));
-        base.join(path)
+        self.folder().join(path)
     }
 
     fn validate(&self) -> Result<()> {

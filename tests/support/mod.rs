@@ -213,6 +213,13 @@ impl Drop for Modhost {
     }
 }
 
+/// A file named `.wasm` that is not WebAssembly at all.
+pub const NOT_WASM: &str = "not wasm at all";
+
+/// The header alone: a valid component that exports nothing, so it does
+/// not implement the world.
+pub const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
 /// Runs `modhost` with `args` to completion; for commands that exit. A
 /// command that should have exited but serves instead is killed after a
 /// minute (coreutils' `timeout`), so a regression fails rather than hangs.
