@@ -76,6 +76,9 @@ pub struct Modhost {
     /// Where the server listens.
     pub addr: SocketAddr,
     log_path: PathBuf,
+    stdout_path: PathBuf,
+    /// Copies the runtime's stdout into `stdout_path` until it closes.
+    stdout_copier: Option<std::thread::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -117,9 +120,12 @@ impl Modhost {
             .spawn()
             .expect("start modhost");
         let stdout = child.stdout.take().expect("piped stdout");
+        let stdout_path = log_dir.join("modhost.stdout");
+        let mut stdout_copy = std::fs::File::create(&stdout_path).expect("create the stdout file");
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
+        let stdout_copier = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = writeln!(stdout_copy, "{line}");
                 if let Some(addr) = line.strip_prefix("modhost listening on http://") {
                     let _ = tx.send(addr.parse::<SocketAddr>().expect("a socket address"));
                 }
@@ -139,6 +145,8 @@ impl Modhost {
             child,
             addr,
             log_path,
+            stdout_path,
+            stdout_copier: Some(stdout_copier),
             _dir: None,
         }
     }
@@ -165,10 +173,14 @@ impl Modhost {
         self.request("POST", path, &headers, body.to_string().as_bytes())
     }
 
-    /// Kills the runtime with SIGKILL, as a crash would, and reaps it.
+    /// Kills the runtime with SIGKILL, as a crash would, and reaps it; its
+    /// stdout is then all in [`Modhost::stdout`].
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL modhost");
         self.child.wait().expect("reap modhost");
+        if let Some(copier) = self.stdout_copier.take() {
+            copier.join().expect("the stdout copier");
+        }
     }
 
     /// The entry of module `name` in `GET /modules`.
@@ -186,6 +198,12 @@ impl Modhost {
     /// What the runtime has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// What the runtime has written to its stdout so far (all of it once
+    /// [`Modhost::kill`] returned).
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
     }
 
     /// Waits until the log contains `needle`, for lines written just after
