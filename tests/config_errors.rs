@@ -143,6 +143,17 @@ fn a_module_on_a_reserved_path_is_a_startup_error_naming_it() {
             "reserved for the runtime",
         ],
     );
+    for path in ["/health", "/metrics", "/metrics/extra"] {
+        let config = format!(
+            "{}[modules.reserved_module.config]\npath = {path:?}\n",
+            module_table("reserved_module")
+        );
+        assert_fails_mentioning(
+            "serve",
+            &config,
+            &["reserved_module", path, "reserved for the runtime"],
+        );
+    }
 }
 
 /// `tables` followed by two modules' tables.

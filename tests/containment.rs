@@ -366,8 +366,10 @@ fn a_host_call_larger_than_the_limit_is_refused_in_db_cache_and_module_calls() {
 
 #[test]
 fn a_cache_value_over_the_value_limit_gets_413_naming_the_limit() {
-    let modhost = serve("");
-    let response = modhost.get("/misbehave/big-host-call?mb=2&via=cache");
+    // Half the default: a 1 MiB value passes the default and is refused
+    // only if the configured limit is the one applied.
+    let modhost = serve("[cache]\nmax_value_bytes = 524288\n");
+    let response = modhost.get("/misbehave/big-host-call?mb=1&via=cache");
     response.expect_error(413, "cache.max_value_bytes");
     modhost
         .get("/misbehave/big-host-call?mb=0&via=cache")
@@ -470,7 +472,11 @@ fn the_descriptor_limit_is_raised_and_the_connection_cap_fitted_under_it() {
 
 #[test]
 fn a_callee_is_aborted_when_its_callers_client_goes_away() {
-    let modhost = serve("");
+    // One slot and no queue for the callee: while it runs, nothing else
+    // gets in; its own limits are far beyond the test.
+    let modhost = serve(
+        "[sandbox]\ntimeout_ms = 20000\ncpu_ms = 20000\n[modules.spin_module.limits]\nmax_concurrency = 1\nmax_queue = 0\n",
+    );
     let mut client = TcpStream::connect(modhost.addr).unwrap();
     client
         .write_all(b"GET /misbehave/call/forever HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -479,7 +485,16 @@ fn a_callee_is_aborted_when_its_callers_client_goes_away() {
     drop(client);
     let log = modhost.wait_for_log("module call aborted: its caller stopped");
     assert!(log.contains("callee=spin_module"), "{log}");
-    assert_eq!(modhost.get("/spin/ok").status, 200);
+    // The aborted callee gave its slot back (a running one would hold it
+    // for 20 s); the abort itself may take a moment to land.
+    let started = Instant::now();
+    while modhost.get("/spin/ok").status != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the callee still holds its slot: it was not stopped"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

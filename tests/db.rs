@@ -96,9 +96,11 @@ fn acknowledged_writes_survive_sigkill() {
     let mut modhost = Modhost::start_with(&config, dir.path());
     let addr = modhost.addr;
     let stop = Arc::new(AtomicBool::new(false));
+    let killing = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|writer| {
             let stop = stop.clone();
+            let killing = killing.clone();
             std::thread::spawn(move || {
                 let mut acknowledged = Vec::new();
                 for n in 0.. {
@@ -124,7 +126,13 @@ fn acknowledged_writes_survive_sigkill() {
                             String::from_utf8_lossy(&answer.body)
                         ),
                         // The runtime died under this request: not acknowledged.
-                        Err(_) => break,
+                        Err(err) => {
+                            assert!(
+                                killing.load(Ordering::SeqCst),
+                                "a write failed before the kill: {err}"
+                            );
+                            break;
+                        }
                     }
                 }
                 acknowledged
@@ -136,6 +144,7 @@ fn acknowledged_writes_survive_sigkill() {
     while all_records(&modhost).len() < 200 && started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
+    killing.store(true, Ordering::SeqCst);
     modhost.kill();
     stop.store(true, Ordering::Relaxed);
     let acknowledged: Vec<String> = writers

@@ -322,7 +322,6 @@ fn deadline_passed() -> DbError {
     DbError::Timeout("the call ran past the request's deadline (MongoDB)".into())
 }
 
-/// The driver's error as the guest sees it.
 /// How many documents of an ordered `insert_many` were stored before the
 /// one the server refused; `None` when that is not known (the server may
 /// have stored all, some or none).
@@ -333,6 +332,7 @@ fn stored_before_failure(err: &mongodb::error::Error) -> Option<usize> {
     }
 }
 
+/// The driver's error as the guest sees it.
 fn driver_error(err: mongodb::error::Error) -> DbError {
     if matches!(err.kind.as_ref(), ErrorKind::Command(e) if e.code == MAX_TIME_MS_EXPIRED) {
         return DbError::Timeout(format!(
