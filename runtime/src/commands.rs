@@ -1,0 +1,83 @@
+//! What the command line runs: `serve` and `check`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::capacity::HostCapacity;
+use crate::check_report::{CheckFormat, CheckReport};
+use crate::config::RuntimeConfig;
+use crate::listener::ConnectionLimits;
+use crate::registry::{ModuleRegistry, ModuleState};
+use crate::server::Runtime;
+use crate::{engine, listener, loader, services};
+
+/// Reads the config, builds the engine for the capacity it asks for, opens
+/// its services and loads its modules: what `serve` and `check` share.
+async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, ModuleRegistry)> {
+    let config = RuntimeConfig::load(config_path)?;
+    let capacity = HostCapacity::of(&config, component_bytes(&config));
+    let engine =
+        engine::build_engine(&capacity).with_context(|| format!("{}", config.source.display()))?;
+    let services = services::HostServices::start(&config).await?;
+    let registry = loader::load_deployment(&config, &engine, services).await?;
+    Ok((config, capacity, registry))
+}
+
+/// Loads the modules of the config at `config_path` and serves them over
+/// HTTP on `listen` (or `server.listen`) until interrupted.
+pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
+    let (config, _, registry) = load(config_path).await?;
+    let addr = listen.unwrap_or(config.server.listen);
+    let limits = ConnectionLimits::of(&config.server);
+    let listener = listener::bind(addr, limits.max_connections)
+        .with_context(|| format!("cannot listen on {addr}: pass another address with --listen"))?;
+    let local = listener.local_addr()?;
+    let body_timeout = Duration::from_millis(config.server.body_timeout_ms);
+    let runtime = Arc::new(Runtime::new(
+        registry,
+        config.server.max_body_bytes,
+        body_timeout,
+    ));
+    // Printed on stdout so scripts and tests can find a port picked with :0.
+    println!("modhost listening on http://{local}");
+    tokio::select! {
+        result = listener::serve(listener, runtime, limits) => result?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The size of every configured component file, for the memory bound; a
+/// file that cannot be read counts 0 (it fails to load anyway).
+fn component_bytes(config: &RuntimeConfig) -> u64 {
+    config
+        .modules
+        .values()
+        .filter_map(|module| std::fs::metadata(config.module_path(module)).ok())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+/// Loads and checks every module of the config at `config_path` without
+/// serving, prints the report in `format`, and fails when any module does.
+pub async fn check(config_path: &Path, format: CheckFormat) -> Result<ExitCode> {
+    let (config, capacity, registry) = load(config_path).await?;
+    let report = CheckReport::new(&registry, &config, &capacity);
+    match format {
+        CheckFormat::Text => report.print_text(),
+        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    let all_ready = registry
+        .modules()
+        .all(|entry| entry.state == ModuleState::Ready);
+    Ok(if all_ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,31 @@
+//! modhost as a library: the host that runs backend modules as sandboxed
+//! WebAssembly components behind one HTTP server. The `modhost` binary is a
+//! thin command line over [`commands`]; the capabilities guests import live
+//! in [`capabilities`], one folder each. See the README for the config
+//! reference.
+
+mod admission;
+mod bindings;
+mod call_budget;
+pub mod capabilities;
+mod capacity;
+pub mod check_report;
+pub mod commands;
+pub mod config;
+mod dependency_graph;
+mod engine;
+mod guest_request;
+mod host_state;
+mod http_response;
+mod limits;
+mod listener;
+mod loader;
+mod long_calls;
+mod module_directory;
+mod registry;
+mod request_id;
+mod routing;
+mod runtime_endpoints;
+mod sandbox;
+mod server;
+mod services;
