@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::capabilities::HostCapabilities;
 use crate::capacity::HostCapacity;
 use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
 use crate::listener::ConnectionLimits;
 use crate::registry::{ModuleRegistry, ModuleState};
 use crate::server::Runtime;
-use crate::{engine, listener, loader, services};
+use crate::{engine, listener, loader};
 
 /// Reads the config, builds the engine for the capacity it asks for, opens
 /// its services and loads its modules: what `serve` and `check` share.
@@ -23,8 +24,8 @@ async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, Module
     let capacity = HostCapacity::of(&config, component_bytes(&config));
     let engine =
         engine::build_engine(&capacity).with_context(|| format!("{}", config.source.display()))?;
-    let services = services::HostServices::start(&config).await?;
-    let registry = loader::load_deployment(&config, &engine, services).await?;
+    let capabilities = HostCapabilities::start(&config).await?;
+    let registry = loader::load_deployment(&config, &engine, capabilities).await?;
     Ok((config, capacity, registry))
 }
 

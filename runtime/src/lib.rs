@@ -1,17 +1,17 @@
 //! modhost as a library: the host that runs backend modules as sandboxed
 //! WebAssembly components behind one HTTP server. The `modhost` binary is a
 //! thin command line over [`commands`]; the capabilities guests import live
-//! in [`capabilities`], one folder each. See the README for the config
+//! in `capabilities/`, one folder each. See the README for the config
 //! reference.
 
 mod admission;
 mod bindings;
 mod call_budget;
-pub mod capabilities;
+mod capabilities;
 mod capacity;
 pub mod check_report;
 pub mod commands;
-pub mod config;
+mod config;
 mod dependency_graph;
 mod engine;
 mod guest_request;
@@ -28,4 +28,3 @@ mod routing;
 mod runtime_endpoints;
 mod sandbox;
 mod server;
-mod services;

@@ -16,15 +16,15 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use crate::bindings::Manifest;
-use crate::capabilities;
+use crate::capabilities::{self, HostCapabilities};
 use crate::config::{RuntimeConfig, check_module_name};
 use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
+use crate::long_calls::LongCallLane;
 use crate::module_directory::{CallTarget, ModuleDirectory};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
-use crate::services::HostServices;
 
 /// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
@@ -39,7 +39,7 @@ const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0
 pub async fn load_deployment(
     config: &RuntimeConfig,
     engine: &Engine,
-    services: HostServices,
+    capabilities: HostCapabilities,
 ) -> Result<ModuleRegistry> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
@@ -47,14 +47,16 @@ pub async fn load_deployment(
         config,
         engine,
         linker,
-        directory: Arc::new(ModuleDirectory::default()),
-        services,
+        long_calls: LongCallLane::for_workers(
+            tokio::runtime::Handle::current().metrics().num_workers(),
+        ),
+        capabilities,
     };
     let mut modules = BTreeMap::new();
     for name in config.modules.keys() {
         modules.insert(name.clone(), loader.load_entry(name).await?);
     }
-    let directory = loader.directory;
+    let directory = loader.capabilities.modules.clone();
 
     let routes = build_route_table(&modules)?;
     let declared: BTreeMap<String, Vec<String>> = modules
@@ -109,8 +111,9 @@ struct Loader<'a> {
     config: &'a RuntimeConfig,
     engine: &'a Engine,
     linker: Linker<HostState>,
-    directory: Arc<ModuleDirectory>,
-    services: HostServices,
+    /// The worker threads long-running guest calls take turns on.
+    long_calls: LongCallLane,
+    capabilities: HostCapabilities,
 }
 
 impl Loader<'_> {
@@ -123,10 +126,10 @@ impl Loader<'_> {
         let shown = config.shown_module_path(module_config);
         let context = Arc::new(ModuleContext::new(
             name,
-            capabilities::toml_table_to_json(&module_config.config),
+            &module_config.config,
             config.module_limits(name),
-            self.directory.clone(),
-            &self.services,
+            &self.capabilities,
+            self.long_calls.clone(),
         )?);
         let component = ComponentFile {
             path: &source,

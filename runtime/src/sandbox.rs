@@ -271,8 +271,8 @@ impl ModuleSandbox {
         }
         let state = store.data();
         state
-            .log_quota
-            .report(&self.context.name, &state.request_id);
+            .capabilities
+            .end(&self.context.name, &state.request_id);
         let exhausted = |budget: Exhausted| CallError::Exhausted {
             budget,
             limit: match budget {

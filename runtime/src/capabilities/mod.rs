@@ -1,7 +1,12 @@
-//! The host side of each interface the `module` world imports. Each file owns
-//! one interface; adding a capability adds a file and one line below.
+//! The host side of each interface the `module` world imports, one folder
+//! per capability. Each folder implements [`Capability`]: its state for the
+//! host, for one module and for one call, its host traits on a view of its
+//! own, and its tests. Adding a capability is its WIT interface, a folder
+//! here, and one line in the list at the bottom of this file (see the
+//! README, "Adding a capability").
 
 mod cache;
+mod capability;
 mod clock;
 mod config;
 mod db;
@@ -9,26 +14,94 @@ mod log;
 mod modules;
 mod wasi;
 
-use wasmtime::Result;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::modhost::module::types;
+use crate::config::RuntimeConfig;
 use crate::host_state::HostState;
+use crate::limits::ModuleLimits;
 
-pub use config::toml_table_to_json;
-pub use log::LogQuota;
+pub use capability::{Capability, ModuleSetup};
 
-/// Links every capability into `linker`.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
-    types::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
-    log::add_to_linker(linker)?;
-    config::add_to_linker(linker)?;
-    clock::add_to_linker(linker)?;
-    modules::add_to_linker(linker)?;
-    db::add_to_linker(linker)?;
-    cache::add_to_linker(linker)?;
-    wasi::add_to_linker(linker)?;
-    Ok(())
+/// Declares the capabilities: for each `name: Type`, a field `name` in
+/// [`HostCapabilities`], [`ModuleCapabilities`] and [`CallCapabilities`]
+/// holding that capability's state, and its interfaces in [`add_to_linker`].
+macro_rules! capabilities {
+    ($($name:ident: $capability:ty),* $(,)?) => {
+        /// Every capability's state for the whole host.
+        pub struct HostCapabilities {
+            $(
+                #[doc = concat!("The `", stringify!($name), "` capability's.")]
+                pub $name: <$capability as Capability>::Host,
+            )*
+        }
+
+        /// Every capability's state for one module.
+        pub struct ModuleCapabilities {
+            $(
+                #[doc = concat!("The `", stringify!($name), "` capability's.")]
+                pub $name: <$capability as Capability>::Module,
+            )*
+        }
+
+        /// Every capability's state for one call.
+        pub struct CallCapabilities {
+            $(
+                #[doc = concat!("The `", stringify!($name), "` capability's.")]
+                pub $name: <$capability as Capability>::Call,
+            )*
+        }
+
+        impl HostCapabilities {
+            /// Starts every capability from `config`.
+            pub async fn start(config: &RuntimeConfig) -> anyhow::Result<Self> {
+                Ok(Self {
+                    $($name: <$capability as Capability>::start(config).await?,)*
+                })
+            }
+
+            /// Sets every capability up for one module.
+            pub fn for_module(&self, module: &ModuleSetup<'_>) -> anyhow::Result<ModuleCapabilities> {
+                Ok(ModuleCapabilities {
+                    $($name: <$capability as Capability>::for_module(&self.$name, module)?,)*
+                })
+            }
+        }
+
+        impl ModuleCapabilities {
+            /// Every capability's state for one call under `limits`.
+            pub fn for_call(&self, limits: &ModuleLimits) -> CallCapabilities {
+                CallCapabilities {
+                    $($name: <$capability as Capability>::for_call(&self.$name, limits),)*
+                }
+            }
+        }
+
+        impl CallCapabilities {
+            /// Lets every capability report on a call that has ended.
+            pub fn end(&self, module: &str, request_id: &str) {
+                $(<$capability as Capability>::end_call(&self.$name, module, request_id);)*
+            }
+        }
+
+        /// Links every capability's interfaces into `linker`, with the
+        /// types they share.
+        pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+            types::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
+            $(<$capability as Capability>::link(linker)?;)*
+            Ok(())
+        }
+    };
 }
 
 impl types::Host for HostState {}
+
+capabilities! {
+    log: log::Log,
+    config: config::Config,
+    clock: clock::Clock,
+    modules: modules::ModuleCalls,
+    db: db::Db,
+    cache: cache::Cache,
+    wasi: wasi::Wasi,
+}

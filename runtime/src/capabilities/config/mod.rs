@@ -1,32 +1,64 @@
 //! `config`: a module reads its own `[modules.<name>.config]` table, and no
-//! other. Values cross the boundary as JSON text.
+//! other. The table is converted to JSON once at load; values cross the
+//! boundary as JSON text.
 
 use serde_json::{Map, Value};
-use wasmtime::Result;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::modhost::module::config;
+use crate::bindings::modhost::module::config as wit;
+use crate::capabilities::{Capability, ModuleSetup};
+use crate::config::RuntimeConfig;
 use crate::host_state::HostState;
+use crate::limits::ModuleLimits;
 
-/// Links the `config` interface.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
-    config::add_to_linker::<_, HasSelf<_>>(linker, |state| state)
+/// The `config` capability.
+pub struct Config;
+
+/// What one host call of `config` reaches: the module's own table.
+pub struct ConfigView<'a> {
+    table: &'a Map<String, Value>,
 }
 
-impl config::Host for HostState {
+impl HasData for Config {
+    type Data<'a> = ConfigView<'a>;
+}
+
+impl Capability for Config {
+    type Host = ();
+    type Module = Map<String, Value>;
+    type Call = ();
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<_, Config>(linker, |state| ConfigView {
+            table: &state.module.capabilities.config,
+        })
+    }
+
+    async fn start(_config: &RuntimeConfig) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn for_module(_host: &(), module: &ModuleSetup<'_>) -> anyhow::Result<Map<String, Value>> {
+        Ok(toml_table_to_json(module.config))
+    }
+
+    fn for_call(_module: &Map<String, Value>, _limits: &ModuleLimits) {}
+}
+
+impl wit::Host for ConfigView<'_> {
     fn get(&mut self, key: String) -> Option<String> {
-        self.module.config.get(&key).map(Value::to_string)
+        self.table.get(&key).map(Value::to_string)
     }
 
     fn get_all(&mut self) -> String {
         // Serialising a map of JSON values cannot fail.
-        serde_json::to_string(&self.module.config).unwrap_or_else(|_| "{}".to_string())
+        serde_json::to_string(self.table).unwrap_or_else(|_| "{}".to_string())
     }
 }
 
 /// Converts a TOML table to JSON once at load. Datetimes, which JSON lacks,
 /// become their RFC 3339 text.
-pub fn toml_table_to_json(table: &toml::Table) -> Map<String, Value> {
+fn toml_table_to_json(table: &toml::Table) -> Map<String, Value> {
     table
         .iter()
         .map(|(key, value)| (key.clone(), toml_to_json(value)))

@@ -1,32 +1,21 @@
-//! `modules`: a module calls a module it declared as a dependency. The call
-//! goes through the callee's own routes into its own sandbox, as part of the
-//! same request, one level deeper; anything else is refused with an error
-//! the caller can handle.
+//! `modules.call`: the checks a call passes in order (declared, size,
+//! depth, the callee up, a route, a free slot), then the callee's run as a
+//! task of its own.
 
-use std::sync::Arc;
-
-use tokio::task::{JoinError, JoinHandle};
-use wasmtime::Result;
-use wasmtime::component::{HasSelf, Linker};
-
-use crate::bindings::modhost::module::modules::{self, CallError, CallRequest};
+use crate::bindings::modhost::module::modules::{self as wit, CallError, CallRequest};
 use crate::bindings::modhost::module::types::Response;
 use crate::guest_request::{RequestParts, guest_request};
-use crate::host_state::HostState;
 use crate::routing::Lookup;
 
-/// Links the `modules` interface.
-pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
-    modules::add_to_linker::<_, HasSelf<_>>(linker, |state| state)
-}
+use super::CallerView;
+use super::abort_on_drop::AbortOnDrop;
 
-impl modules::Host for HostState {
+impl wit::Host for CallerView<'_> {
     async fn call(&mut self, module: String, request: CallRequest) -> Result<Response, CallError> {
-        let caller = &self.module;
-        if !caller.declares_dependency(&module) {
+        if !self.dependencies.contains(&module) {
             return Err(CallError::NotDeclared(format!(
                 "module {} did not declare {module} as a dependency",
-                caller.name
+                self.name
             )));
         }
         // Refused before anything is parsed or copied for the callee.
@@ -35,16 +24,15 @@ impl modules::Host for HostState {
             .iter()
             .map(|(name, value)| name.len() + value.len());
         let sizes = [request.method.len(), request.path.len(), request.body.len()];
-        caller
-            .limits
+        self.limits
             .admit_host_call(sizes.into_iter().chain(header_sizes))
             .map_err(CallError::TooLarge)?;
-        let depth = self.call_depth + 1;
-        let max_depth = caller.limits.max_call_depth;
+        let depth = self.depth + 1;
+        let max_depth = self.limits.max_call_depth;
         if depth > max_depth {
             return Err(CallError::DepthExceeded(max_depth));
         }
-        let Some(target) = caller.directory.get(&module) else {
+        let Some(target) = self.directory.get(&module) else {
             return Err(CallError::Unavailable(format!(
                 "module {module} is not serving"
             )));
@@ -70,9 +58,10 @@ impl modules::Host for HostState {
                 "module {module} is busy; try again later"
             )));
         };
+        let request_id = self.request_id.clone();
         let guest = guest_request(
             RequestParts {
-                request_id: &self.request_id,
+                request_id: &request_id,
                 method: &request.method,
                 path,
                 query,
@@ -86,71 +75,36 @@ impl modules::Host for HostState {
         // time counts as its caller's.
         let call = target
             .sandbox
-            .new_call(self.request_id.clone(), depth, Some(&self.budget));
+            .new_call(request_id.clone(), depth, Some(self.budget));
         // The callee runs as a task of its own rather than inside this
         // guest's fiber: its store, budget and stack stay its own. When the
         // caller is stopped (its deadline, its client gone), this future is
         // dropped and the guard aborts the callee.
         let sandbox = target.sandbox.clone();
-        let task = AbortOnDrop {
-            task: tokio::spawn(async move {
+        let task = AbortOnDrop::spawn(
+            async move {
                 let _slot = slot;
                 sandbox.handle(&guest, call).await
-            }),
-            callee: module.clone(),
-            request_id: self.request_id.clone(),
-            joined: false,
-        };
+            },
+            &module,
+            request_id.clone(),
+        );
+        let caller = self.name;
         match task.join().await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => {
-                tracing::warn!(caller = %self.module.name, callee = %module, request_id = %self.request_id, "module call failed: {err}");
+                tracing::warn!(%caller, callee = %module, %request_id, "module call failed: {err}");
                 Err(CallError::Failed(format!(
-                    "module {module} {}; see the runtime log for request {}",
+                    "module {module} {}; see the runtime log for request {request_id}",
                     err.public(),
-                    self.request_id
                 )))
             }
             Err(join) => {
-                tracing::error!(caller = %self.module.name, callee = %module, request_id = %self.request_id, "module call could not run: {join}");
+                tracing::error!(%caller, callee = %module, %request_id, "module call could not run: {join}");
                 Err(CallError::Failed(format!(
-                    "module {module} could not run; see the runtime log for request {}",
-                    self.request_id
+                    "module {module} could not run; see the runtime log for request {request_id}"
                 )))
             }
-        }
-    }
-}
-
-/// A spawned callee that is aborted if whoever waits for it goes away.
-struct AbortOnDrop<T> {
-    task: JoinHandle<T>,
-    callee: String,
-    request_id: Arc<str>,
-    /// Whether the caller got the callee's outcome.
-    joined: bool,
-}
-
-impl<T> AbortOnDrop<T> {
-    async fn join(mut self) -> Result<T, JoinError> {
-        let outcome = (&mut self.task).await;
-        self.joined = true;
-        outcome
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        if self.joined {
-            return;
-        }
-        // The caller stopped first. The callee may have ended at the same
-        // deadline a moment before, unseen: say so, or stop it now.
-        if self.task.is_finished() {
-            tracing::info!(callee = %self.callee, request_id = %self.request_id, "module call ended at the request's deadline, with its caller");
-        } else {
-            tracing::info!(callee = %self.callee, request_id = %self.request_id, "module call aborted: its caller stopped");
-            self.task.abort();
         }
     }
 }

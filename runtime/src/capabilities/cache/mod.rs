@@ -1,0 +1,82 @@
+//! `cache`: the module's own keys. The module's [`ScopedCache`] puts every
+//! key under its tenant and module and enforces its quotas.
+
+mod backend;
+mod calls;
+mod errors;
+
+use anyhow::anyhow;
+use modhost_cache::{CacheStore, Quotas, ScopedCache};
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::modhost::module::cache as wit;
+use crate::capabilities::{Capability, ModuleSetup};
+use crate::config::RuntimeConfig;
+use crate::host_state::HostState;
+use crate::limits::ModuleLimits;
+
+/// The `cache` capability.
+pub struct Cache;
+
+/// The cache the host keeps, and what each module's keys are put under.
+pub struct HostCache {
+    store: CacheStore,
+    key_prefix: String,
+    /// The host's quotas; each module's own `cache_bytes` replaces their
+    /// `max_bytes`.
+    quotas: Quotas,
+}
+
+/// What one host call of `cache` reaches: the module's keys and its limits.
+pub struct CacheView<'a> {
+    cache: &'a ScopedCache,
+    limits: &'a ModuleLimits,
+}
+
+impl HasData for Cache {
+    type Data<'a> = CacheView<'a>;
+}
+
+impl Capability for Cache {
+    type Host = HostCache;
+    type Module = ScopedCache;
+    type Call = ();
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<_, Cache>(linker, |state| CacheView {
+            cache: &state.module.capabilities.cache,
+            limits: &state.module.limits,
+        })
+    }
+
+    async fn start(config: &RuntimeConfig) -> anyhow::Result<HostCache> {
+        Ok(HostCache {
+            store: backend::open(config)?,
+            key_prefix: config.cache.key_prefix.clone(),
+            quotas: Quotas {
+                max_value_bytes: config.cache.max_value_bytes,
+                max_bytes: config.cache.max_bytes,
+                max_ops_per_second: config.cache.max_ops_per_second,
+            },
+        })
+    }
+
+    /// The cache as the module sees it: its own keys, holding at most its
+    /// `cache_bytes`.
+    fn for_module(host: &HostCache, module: &ModuleSetup<'_>) -> anyhow::Result<ScopedCache> {
+        let quotas = Quotas {
+            max_bytes: module.limits.cache_bytes,
+            ..host.quotas
+        };
+        ScopedCache::new(
+            host.store.clone(),
+            &host.key_prefix,
+            module.tenant,
+            module.name,
+            quotas,
+        )
+        .map_err(|why| anyhow!("module {}: {why}", module.name))
+    }
+
+    fn for_call(_module: &ScopedCache, _limits: &ModuleLimits) {}
+}

@@ -1,0 +1,55 @@
+//! What every capability implements: its state at three lifetimes (the
+//! host, one module, one call) and how it links its WIT interfaces.
+
+use std::future::Future;
+
+use wasmtime::component::Linker;
+
+use crate::config::RuntimeConfig;
+use crate::host_state::HostState;
+use crate::limits::ModuleLimits;
+
+/// One capability the host offers guests: a WIT interface (or a few) and
+/// the state behind it. Its host trait is implemented on a view of its own
+/// (borrowed from the store for one host call), never on the whole store.
+pub trait Capability {
+    /// Kept for the whole host, started once from the config: a backend
+    /// connection, a directory of modules. `()` when there is none.
+    type Host: Send + Sync + 'static;
+    /// Kept for one module for as long as it is loaded, made once at load:
+    /// its scope in a backend, its settings. `()` when there is none.
+    type Module: Send + Sync + 'static;
+    /// Kept for one call into the module: what the call may still use.
+    /// `()` when there is none.
+    type Call: Send + 'static;
+
+    /// Links the capability's interfaces, each reaching its view of the
+    /// store through a getter.
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()>;
+
+    /// Starts the host's part from `config`; an error names the config file
+    /// and the key to change.
+    fn start(config: &RuntimeConfig) -> impl Future<Output = anyhow::Result<Self::Host>>;
+
+    /// Sets the capability up for one module; an error names the module
+    /// and the key to change.
+    fn for_module(host: &Self::Host, module: &ModuleSetup<'_>) -> anyhow::Result<Self::Module>;
+
+    /// The state of one call into the module.
+    fn for_call(module: &Self::Module, limits: &ModuleLimits) -> Self::Call;
+
+    /// Reports what the call counted, once it has ended.
+    fn end_call(_call: &Self::Call, _module: &str, _request_id: &str) {}
+}
+
+/// What a capability is told about a module when the module loads.
+pub struct ModuleSetup<'a> {
+    /// The module's name under `[modules.<name>]`.
+    pub name: &'a str,
+    /// The tenant it belongs to.
+    pub tenant: &'a str,
+    /// Its `[modules.<name>.config]` table.
+    pub config: &'a toml::Table,
+    /// Its settled limits.
+    pub limits: &'a ModuleLimits,
+}

@@ -1,0 +1,207 @@
+//! The `db` interface's calls: what the guest passed is checked against the
+//! module's `max_host_call_bytes` before any of it is parsed, parsed, put
+//! in the module's scope, and run within the request's deadline.
+
+use modhost_docstore::{FindOptions as StoreFindOptions, Namespace, QueryBudget};
+use serde_json::Value;
+
+use super::DbView;
+use crate::bindings::modhost::module::db::{self as wit, DbError, FindOptions, UpdateResult};
+
+type DbResult<T> = std::result::Result<T, DbError>;
+
+impl wit::Host for DbView<'_> {
+    async fn find(
+        &mut self,
+        collection: String,
+        filter: String,
+        options: FindOptions,
+    ) -> DbResult<Vec<String>> {
+        let budget = self.admit(&find_texts(&filter, &options))?;
+        let (namespace, filter, options) = self.query(&collection, &filter, options)?;
+        let docs = self.db.store.find(&namespace, &filter, &options, budget);
+        Ok(docs.await?.iter().map(Value::to_string).collect())
+    }
+
+    async fn find_one(
+        &mut self,
+        collection: String,
+        filter: String,
+        options: FindOptions,
+    ) -> DbResult<Option<String>> {
+        let budget = self.admit(&find_texts(&filter, &options))?;
+        let (namespace, filter, options) = self.query(&collection, &filter, options)?;
+        let doc = self
+            .db
+            .store
+            .find_one(&namespace, &filter, &options, budget);
+        Ok(doc.await?.map(|doc| doc.to_string()))
+    }
+
+    async fn insert_one(&mut self, collection: String, document: String) -> DbResult<String> {
+        let mut ids = self.insert_many(collection, vec![document]).await?;
+        Ok(ids.remove(0))
+    }
+
+    async fn insert_many(
+        &mut self,
+        collection: String,
+        documents: Vec<String>,
+    ) -> DbResult<Vec<String>> {
+        let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
+        let budget = self.admit(&texts)?;
+        let namespace = self.namespace(&collection)?;
+        let docs = documents
+            .iter()
+            .map(|text| json(text, DbError::InvalidDocument))
+            .collect::<DbResult<Vec<_>>>()?;
+        let ids = self.db.store.insert(&namespace, docs, budget).await?;
+        Ok(ids.iter().map(id_text).collect())
+    }
+
+    async fn update_one(
+        &mut self,
+        collection: String,
+        filter: String,
+        update: String,
+        upsert: bool,
+    ) -> DbResult<UpdateResult> {
+        self.update(&collection, &filter, &update, false, upsert)
+            .await
+    }
+
+    async fn update_many(
+        &mut self,
+        collection: String,
+        filter: String,
+        update: String,
+        upsert: bool,
+    ) -> DbResult<UpdateResult> {
+        self.update(&collection, &filter, &update, true, upsert)
+            .await
+    }
+
+    async fn delete_one(&mut self, collection: String, filter: String) -> DbResult<u64> {
+        self.delete(&collection, &filter, false).await
+    }
+
+    async fn delete_many(&mut self, collection: String, filter: String) -> DbResult<u64> {
+        self.delete(&collection, &filter, true).await
+    }
+
+    async fn count(&mut self, collection: String, filter: String) -> DbResult<u64> {
+        let budget = self.admit(&[&filter])?;
+        let namespace = self.namespace(&collection)?;
+        let filter = json(&filter, DbError::InvalidFilter)?;
+        Ok(self.db.store.count(&namespace, &filter, budget).await?)
+    }
+
+    async fn create_index(
+        &mut self,
+        collection: String,
+        field: String,
+        unique: bool,
+    ) -> DbResult<()> {
+        let budget = self.admit(&[&field])?;
+        let namespace = self.namespace(&collection)?;
+        let created = self
+            .db
+            .store
+            .create_index(&namespace, &field, unique, budget);
+        Ok(created.await?)
+    }
+}
+
+impl DbView<'_> {
+    /// Lets a call in: what the guest passed fits the module's
+    /// `max_host_call_bytes` (checked before any of it is parsed), and the
+    /// call gets what is left of the request's deadline.
+    fn admit(&self, texts: &[&str]) -> DbResult<QueryBudget> {
+        let sizes = texts.iter().map(|text| text.len());
+        self.limits
+            .admit_host_call(sizes)
+            .map_err(DbError::QueryTooLarge)?;
+        Ok(QueryBudget {
+            deadline: Some(self.deadline),
+        })
+    }
+
+    fn namespace(&self, collection: &str) -> DbResult<Namespace> {
+        Ok(self.db.scope.collection(collection)?)
+    }
+
+    fn query(
+        &self,
+        collection: &str,
+        filter: &str,
+        options: FindOptions,
+    ) -> DbResult<(Namespace, Value, StoreFindOptions)> {
+        let optional =
+            |text: Option<String>| text.map(|t| json(&t, DbError::InvalidFilter)).transpose();
+        let options = StoreFindOptions {
+            sort: optional(options.sort)?,
+            skip: options.skip,
+            limit: options.limit,
+            projection: optional(options.projection)?,
+        };
+        Ok((
+            self.namespace(collection)?,
+            json(filter, DbError::InvalidFilter)?,
+            options,
+        ))
+    }
+
+    async fn update(
+        &self,
+        collection: &str,
+        filter: &str,
+        update: &str,
+        many: bool,
+        upsert: bool,
+    ) -> DbResult<UpdateResult> {
+        let budget = self.admit(&[filter, update])?;
+        let namespace = self.namespace(collection)?;
+        let filter = json(filter, DbError::InvalidFilter)?;
+        let update = json(update, DbError::InvalidUpdate)?;
+        let result = self
+            .db
+            .store
+            .update(&namespace, &filter, &update, many, upsert, budget)
+            .await?;
+        Ok(UpdateResult {
+            matched: result.matched,
+            modified: result.modified,
+            upserted_id: result.upserted_id.as_ref().map(id_text),
+        })
+    }
+
+    async fn delete(&self, collection: &str, filter: &str, many: bool) -> DbResult<u64> {
+        let budget = self.admit(&[filter])?;
+        let namespace = self.namespace(collection)?;
+        let filter = json(filter, DbError::InvalidFilter)?;
+        Ok(self
+            .db
+            .store
+            .delete(&namespace, &filter, many, budget)
+            .await?)
+    }
+}
+
+/// The texts of a find the guest passes: its filter, sort and projection.
+fn find_texts<'a>(filter: &'a str, options: &'a FindOptions) -> [&'a str; 3] {
+    let text = |option: &'a Option<String>| option.as_deref().unwrap_or_default();
+    [filter, text(&options.sort), text(&options.projection)]
+}
+
+/// Parses JSON text from the guest; bad text is the error `kind`.
+fn json(text: &str, kind: fn(String) -> DbError) -> DbResult<Value> {
+    serde_json::from_str(text).map_err(|err| kind(format!("not valid JSON: {err}")))
+}
+
+/// An `_id` as the guest gets it: a string as is, a number as its text.
+fn id_text(id: &Value) -> String {
+    match id {
+        Value::String(id) => id.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,73 @@
+//! `db`: the module's own document collections. JSON text from the guest is
+//! parsed here; the collection name becomes a namespace of the calling
+//! module's scope, so nothing the guest passes reaches another's data.
+
+mod backend;
+mod calls;
+mod errors;
+#[cfg(test)]
+mod tests;
+
+use std::time::Instant;
+
+use anyhow::anyhow;
+use modhost_docstore::{DocumentStore, Scope};
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::modhost::module::db as wit;
+use crate::capabilities::{Capability, ModuleSetup};
+use crate::config::RuntimeConfig;
+use crate::host_state::HostState;
+use crate::limits::ModuleLimits;
+
+/// The `db` capability.
+pub struct Db;
+
+/// The database as one module sees it.
+pub struct ModuleDb {
+    store: DocumentStore,
+    /// The module's place in the store: its tenant and name, and its quota.
+    scope: Scope,
+}
+
+/// What one host call of `db` reaches: the module's scope, its limits and
+/// the request's deadline.
+pub struct DbView<'a> {
+    db: &'a ModuleDb,
+    limits: &'a ModuleLimits,
+    deadline: Instant,
+}
+
+impl HasData for Db {
+    type Data<'a> = DbView<'a>;
+}
+
+impl Capability for Db {
+    type Host = DocumentStore;
+    type Module = ModuleDb;
+    type Call = ();
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<_, Db>(linker, |state| DbView {
+            db: &state.module.capabilities.db,
+            limits: &state.module.limits,
+            deadline: state.budget.deadline,
+        })
+    }
+
+    async fn start(config: &RuntimeConfig) -> anyhow::Result<DocumentStore> {
+        backend::open(config).await
+    }
+
+    fn for_module(store: &DocumentStore, module: &ModuleSetup<'_>) -> anyhow::Result<ModuleDb> {
+        let scope = Scope::new(module.tenant, module.name)
+            .map_err(|err| anyhow!("module {}: {err}", module.name))?
+            .with_max_bytes(module.limits.db_bytes);
+        Ok(ModuleDb {
+            store: store.clone(),
+            scope,
+        })
+    }
+
+    fn for_call(_module: &ModuleDb, _limits: &ModuleLimits) {}
+}

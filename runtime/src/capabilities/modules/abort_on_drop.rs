@@ -1,0 +1,53 @@
+//! A callee's task that is aborted if its caller stops waiting for it.
+
+use std::sync::Arc;
+
+use tokio::task::{JoinError, JoinHandle};
+
+/// A spawned callee that is aborted if whoever waits for it goes away.
+pub(super) struct AbortOnDrop<T> {
+    task: JoinHandle<T>,
+    callee: String,
+    request_id: Arc<str>,
+    /// Whether the caller got the callee's outcome.
+    joined: bool,
+}
+
+impl<T: Send + 'static> AbortOnDrop<T> {
+    /// Runs `callee`'s call for `request_id` as a task of its own.
+    pub(super) fn spawn(
+        call: impl Future<Output = T> + Send + 'static,
+        callee: &str,
+        request_id: Arc<str>,
+    ) -> Self {
+        Self {
+            task: tokio::spawn(call),
+            callee: callee.to_string(),
+            request_id,
+            joined: false,
+        }
+    }
+
+    /// Waits for the callee's outcome.
+    pub(super) async fn join(mut self) -> Result<T, JoinError> {
+        let outcome = (&mut self.task).await;
+        self.joined = true;
+        outcome
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if self.joined {
+            return;
+        }
+        // The caller stopped first. The callee may have ended at the same
+        // deadline a moment before, unseen: say so, or stop it now.
+        if self.task.is_finished() {
+            tracing::info!(callee = %self.callee, request_id = %self.request_id, "module call ended at the request's deadline, with its caller");
+        } else {
+            tracing::info!(callee = %self.callee, request_id = %self.request_id, "module call aborted: its caller stopped");
+            self.task.abort();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `modules`: a module calls a module it declared as a dependency. The call
+//! goes through the callee's own routes into its own sandbox, as part of the
+//! same request, one level deeper; anything else is refused with an error
+//! the caller can handle.
+
+mod abort_on_drop;
+mod call;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::modhost::module::modules as wit;
+use crate::call_budget::CallBudget;
+use crate::capabilities::{Capability, ModuleSetup};
+use crate::config::RuntimeConfig;
+use crate::host_state::HostState;
+use crate::limits::ModuleLimits;
+use crate::module_directory::ModuleDirectory;
+
+/// The `modules` capability: calls between modules.
+pub struct ModuleCalls;
+
+/// What one module call reaches: who calls, from how deep, within what
+/// budget, and the modules that are up.
+pub struct CallerView<'a> {
+    /// The calling module's name.
+    name: &'a str,
+    /// The modules it declared as dependencies.
+    dependencies: &'a [String],
+    /// Its limits.
+    limits: &'a ModuleLimits,
+    /// The request the call is part of.
+    request_id: &'a Arc<str>,
+    /// How many module calls led to the caller: 0 for a call from the host.
+    depth: u32,
+    /// The caller's deadline and CPU time, which the callee shares.
+    budget: &'a CallBudget,
+    /// The modules that are up.
+    directory: &'a ModuleDirectory,
+}
+
+impl HasData for ModuleCalls {
+    type Data<'a> = CallerView<'a>;
+}
+
+impl Capability for ModuleCalls {
+    type Host = Arc<ModuleDirectory>;
+    type Module = Arc<ModuleDirectory>;
+    type Call = ();
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<_, ModuleCalls>(linker, |state| {
+            let module = &*state.module;
+            CallerView {
+                name: &module.name,
+                dependencies: module.declared_dependencies(),
+                limits: &module.limits,
+                request_id: &state.request_id,
+                depth: state.call_depth,
+                budget: &state.budget,
+                directory: &module.capabilities.modules,
+            }
+        })
+    }
+
+    /// The directory starts empty; the loader publishes each module into
+    /// it once its `init` succeeds.
+    async fn start(_config: &RuntimeConfig) -> anyhow::Result<Arc<ModuleDirectory>> {
+        Ok(Arc::default())
+    }
+
+    fn for_module(
+        directory: &Arc<ModuleDirectory>,
+        _module: &ModuleSetup<'_>,
+    ) -> anyhow::Result<Arc<ModuleDirectory>> {
+        Ok(directory.clone())
+    }
+
+    fn for_call(_module: &Arc<ModuleDirectory>, _limits: &ModuleLimits) {}
+}
