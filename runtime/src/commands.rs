@@ -14,7 +14,7 @@ use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
 use crate::listener::ConnectionLimits;
 use crate::registry::{ModuleRegistry, ModuleState};
-use crate::server::Runtime;
+use crate::server::HttpService;
 use crate::{engine, listener, loader};
 
 /// Reads the config, builds the engine for the capacity it asks for, opens
@@ -39,7 +39,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<Exi
         .with_context(|| format!("cannot listen on {addr}: pass another address with --listen"))?;
     let local = listener.local_addr()?;
     let body_timeout = Duration::from_millis(config.server.body_timeout_ms);
-    let runtime = Arc::new(Runtime::new(
+    let service = Arc::new(HttpService::new(
         registry,
         config.server.max_body_bytes,
         body_timeout,
@@ -47,7 +47,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<Exi
     // Printed on stdout so scripts and tests can find a port picked with :0.
     println!("modhost listening on http://{local}");
     tokio::select! {
-        result = listener::serve(listener, runtime, limits) => result?,
+        result = listener::serve(listener, service, limits) => result?,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }
     Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@
 mod admission;
 mod bindings;
 mod call_budget;
+mod callable_modules;
 mod capabilities;
 mod capacity;
 pub mod check_report;
@@ -21,7 +22,6 @@ mod limits;
 mod listener;
 mod loader;
 mod long_calls;
-mod module_directory;
 mod registry;
 mod request_id;
 mod routing;

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 
 use crate::config::ServerConfig;
-use crate::server::Runtime;
+use crate::server::HttpService;
 
 /// File descriptors kept free for the database, the cache, guests' files and
 /// the log when the connection cap is fitted under the process's limit.
@@ -80,10 +80,10 @@ pub fn bind(addr: SocketAddr, max_connections: usize) -> std::io::Result<TcpList
     socket.listen(u32::try_from(max_connections).unwrap_or(u32::MAX).max(1024))
 }
 
-/// Serves `runtime` on `listener` until the process is stopped.
+/// Serves `service` on `listener` until the process is stopped.
 pub async fn serve(
     listener: TcpListener,
-    runtime: Arc<Runtime>,
+    service: Arc<HttpService>,
     limits: ConnectionLimits,
 ) -> Result<()> {
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -110,10 +110,10 @@ pub async fn serve(
             tracing::debug!(%peer, "connection refused: the client has too many open");
             continue;
         };
-        let runtime = runtime.clone();
+        let service = service.clone();
         let limits = limits.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer, runtime, &limits).await;
+            serve_connection(stream, peer, service, &limits).await;
             drop((slot, client));
         });
     }
@@ -122,15 +122,15 @@ pub async fn serve(
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    runtime: Arc<Runtime>,
+    service: Arc<HttpService>,
     limits: &ConnectionLimits,
 ) {
     let _ = stream.set_nodelay(true);
     let mut stream = TimeoutStream::new(stream);
     stream.set_write_timeout(Some(limits.write_timeout));
     let service = service_fn(move |request| {
-        let runtime = runtime.clone();
-        async move { Ok::<_, std::convert::Infallible>(runtime.handle(request).await) }
+        let service = service.clone();
+        async move { Ok::<_, std::convert::Infallible>(service.handle(request).await) }
     });
     let served = http1::Builder::new()
         .timer(TokioTimer::new())

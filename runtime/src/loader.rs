@@ -16,12 +16,12 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use crate::bindings::Manifest;
+use crate::callable_modules::{CallTarget, CallableModules};
 use crate::capabilities::{self, HostCapabilities};
 use crate::config::{RuntimeConfig, check_module_name};
 use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
 use crate::long_calls::LongCallLane;
-use crate::module_directory::{CallTarget, ModuleDirectory};
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
@@ -136,7 +136,7 @@ impl Loader<'_> {
             shown: &shown,
         };
         let described =
-            describe_module(context.clone(), component, self.engine, &self.linker).await;
+            compile_and_describe(context.clone(), component, self.engine, &self.linker).await;
         if let Ok((_, manifest)) = &described {
             check_not_named_as_another(name, &manifest.name, config)?;
         }
@@ -195,7 +195,7 @@ struct ComponentFile<'a> {
 
 /// Reads, compiles, links and describes one module; the error is the reason
 /// it failed, written for the operator.
-async fn describe_module(
+async fn compile_and_describe(
     context: Arc<ModuleContext>,
     file: ComponentFile<'_>,
     engine: &Engine,
@@ -310,7 +310,7 @@ fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTab
 
 /// Makes a module that came up callable by the modules that depend on it,
 /// through a route table of its own routes.
-fn publish_if_ready(directory: &ModuleDirectory, entry: &ModuleEntry) {
+fn publish_if_ready(directory: &CallableModules, entry: &ModuleEntry) {
     let (ModuleState::Ready, Some(sandbox)) = (&entry.state, &entry.sandbox) else {
         return;
     };

@@ -74,11 +74,11 @@ fn overall_health(registry: &ModuleRegistry) -> Response<Body> {
 /// `GET /modules`: every module with its state, manifest, source and when
 /// its `init` finished.
 fn modules_listing(registry: &ModuleRegistry) -> Response<Body> {
-    let modules: Vec<Value> = registry.modules().map(describe_module).collect();
+    let modules: Vec<Value> = registry.modules().map(module_listing).collect();
     json_response(StatusCode::OK, &json!({ "modules": modules }))
 }
 
-fn describe_module(entry: &ModuleEntry) -> Value {
+fn module_listing(entry: &ModuleEntry) -> Value {
     let mut module = Map::new();
     module.insert("name".into(), json!(entry.name));
     let (state, reason) = state_and_reason(&entry.state);

@@ -51,10 +51,10 @@ impl WorldExports {
     }
 }
 
-/// Why a guest call failed. The `Display` form is for the log; [`CallError::public`]
+/// Why a guest call failed. The `Display` form is for the log; [`GuestCallError::public`]
 /// is what a client may see.
 #[derive(Debug)]
-pub enum CallError {
+pub enum GuestCallError {
     /// The call was stopped because its budget ran out: the request's
     /// deadline passed, or the call used its CPU time.
     Exhausted {
@@ -69,7 +69,7 @@ pub enum CallError {
     Failed(wasmtime::Error),
 }
 
-impl CallError {
+impl GuestCallError {
     /// A short description for the client: no trap text, no paths; the
     /// details are in the log under the request id.
     pub fn public(&self) -> String {
@@ -108,7 +108,7 @@ impl CallError {
     }
 }
 
-impl std::fmt::Display for CallError {
+impl std::fmt::Display for GuestCallError {
     /// One short line: the trap itself without the backtrace, so a client
     /// that triggers traps on purpose cannot flood the log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,27 +158,31 @@ impl ModuleSandbox {
     }
 
     /// Calls `describe`.
-    pub async fn describe(&self) -> Result<Manifest, CallError> {
+    pub async fn describe(&self) -> Result<Manifest, GuestCallError> {
         let call = self.startup_call();
         let (manifest,) = self.call(call, &self.exports.describe, ()).await?;
         Ok(manifest)
     }
 
     /// Calls `init`; the inner error is the module's own reason.
-    pub async fn init(&self) -> Result<Result<(), String>, CallError> {
+    pub async fn init(&self) -> Result<Result<(), String>, GuestCallError> {
         let call = self.startup_call();
         let (outcome,) = self.call(call, &self.exports.init, ()).await?;
         Ok(outcome)
     }
 
     /// Calls `handle` for one request.
-    pub async fn handle(&self, request: &Request, call: GuestCall) -> Result<Response, CallError> {
+    pub async fn handle(
+        &self,
+        request: &Request,
+        call: GuestCall,
+    ) -> Result<Response, GuestCallError> {
         let (response,) = self.call(call, &self.exports.handle, (request,)).await?;
         Ok(response)
     }
 
     /// Calls `health`.
-    pub async fn health(&self, call: GuestCall) -> Result<Health, CallError> {
+    pub async fn health(&self, call: GuestCall) -> Result<Health, GuestCallError> {
         let (health,) = self.call(call, &self.exports.health, ()).await?;
         Ok(health)
     }
@@ -216,7 +220,7 @@ impl ModuleSandbox {
         call: GuestCall,
         export: &ComponentExportIndex,
         params: Params,
-    ) -> Result<Results, CallError>
+    ) -> Result<Results, GuestCallError>
     where
         Params: ComponentNamedList + Lower + Send + Sync,
         Results: ComponentNamedList + Lift + Send + Sync + 'static,
@@ -273,7 +277,7 @@ impl ModuleSandbox {
         state
             .capabilities
             .end(&self.context.name, &state.request_id);
-        let exhausted = |budget: Exhausted| CallError::Exhausted {
+        let exhausted = |budget: Exhausted| GuestCallError::Exhausted {
             budget,
             limit: match budget {
                 Exhausted::Deadline => limits.timeout(),
@@ -285,7 +289,7 @@ impl ModuleSandbox {
             Ok(Ok(results)) => Ok(results),
             Ok(Err(err)) => match (err.downcast_ref::<Trap>(), state.exhausted) {
                 (Some(Trap::Interrupt), Some(budget)) => Err(exhausted(budget)),
-                _ => Err(CallError::Failed(err)),
+                _ => Err(GuestCallError::Failed(err)),
             },
         }
     }

@@ -16,7 +16,7 @@ use crate::registry::{ModuleRegistry, ModuleState};
 use crate::request_id::next_request_id;
 use crate::routing::{Lookup, RouteMatch};
 use crate::runtime_endpoints;
-use crate::sandbox::CallError;
+use crate::sandbox::GuestCallError;
 
 /// The header that carries the request id back to the client.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -25,14 +25,14 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 const RETRY_AFTER_SECONDS: &str = "1";
 
 /// What every connection shares: the modules and the server's limits.
-pub struct Runtime {
+pub struct HttpService {
     registry: ModuleRegistry,
     max_body_bytes: usize,
     body_timeout: Duration,
 }
 
-impl Runtime {
-    /// A runtime serving `registry`, refusing bodies over `max_body_bytes`
+impl HttpService {
+    /// A service answering for `registry`, refusing bodies over `max_body_bytes`
     /// or slower than `body_timeout`.
     pub fn new(registry: ModuleRegistry, max_body_bytes: usize, body_timeout: Duration) -> Self {
         Self {
@@ -217,7 +217,7 @@ pub fn busy_response(module: &str, refused: Refused, request_id: &str) -> Respon
 /// The answer to a guest call that failed: 504 when its budget ran out, 500
 /// otherwise; the client gets no trap text, the log one short line (and the
 /// whole error at debug level).
-pub fn guest_failure(module: &str, err: &CallError, request_id: &str) -> Response<Body> {
+pub fn guest_failure(module: &str, err: &GuestCallError, request_id: &str) -> Response<Body> {
     tracing::warn!(%module, %request_id, "guest call failed: {err}");
     tracing::debug!(%module, %request_id, "guest call failed: {}", err.detail());
     let status = if err.is_exhausted() {

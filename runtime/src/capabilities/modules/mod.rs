@@ -14,11 +14,11 @@ use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::modhost::module::modules as wit;
 use crate::call_budget::CallBudget;
+use crate::callable_modules::CallableModules;
 use crate::capabilities::{Capability, ModuleSetup};
 use crate::config::RuntimeConfig;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
-use crate::module_directory::ModuleDirectory;
 
 /// The `modules` capability: calls between modules.
 pub struct ModuleCalls;
@@ -39,7 +39,7 @@ pub struct CallerView<'a> {
     /// The caller's deadline and CPU time, which the callee shares.
     budget: &'a CallBudget,
     /// The modules that are up.
-    directory: &'a ModuleDirectory,
+    directory: &'a CallableModules,
 }
 
 impl HasData for ModuleCalls {
@@ -47,8 +47,8 @@ impl HasData for ModuleCalls {
 }
 
 impl Capability for ModuleCalls {
-    type Host = Arc<ModuleDirectory>;
-    type Module = Arc<ModuleDirectory>;
+    type Host = Arc<CallableModules>;
+    type Module = Arc<CallableModules>;
     type Call = ();
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -68,16 +68,16 @@ impl Capability for ModuleCalls {
 
     /// The directory starts empty; the loader publishes each module into
     /// it once its `init` succeeds.
-    async fn start(_config: &RuntimeConfig) -> anyhow::Result<Arc<ModuleDirectory>> {
+    async fn start(_config: &RuntimeConfig) -> anyhow::Result<Arc<CallableModules>> {
         Ok(Arc::default())
     }
 
     fn for_module(
-        directory: &Arc<ModuleDirectory>,
+        directory: &Arc<CallableModules>,
         _module: &ModuleSetup<'_>,
-    ) -> anyhow::Result<Arc<ModuleDirectory>> {
+    ) -> anyhow::Result<Arc<CallableModules>> {
         Ok(directory.clone())
     }
 
-    fn for_call(_module: &Arc<ModuleDirectory>, _limits: &ModuleLimits) {}
+    fn for_call(_module: &Arc<CallableModules>, _limits: &ModuleLimits) {}
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::CallerView;
 use crate::bindings::modhost::module::modules::{CallError, CallRequest, Host};
 use crate::call_budget::CallBudget;
+use crate::callable_modules::CallableModules;
 use crate::limits::{DEFAULT_LIMITS, ModuleLimits};
-use crate::module_directory::ModuleDirectory;
 
 /// `GET path` with no headers or body.
 fn get(path: &str) -> CallRequest {
@@ -27,7 +27,7 @@ struct Caller {
     request_id: Arc<str>,
     depth: u32,
     budget: CallBudget,
-    directory: ModuleDirectory,
+    directory: CallableModules,
 }
 
 impl Caller {
@@ -41,7 +41,7 @@ impl Caller {
                 Instant::now() + Duration::from_secs(10),
                 Duration::from_secs(1),
             ),
-            directory: ModuleDirectory::default(),
+            directory: CallableModules::default(),
         }
     }
 

@@ -20,11 +20,11 @@ pub struct CallTarget {
 
 /// Every module that is up, by name.
 #[derive(Default)]
-pub struct ModuleDirectory {
+pub struct CallableModules {
     targets: RwLock<HashMap<String, Arc<CallTarget>>>,
 }
 
-impl ModuleDirectory {
+impl CallableModules {
     /// Makes `name` callable.
     pub fn publish(&self, name: &str, target: CallTarget) {
         self.targets
