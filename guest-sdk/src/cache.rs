@@ -4,10 +4,17 @@
 //! cache server may be down), so read through it to the database with
 //! [`read_through`], which falls back to loading when the cache fails:
 //!
-//! ```ignore
+//! ```no_run
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Serialize, Deserialize)]
+//! # struct User { name: String }
+//! # fn load_user(id: &str) -> modhost_sdk::Result<User> { Ok(User { name: id.into() }) }
+//! # fn handler(id: &str) -> modhost_sdk::Result<()> {
 //! use std::time::Duration;
 //! let user = modhost_sdk::cache::read_through(&format!("user:{id}"), Duration::from_secs(300), || load_user(id))?;
 //! // user.value is the User; user.from_cache says where it came from.
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! and invalidate with [`delete`] whenever the record changes.

@@ -1,15 +1,20 @@
 //! The module's own document collections, queried with the MongoDB filter
 //! and update language.
 //!
-//! ```ignore
+//! ```no_run
 //! use modhost_sdk::db::{Collection, FindOptions};
 //! use serde_json::json;
+//! # #[derive(serde::Deserialize)]
+//! # struct Item { name: String, stock: u32 }
+//! # fn handler() -> modhost_sdk::Result<()> {
 //!
 //! const ITEMS: Collection = Collection::new("items");
 //!
 //! let id = ITEMS.insert_one(&json!({"name": "pen", "stock": 3}))?;
 //! let low: Vec<Item> = ITEMS.find(json!({"stock": {"$lt": 5}}), &FindOptions::new().sort_asc("name"))?;
 //! ITEMS.update_one(json!({"_id": id, "stock": {"$gte": 1}}), json!({"$inc": {"stock": -1}}))?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! A collection always means this module's own; another module's data is

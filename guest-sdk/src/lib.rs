@@ -6,7 +6,7 @@
 //! it into the exports of the `modhost:module` WIT world; nothing else of the
 //! generated bindings needs to be touched.
 //!
-//! ```ignore
+//! ```no_run
 //! use modhost_sdk::{Module, Request, Response, Result, Router, export_module};
 //!
 //! struct Hello;

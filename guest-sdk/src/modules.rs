@@ -3,15 +3,26 @@
 //! Declare a dependency once, as a constant next to `Module::DEPENDENCIES`,
 //! and call it like a small HTTP client:
 //!
-//! ```ignore
+//! ```no_run
+//! # use modhost_sdk::{Module, Router};
+//! # use modhost_sdk::modules::Dependency;
+//! # #[derive(serde::Deserialize)]
+//! # struct User { name: String }
+//! # struct Wallet;
 //! const USERS: Dependency = Dependency::new("user_management");
 //!
 //! impl Module for Wallet {
 //!     const DEPENDENCIES: &'static [&'static str] = &[USERS.name()];
 //!     // ...
+//! #   const NAME: &'static str = "wallet";
+//! #   const VERSION: &'static str = "0.1.0";
+//! #   fn routes() -> Router { Router::new() }
 //! }
 //!
+//! # fn handler(id: &str) -> modhost_sdk::Result<()> {
 //! let user: User = USERS.get(&format!("/users/{id}"))?.json_body()?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The host refuses calls to modules that were not declared, calls nested

@@ -41,11 +41,17 @@ impl Request {
 
     /// The value of a `:name` route segment (or `...` for the tail).
     ///
-    /// Errors with 400 when the route has no such parameter, which means the
-    /// handler was mounted on a route without it.
+    /// Every request on a route carries each of its parameters, so a name
+    /// the route does not have is the module's bug (the handler is mounted
+    /// on the wrong route, or the name is misspelt): a 500 that says so,
+    /// never a 400 blaming the client.
     pub fn param(&self, name: &str) -> Result<&str> {
-        find(&self.inner.params, name, false)
-            .ok_or_else(|| Error::bad_request(format!("missing route parameter: {name}")))
+        find(&self.inner.params, name, false).ok_or_else(|| {
+            Error::internal(format!(
+                "the handler asked for route parameter {name}, which route {} does not have",
+                self.inner.route
+            ))
+        })
     }
 
     /// The first value of a query parameter, if present.
@@ -93,4 +99,40 @@ fn find<'a>(pairs: &'a [(String, String)], name: &str, ignore_case: bool) -> Opt
             }
         })
         .map(|(_, value)| value.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_route(route: &str, params: &[(&str, &str)]) -> Request {
+        let fields = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        Request::new(WitRequest {
+            request_id: "req-1".into(),
+            method: "GET".into(),
+            path: "/users/u1".into(),
+            route: route.into(),
+            params: fields(params),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_parameter_the_route_lacks_is_the_modules_500_not_the_clients_400() {
+        let req = on_route("/users/:id", &[("id", "u1")]);
+        assert_eq!(req.param("id"), Ok("u1"));
+        let err = req.param("user_id").unwrap_err();
+        assert_eq!(err.status(), 500);
+        assert_eq!(
+            err.message(),
+            "the handler asked for route parameter user_id, which route /users/:id does not have"
+        );
+    }
 }

@@ -67,6 +67,26 @@ impl Router {
         self.route("DELETE", path, handler)
     }
 
+    /// Serves `PATCH` on `path`.
+    pub fn patch(
+        self,
+        path: &str,
+        handler: impl Fn(Request) -> Result<Response> + 'static,
+    ) -> Self {
+        self.route("PATCH", path, handler)
+    }
+
+    /// Serves `HEAD` on `path` (the host sends the headers only).
+    pub fn head(self, path: &str, handler: impl Fn(Request) -> Result<Response> + 'static) -> Self {
+        self.route("HEAD", path, handler)
+    }
+
+    /// Serves every method on `path`; the handler reads
+    /// [`Request::method`].
+    pub fn any(self, path: &str, handler: impl Fn(Request) -> Result<Response> + 'static) -> Self {
+        self.route("*", path, handler)
+    }
+
     /// The routes as the manifest declares them.
     pub(crate) fn declared(&self) -> Vec<Route> {
         self.routes
@@ -109,6 +129,23 @@ mod tests {
                 ("GET".to_string(), "/a".to_string()),
                 ("PATCH".to_string(), "/b/:id".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn each_helper_declares_its_method() {
+        let router = Router::new()
+            .get("/g", ok)
+            .post("/p", ok)
+            .put("/u", ok)
+            .delete("/d", ok)
+            .patch("/a", ok)
+            .head("/h", ok)
+            .any("/x", ok);
+        let methods: Vec<_> = router.declared().into_iter().map(|r| r.method).collect();
+        assert_eq!(
+            methods,
+            ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "*"]
         );
     }
 
