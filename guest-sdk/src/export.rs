@@ -45,7 +45,7 @@ impl<M: Module> Exports<M> {
     /// `init`: the module's own initialisation.
     pub fn init() -> Result<(), String> {
         log_panics();
-        M::init()
+        M::init().map_err(|err| err.message().to_string())
     }
 
     /// `handle`: finds the handler for the matched route and turns its error

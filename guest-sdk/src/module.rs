@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::Result;
 use crate::router::Router;
 
 /// A modhost module: its identity as constants and its behaviour as methods.
@@ -22,8 +23,9 @@ pub trait Module {
     fn routes() -> Router;
 
     /// Runs once after the dependencies are up. An `Err` keeps the module
-    /// from serving; its text is the reason the host reports.
-    fn init() -> Result<(), String> {
+    /// from serving; its message is the reason the host reports. Errors of
+    /// the SDK's calls convert with `?`.
+    fn init() -> Result<()> {
         Ok(())
     }
 

@@ -33,7 +33,7 @@ impl Module for MyNewModule {
             .get("/my-module/data/:id", get_data)
     }
 
-    fn init() -> std::result::Result<(), String> {
+    fn init() -> Result<()> {
         info!("Initializing {}...", Self::NAME);
         Ok(())
     }

@@ -42,11 +42,9 @@ impl Module for UserManagement {
             .get("/users/:id", get_user)
     }
 
-    fn init() -> std::result::Result<(), String> {
-        let settings: Settings =
-            modhost_sdk::config::load().map_err(|err| err.message().to_string())?;
-        let describe = |err: DbError| modhost_sdk::db::describe(&err);
-        USERS.create_index("email", true).map_err(describe)?;
+    fn init() -> Result<()> {
+        let settings: Settings = modhost_sdk::config::load()?;
+        USERS.create_index("email", true)?;
         for user in &settings.users {
             let added = USERS
                 .upsert_one(
@@ -54,7 +52,12 @@ impl Module for UserManagement {
                     json!({"$setOnInsert": {"name": user.name, "email": user.email}}),
                 )
                 .map_err(|err| {
-                    format!("cannot add configured user {}: {}", user.id, describe(err))
+                    let err = Error::from(err);
+                    Error::internal(format!(
+                        "cannot add configured user {}: {}",
+                        user.id,
+                        err.message()
+                    ))
                 })?;
             if added.upserted_id.is_some() {
                 info!("added configured user {}", user.id);

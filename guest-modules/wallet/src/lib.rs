@@ -53,11 +53,9 @@ impl Module for Wallet {
             .post("/wallet/transfer", transfer)
     }
 
-    fn init() -> std::result::Result<(), String> {
-        settings().map_err(|err| err.message().to_string())?;
-        TRANSACTIONS
-            .create_index("parties", false)
-            .map_err(|err| modhost_sdk::db::describe(&err))
+    fn init() -> Result<()> {
+        settings()?;
+        Ok(TRANSACTIONS.create_index("parties", false)?)
     }
 }
 
