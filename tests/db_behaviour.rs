@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use modhost_docstore::{
-    DbError, DocumentStore, EmbeddedStore, Filter, FindOptions, Limits, MongoStore, Namespace,
-    Projection, QueryBudget, Scope, Sort,
+    DbError, DocumentStore, EmbeddedStore, Filter, FindOptions, Limits, Matches, MongoStore,
+    Namespace, Projection, QueryBudget, Scope, Sort, Upsert,
 };
 use serde_json::{Value, json};
 
@@ -310,8 +310,8 @@ async fn updates_change_what_they_name(store: DocumentStore, scope: Scope) {
             &ns,
             &json!({"_id": "ada"}),
             &update,
-            false,
-            false,
+            Matches::First,
+            Upsert::No,
             NO_DEADLINE,
         )
         .await
@@ -339,8 +339,8 @@ async fn updates_change_what_they_name(store: DocumentStore, scope: Scope) {
             &ns,
             &json!({"tags": "math"}),
             &pull,
-            true,
-            false,
+            Matches::All,
+            Upsert::No,
             NO_DEADLINE,
         )
         .await
@@ -359,8 +359,8 @@ async fn updates_change_what_they_name(store: DocumentStore, scope: Scope) {
             &ns,
             &json!({"_id": "nobody"}),
             &json!({"$set": {"a": 1}}),
-            false,
-            false,
+            Matches::First,
+            Upsert::No,
             NO_DEADLINE,
         )
         .await
@@ -376,8 +376,8 @@ async fn updates_change_what_they_name(store: DocumentStore, scope: Scope) {
             &ns,
             &json!({"name": "barbara"}),
             &upsert,
-            false,
-            true,
+            Matches::First,
+            Upsert::Yes,
             NO_DEADLINE,
         )
         .await
@@ -402,13 +402,13 @@ async fn updates_change_what_they_name(store: DocumentStore, scope: Scope) {
     );
 
     let deleted = store
-        .delete(&ns, &json!({"age": {"$gt": 40}}), true, NO_DEADLINE)
+        .delete(&ns, &json!({"age": {"$gt": 40}}), Matches::All, NO_DEADLINE)
         .await
         .unwrap();
     assert_eq!(deleted, 2);
     assert_eq!(
         store
-            .delete(&ns, &json!({}), false, NO_DEADLINE)
+            .delete(&ns, &json!({}), Matches::First, NO_DEADLINE)
             .await
             .unwrap(),
         1
@@ -487,8 +487,8 @@ async fn unique_indexes_refuse_duplicates_on_every_write(store: DocumentStore, s
             &ns,
             &json!({"_id": "b"}),
             &json!({"$set": {"email": "a@x"}}),
-            false,
-            false,
+            Matches::First,
+            Upsert::No,
             NO_DEADLINE,
         )
         .await
@@ -552,8 +552,8 @@ async fn bad_input_is_an_error_value_naming_the_problem(store: DocumentStore, sc
             &ns,
             &json!({}),
             &json!({"$rename": {"a": "b"}}),
-            false,
-            false,
+            Matches::First,
+            Upsert::No,
             NO_DEADLINE,
         )
         .await
@@ -563,7 +563,14 @@ async fn bad_input_is_an_error_value_naming_the_problem(store: DocumentStore, sc
         "{err:?}"
     );
     let err = store
-        .update(&ns, &json!({}), &json!({"a": 1}), false, false, NO_DEADLINE)
+        .update(
+            &ns,
+            &json!({}),
+            &json!({"a": 1}),
+            Matches::First,
+            Upsert::No,
+            NO_DEADLINE,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, DbError::InvalidUpdate(_)), "{err:?}");
@@ -695,7 +702,7 @@ async fn scopes_never_see_each_others_data(store: DocumentStore, _scope: Scope) 
     }
     // Deleting everything in one scope leaves the others whole.
     store
-        .delete(&namespaces[0], &json!({}), true, NO_DEADLINE)
+        .delete(&namespaces[0], &json!({}), Matches::All, NO_DEADLINE)
         .await
         .unwrap();
     for ns in &namespaces[1..] {
@@ -748,7 +755,14 @@ async fn conditional_updates_are_atomic_under_concurrency(store: DocumentStore, 
             let filter = json!({"_id": "w", "balance": {"$gte": 7}});
             let debit = json!({"$inc": {"balance": -7}});
             store
-                .update(&ns, &filter, &debit, false, false, NO_DEADLINE)
+                .update(
+                    &ns,
+                    &filter,
+                    &debit,
+                    Matches::First,
+                    Upsert::No,
+                    NO_DEADLINE,
+                )
                 .await
                 .unwrap()
                 .modified
@@ -1031,14 +1045,14 @@ async fn an_expired_deadline_stops_every_call_and_changes_nothing(
                 &ns,
                 &json!({}),
                 &json!({"$set": {"late": true}}),
-                true,
-                false,
+                Matches::All,
+                Upsert::No,
                 expired(),
             )
             .await
             .unwrap_err(),
         store
-            .delete(&ns, &json!({}), true, expired())
+            .delete(&ns, &json!({}), Matches::All, expired())
             .await
             .unwrap_err(),
         store
@@ -1165,13 +1179,13 @@ async fn embedded_calls_stop_at_the_work_budget() {
     let set = json!({"$set": {"touched": true}});
     too_much(
         store
-            .update(&ns, &json!({}), &set, true, false, NO_DEADLINE)
+            .update(&ns, &json!({}), &set, Matches::All, Upsert::No, NO_DEADLINE)
             .await
             .unwrap_err(),
     );
     too_much(
         store
-            .delete(&ns, &json!({}), true, NO_DEADLINE)
+            .delete(&ns, &json!({}), Matches::All, NO_DEADLINE)
             .await
             .unwrap_err(),
     );
@@ -1205,11 +1219,11 @@ async fn embedded_update_and_delete_many_hold_within_the_budget() {
     let set = json!({"$set": {"touched": true}});
     for err in [
         store
-            .update(&ns, &json!({}), &set, true, false, NO_DEADLINE)
+            .update(&ns, &json!({}), &set, Matches::All, Upsert::No, NO_DEADLINE)
             .await
             .unwrap_err(),
         store
-            .delete(&ns, &json!({}), true, NO_DEADLINE)
+            .delete(&ns, &json!({}), Matches::All, NO_DEADLINE)
             .await
             .unwrap_err(),
     ] {
@@ -1225,12 +1239,15 @@ async fn embedded_update_and_delete_many_hold_within_the_budget() {
     // In batches that fit, both work.
     let batch = json!({"rank": {"$lt": 10}});
     let result = store
-        .update(&ns, &batch, &set, true, false, NO_DEADLINE)
+        .update(&ns, &batch, &set, Matches::All, Upsert::No, NO_DEADLINE)
         .await
         .unwrap();
     assert_eq!(result.modified, 10);
     assert_eq!(
-        store.delete(&ns, &batch, true, NO_DEADLINE).await.unwrap(),
+        store
+            .delete(&ns, &batch, Matches::All, NO_DEADLINE)
+            .await
+            .unwrap(),
         10
     );
     assert_eq!(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap(), 30);
@@ -1303,12 +1320,12 @@ async fn embedded_the_db_bytes_quota_bounds_each_scope() {
     let grow = |by: usize| json!({"$set": {"more": "y".repeat(by)}});
     let q0 = json!({"_id": "q0"});
     store
-        .update(&a, &q0, &grow(200), false, false, NO_DEADLINE)
+        .update(&a, &q0, &grow(200), Matches::First, Upsert::No, NO_DEADLINE)
         .await
         .unwrap();
     over_quota(
         store
-            .update(&a, &q0, &grow(400), false, false, NO_DEADLINE)
+            .update(&a, &q0, &grow(400), Matches::First, Upsert::No, NO_DEADLINE)
             .await
             .unwrap_err(),
     );
@@ -1329,7 +1346,7 @@ async fn embedded_the_db_bytes_quota_bounds_each_scope() {
 
     // A delete makes room.
     store
-        .delete(&a, &json!({"_id": "q4"}), false, NO_DEADLINE)
+        .delete(&a, &json!({"_id": "q4"}), Matches::First, NO_DEADLINE)
         .await
         .unwrap();
     fill(&store, &b, 5..6).await.unwrap();
@@ -1349,11 +1366,18 @@ async fn embedded_the_db_bytes_quota_bounds_each_scope() {
     assert!(matches!(err, DbError::QuotaExceeded(m) if m.contains("2000")));
     let unset = json!({"$unset": {"more": ""}});
     store
-        .update(&lowered, &q0, &unset, false, false, NO_DEADLINE)
+        .update(
+            &lowered,
+            &q0,
+            &unset,
+            Matches::First,
+            Upsert::No,
+            NO_DEADLINE,
+        )
         .await
         .unwrap();
     store
-        .delete(&lowered, &json!({}), true, NO_DEADLINE)
+        .delete(&lowered, &json!({}), Matches::All, NO_DEADLINE)
         .await
         .unwrap();
     assert_eq!(store.count(&a, &json!({}), NO_DEADLINE).await.unwrap(), 0);
@@ -1370,7 +1394,7 @@ async fn embedded_the_db_bytes_quota_survives_a_reopen() {
     let store = embedded(&dir, LIMITS);
     over_quota(fill(&store, &a, 5..6).await.unwrap_err());
     store
-        .delete(&a, &json!({"_id": "q0"}), false, NO_DEADLINE)
+        .delete(&a, &json!({"_id": "q0"}), Matches::First, NO_DEADLINE)
         .await
         .unwrap();
     drop(store);

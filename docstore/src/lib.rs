@@ -69,6 +69,24 @@ pub struct UpdateResult {
     pub upserted_id: Option<Value>,
 }
 
+/// Which of the documents a filter matches an update or a delete changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matches {
+    /// The first match only (MongoDB's `updateOne`, `deleteOne`).
+    First,
+    /// Every match (`updateMany`, `deleteMany`).
+    All,
+}
+
+/// What an update does when no document matches: MongoDB's `upsert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// Nothing.
+    No,
+    /// Inserts a document made from the filter's equalities and the update.
+    Yes,
+}
+
 /// The database a runtime serves its guests from. Every call takes the
 /// [`QueryBudget`] of the request that makes it, and fails with
 /// [`DbError::Timeout`] once that is spent.
@@ -145,15 +163,15 @@ impl DocumentStore {
         }
     }
 
-    /// Updates the first match, or every match with `many`; with `upsert`,
+    /// Updates the first match or every match; with [`Upsert::Yes`],
     /// inserts a document made from the filter when none matches.
     pub async fn update(
         &self,
         namespace: &Namespace,
         filter: &Value,
         update: &Value,
-        many: bool,
-        upsert: bool,
+        which: Matches,
+        upsert: Upsert,
         budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
         let parsed_filter = Filter::parse(filter)?;
@@ -165,7 +183,7 @@ impl DocumentStore {
                         namespace,
                         parsed_filter,
                         parsed_update,
-                        many,
+                        which,
                         upsert,
                         budget,
                     )
@@ -173,24 +191,24 @@ impl DocumentStore {
             }
             DocumentStore::Mongo(store) => {
                 store
-                    .update(namespace, filter, update, many, upsert, budget)
+                    .update(namespace, filter, update, which, upsert, budget)
                     .await
             }
         }
     }
 
-    /// Deletes the first match, or every match with `many`.
+    /// Deletes the first match or every match.
     pub async fn delete(
         &self,
         namespace: &Namespace,
         filter: &Value,
-        many: bool,
+        which: Matches,
         budget: QueryBudget,
     ) -> DbResult<u64> {
         let parsed = Filter::parse(filter)?;
         match self {
-            DocumentStore::Embedded(store) => store.delete(namespace, parsed, many, budget).await,
-            DocumentStore::Mongo(store) => store.delete(namespace, filter, many, budget).await,
+            DocumentStore::Embedded(store) => store.delete(namespace, parsed, which, budget).await,
+            DocumentStore::Mongo(store) => store.delete(namespace, filter, which, budget).await,
         }
     }
 

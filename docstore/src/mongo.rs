@@ -24,7 +24,7 @@ use crate::budget::{Held, QueryBudget};
 use crate::document::{encode, prepare};
 use crate::error::{DbError, DbResult};
 use crate::scope::Namespace;
-use crate::{Limits, UpdateResult};
+use crate::{Limits, Matches, UpdateResult, Upsert};
 
 /// MongoDB's code for a duplicate key.
 const DUPLICATE_KEY: i32 = 11000;
@@ -211,25 +211,26 @@ impl MongoStore {
         Err(driver_error(err))
     }
 
-    /// Updates the first match, or all with `many`; upserts when asked.
+    /// Updates the first match, or all; upserts when asked.
     pub async fn update(
         &self,
         namespace: &Namespace,
         filter: &Value,
         update: &Value,
-        many: bool,
-        upsert: bool,
+        which: Matches,
+        upsert: Upsert,
         budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
         let limit = self.time_limit(budget)?;
         let mut update = to_document(update)?;
+        let upsert = upsert == Upsert::Yes;
         if upsert && filter.get("_id").is_none() {
             give_upsert_an_id(&mut update);
         }
         let filter = to_document(filter)?;
         let collection = self.collection(namespace);
         // The update commands take no maxTimeMS: only the wait is bounded.
-        let call = if many {
+        let call = if which == Matches::All {
             collection.update_many(filter, update)
         } else {
             collection.update_one(filter, update)
@@ -247,19 +248,19 @@ impl MongoStore {
         })
     }
 
-    /// Deletes the first match, or all with `many`.
+    /// Deletes the first match, or all.
     pub async fn delete(
         &self,
         namespace: &Namespace,
         filter: &Value,
-        many: bool,
+        which: Matches,
         budget: QueryBudget,
     ) -> DbResult<u64> {
         let limit = self.time_limit(budget)?;
         let filter = to_document(filter)?;
         let collection = self.collection(namespace);
         // The delete commands take no maxTimeMS: only the wait is bounded.
-        let call = if many {
+        let call = if which == Matches::All {
             collection.delete_many(filter)
         } else {
             collection.delete_one(filter)

@@ -31,7 +31,7 @@ use crate::filter::Filter;
 use crate::options::{Projection, Sort};
 use crate::scope::Namespace;
 use crate::update::Update;
-use crate::{Limits, UpdateResult};
+use crate::{Limits, Matches, UpdateResult, Upsert};
 use catalog::{CATALOG, IndexSpec};
 use indexing::{index_table, index_table_name};
 use plan::{Access, plan};
@@ -224,8 +224,8 @@ impl EmbeddedStore {
         .await
     }
 
-    /// Applies `update` to the first match (or every match with `many`);
-    /// with `upsert`, inserts a document made from the filter when none
+    /// Applies `update` to the first match (or every match); with
+    /// [`Upsert::Yes`], inserts a document made from the filter when none
     /// matches. The match and the change are one transaction, so a
     /// conditional update is atomic.
     pub async fn update(
@@ -233,15 +233,15 @@ impl EmbeddedStore {
         namespace: &Namespace,
         filter: Filter,
         update: Update,
-        many: bool,
-        upsert: bool,
+        which: Matches,
+        upsert: Upsert,
         budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
         let namespace = namespace.clone();
         self.blocking(namespace.key(), move |db, limits| {
             write(db, &namespace, |collection| {
                 let mut work = Work::for_write(budget, limits);
-                let matches = collection.matches(&filter, many, &mut work, limits)?;
+                let matches = collection.matches(&filter, which, &mut work, limits)?;
                 let mut result = UpdateResult {
                     matched: matches.len() as u64,
                     ..UpdateResult::default()
@@ -256,7 +256,7 @@ impl EmbeddedStore {
                         result.modified += 1;
                     }
                 }
-                if result.matched == 0 && upsert {
+                if result.matched == 0 && upsert == Upsert::Yes {
                     let mut seed = upsert_seed(&filter);
                     update.apply(&mut seed, true)?;
                     result.upserted_id = Some(collection.insert(seed, limits)?);
@@ -267,19 +267,19 @@ impl EmbeddedStore {
         .await
     }
 
-    /// Deletes the first match (or every match with `many`); returns how many.
+    /// Deletes the first match (or every match); returns how many.
     pub async fn delete(
         &self,
         namespace: &Namespace,
         filter: Filter,
-        many: bool,
+        which: Matches,
         budget: QueryBudget,
     ) -> DbResult<u64> {
         let namespace = namespace.clone();
         self.blocking(namespace.key(), move |db, limits| {
             write(db, &namespace, |collection| {
                 let mut work = Work::for_write(budget, limits);
-                let matches = collection.matches(&filter, many, &mut work, limits)?;
+                let matches = collection.matches(&filter, which, &mut work, limits)?;
                 for found in &matches {
                     work.step()?;
                     collection.remove(found)?;
@@ -431,11 +431,11 @@ impl<'t> Collection<'t> {
         })
     }
 
-    /// The first match, or all with `many`, held within `limits`.
+    /// The first match, or all, held within `limits`.
     fn matches(
         &self,
         filter: &Filter,
-        many: bool,
+        which: Matches,
         work: &mut Work,
         limits: &Limits,
     ) -> DbResult<Vec<Stored>> {
@@ -451,7 +451,8 @@ impl<'t> Collection<'t> {
             |stored| {
                 held.hold(stored.bytes)?;
                 found.push(stored);
-                Ok(many)
+                // Whether to go on looking.
+                Ok(which == Matches::All)
             },
         )?;
         Ok(found)

@@ -135,7 +135,7 @@ fn count(txn: &WriteTransaction, scope: &str) -> DbResult<u64> {
 mod tests {
     use super::*;
     use crate::embedded::EmbeddedStore;
-    use crate::{Filter, Limits, QueryBudget, Scope};
+    use crate::{Filter, Limits, Matches, QueryBudget, Scope};
     use redb::ReadableDatabase;
     use serde_json::json;
 
@@ -192,7 +192,10 @@ mod tests {
         txn.open_table(USAGE).unwrap().remove("t/m").unwrap();
         txn.commit().unwrap();
         let nothing = Filter::parse(&json!({"nothing": 1})).unwrap();
-        store.delete(&a, nothing, false, none).await.unwrap();
+        store
+            .delete(&a, nothing, Matches::First, none)
+            .await
+            .unwrap();
         assert_eq!(row(&store, "t/m"), Some(expected), "counted again");
     }
 }

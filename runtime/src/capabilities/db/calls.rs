@@ -2,7 +2,7 @@
 //! module's `max_host_call_bytes` before any of it is parsed, parsed, put
 //! in the module's scope, and run within the request's deadline.
 
-use modhost_docstore::{FindOptions as StoreFindOptions, Namespace, QueryBudget};
+use modhost_docstore::{FindOptions as StoreFindOptions, Matches, Namespace, QueryBudget, Upsert};
 use serde_json::Value;
 
 use super::DbView;
@@ -66,7 +66,7 @@ impl wit::Host for DbView<'_> {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
-        self.update(&collection, &filter, &update, false, upsert)
+        self.update(&collection, &filter, &update, Matches::First, upsert)
             .await
     }
 
@@ -77,16 +77,16 @@ impl wit::Host for DbView<'_> {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
-        self.update(&collection, &filter, &update, true, upsert)
+        self.update(&collection, &filter, &update, Matches::All, upsert)
             .await
     }
 
     async fn delete_one(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        self.delete(&collection, &filter, false).await
+        self.delete(&collection, &filter, Matches::First).await
     }
 
     async fn delete_many(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        self.delete(&collection, &filter, true).await
+        self.delete(&collection, &filter, Matches::All).await
     }
 
     async fn count(&mut self, collection: String, filter: String) -> DbResult<u64> {
@@ -156,17 +156,18 @@ impl DbView<'_> {
         collection: &str,
         filter: &str,
         update: &str,
-        many: bool,
+        which: Matches,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
         let budget = self.admit(&[filter, update])?;
         let namespace = self.namespace(collection)?;
         let filter = json(filter, DbError::InvalidFilter)?;
         let update = json(update, DbError::InvalidUpdate)?;
+        let upsert = if upsert { Upsert::Yes } else { Upsert::No };
         let result = self
             .db
             .store
-            .update(&namespace, &filter, &update, many, upsert, budget)
+            .update(&namespace, &filter, &update, which, upsert, budget)
             .await?;
         Ok(UpdateResult {
             matched: result.matched,
@@ -175,14 +176,14 @@ impl DbView<'_> {
         })
     }
 
-    async fn delete(&self, collection: &str, filter: &str, many: bool) -> DbResult<u64> {
+    async fn delete(&self, collection: &str, filter: &str, which: Matches) -> DbResult<u64> {
         let budget = self.admit(&[filter])?;
         let namespace = self.namespace(collection)?;
         let filter = json(filter, DbError::InvalidFilter)?;
         Ok(self
             .db
             .store
-            .delete(&namespace, &filter, many, budget)
+            .delete(&namespace, &filter, which, budget)
             .await?)
     }
 }
