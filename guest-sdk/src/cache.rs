@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 use crate::bindings::modhost::module::cache as host;
 pub use crate::bindings::modhost::module::cache::CacheError;
-use crate::error::Error;
+use crate::error::HostError;
 
 fn millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -121,14 +121,14 @@ where
         Err(err) => {
             crate::warn!(
                 "cache read of {key} failed, loading instead: {}",
-                describe(&err)
+                err.message()
             );
             !matches!(err, CacheError::Unavailable(_))
         }
     };
     let value = load()?;
     if cache_up && let Err(err) = set_json(key, &value, Some(ttl)) {
-        crate::warn!("could not cache {key}: {}", describe(&err));
+        crate::warn!("could not cache {key}: {}", err.message());
     }
     Ok(Cached {
         value,
@@ -140,32 +140,30 @@ where
 /// and the entry's TTL bounds how long it may be stale.
 pub fn invalidate(key: &str) {
     if let Err(err) = delete(key) {
-        crate::warn!("could not invalidate {key}: {}", describe(&err));
+        crate::warn!("could not invalidate {key}: {}", err.message());
     }
 }
 
-/// A cache failure as an HTTP answer: 503 when unavailable, 429 over the
-/// quota, 413 for a value too large, else 500.
-impl From<CacheError> for Error {
-    fn from(err: CacheError) -> Self {
-        let status = match &err {
+/// A cache failure as an HTTP answer: 503 when the cache is unavailable,
+/// 429 over the module's call rate, 413 for a value too large, else 500.
+impl HostError for CacheError {
+    fn message(&self) -> &str {
+        match self {
+            CacheError::Unavailable(why)
+            | CacheError::InvalidKey(why)
+            | CacheError::ValueTooLarge(why)
+            | CacheError::QuotaExceeded(why)
+            | CacheError::NotANumber(why) => why,
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
             CacheError::Unavailable(_) => 503,
             CacheError::QuotaExceeded(_) => 429,
             CacheError::ValueTooLarge(_) => 413,
             _ => 500,
-        };
-        Error::new(status, describe(&err))
-    }
-}
-
-/// What went wrong, in words.
-pub fn describe(err: &CacheError) -> String {
-    match err {
-        CacheError::Unavailable(why)
-        | CacheError::InvalidKey(why)
-        | CacheError::ValueTooLarge(why)
-        | CacheError::QuotaExceeded(why)
-        | CacheError::NotANumber(why) => why.clone(),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::bindings::modhost::module::db as host;
 pub use crate::bindings::modhost::module::db::{DbError, UpdateResult};
-use crate::error::Error;
+use crate::error::HostError;
 
 /// One of the module's collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,9 +181,27 @@ fn encode<T: Serialize + ?Sized>(doc: &T) -> Result<String, DbError> {
 /// database is unavailable, 504 when the request's deadline passed during
 /// the query, 507 over the module's storage quota, 500 for the module's own
 /// mistakes (a malformed filter, a query too large for its budget).
-impl From<DbError> for Error {
-    fn from(err: DbError) -> Self {
-        let status = match &err {
+impl HostError for DbError {
+    fn message(&self) -> &str {
+        match self {
+            DbError::InvalidName(why)
+            | DbError::InvalidFilter(why)
+            | DbError::InvalidUpdate(why)
+            | DbError::InvalidDocument(why)
+            | DbError::InvalidIndex(why)
+            | DbError::DuplicateKey(why)
+            | DbError::DocumentTooLarge(why)
+            | DbError::TooManyResults(why)
+            | DbError::Unavailable(why)
+            | DbError::Backend(why)
+            | DbError::Timeout(why)
+            | DbError::QueryTooLarge(why)
+            | DbError::QuotaExceeded(why) => why,
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
             DbError::DuplicateKey(_) => 409,
             DbError::DocumentTooLarge(_) => 413,
             DbError::InvalidDocument(_) => 400,
@@ -191,28 +209,6 @@ impl From<DbError> for Error {
             DbError::Timeout(_) => 504,
             DbError::QuotaExceeded(_) => 507,
             _ => 500,
-        };
-        Error::new(status, describe(&err))
-    }
-}
-
-/// What went wrong, in words.
-pub fn describe(err: &DbError) -> String {
-    match err {
-        DbError::InvalidName(why)
-        | DbError::InvalidFilter(why)
-        | DbError::InvalidUpdate(why)
-        | DbError::InvalidDocument(why)
-        | DbError::InvalidIndex(why)
-        | DbError::DuplicateKey(why)
-        | DbError::DocumentTooLarge(why)
-        | DbError::Unavailable(why)
-        | DbError::Backend(why)
-        | DbError::Timeout(why)
-        | DbError::QueryTooLarge(why)
-        | DbError::QuotaExceeded(why) => why.clone(),
-        DbError::TooManyResults(limit) => {
-            format!("more than {limit} documents match; ask for a limit and page with skip")
         }
     }
 }
@@ -233,10 +229,8 @@ mod tests {
             (DbError::QuotaExceeded(why()), 507),
             (DbError::InvalidFilter(why()), 500),
             (DbError::QueryTooLarge(why()), 500),
+            (DbError::TooManyResults(why()), 500),
         ];
         crate::error::assert_statuses(cases);
-        let many = Error::from(DbError::TooManyResults(5));
-        assert_eq!(many.status(), 500);
-        assert!(many.message().contains("more than 5 documents match"));
     }
 }

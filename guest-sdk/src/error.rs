@@ -58,6 +58,30 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// An error value of a host interface ([`DbError`], [`CacheError`],
+/// [`CallError`]): the host's message, written once by the host, and the
+/// HTTP status the SDK answers with when a handler returns it with `?`.
+/// (The WIT bindings derive `Display` from `Debug` for these types, so the
+/// words are here, as [`HostError::message`].)
+///
+/// [`DbError`]: crate::db::DbError
+/// [`CacheError`]: crate::cache::CacheError
+/// [`CallError`]: crate::modules::CallError
+pub trait HostError {
+    /// What went wrong, in the host's words.
+    fn message(&self) -> &str;
+
+    /// The HTTP status this error answers with.
+    fn status(&self) -> u16;
+}
+
+/// Every host error becomes an [`Error`] with its status and message.
+impl<E: HostError> From<E> for Error {
+    fn from(err: E) -> Self {
+        Error::new(err.status(), err.message())
+    }
+}
+
 /// Serialising a module's own value failed: that is the module's fault, a 500.
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
@@ -68,12 +92,9 @@ impl From<serde_json::Error> for Error {
 /// Checks that each error of `cases` becomes an [`Error`] with its status
 /// and the message "why".
 #[cfg(test)]
-pub(crate) fn assert_statuses<E>(cases: impl IntoIterator<Item = (E, u16)>)
-where
-    Error: From<E>,
-{
+pub(crate) fn assert_statuses<E: HostError>(cases: impl IntoIterator<Item = (E, u16)>) {
     for (err, status) in cases {
-        let error = Error::from(err);
+        let error: Error = err.into();
         assert_eq!((error.status(), error.message()), (status, "why"));
     }
 }

@@ -45,7 +45,7 @@ mod response;
 mod router;
 pub mod time;
 
-pub use error::{Error, Result};
+pub use error::{Error, HostError, Result};
 pub use module::{Health, HealthStatus, Module};
 pub use modules::{CallError, Dependency};
 pub use request::Request;

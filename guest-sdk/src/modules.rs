@@ -33,7 +33,7 @@ use serde::Serialize;
 
 pub use crate::bindings::modhost::module::modules::CallError;
 use crate::bindings::modhost::module::modules::{CallRequest, call};
-use crate::error::Error;
+use crate::error::{Error, HostError};
 use crate::response::Response;
 
 /// A module this one depends on.
@@ -90,31 +90,27 @@ impl Dependency {
     }
 }
 
-/// A failed call is the dependency's fault, not the client's: 502; a busy
-/// dependency is a 503 the client may retry; a request too large to pass
-/// on is a 413.
-impl From<CallError> for Error {
-    fn from(err: CallError) -> Self {
-        let status = match err {
+/// A refused or failed module call as an HTTP answer: 503 when the callee
+/// is busy, 413 for a call too large, else 502 (the callee, not this
+/// module or its client, is at fault).
+impl HostError for CallError {
+    fn message(&self) -> &str {
+        match self {
+            CallError::NotDeclared(why)
+            | CallError::Unavailable(why)
+            | CallError::NoRoute(why)
+            | CallError::DepthExceeded(why)
+            | CallError::Failed(why)
+            | CallError::Busy(why)
+            | CallError::TooLarge(why) => why,
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
             CallError::Busy(_) => 503,
             CallError::TooLarge(_) => 413,
             _ => 502,
-        };
-        Error::new(status, describe(&err))
-    }
-}
-
-/// What went wrong, in words.
-pub fn describe(err: &CallError) -> String {
-    match err {
-        CallError::NotDeclared(why)
-        | CallError::Unavailable(why)
-        | CallError::NoRoute(why)
-        | CallError::Failed(why)
-        | CallError::Busy(why)
-        | CallError::TooLarge(why) => why.clone(),
-        CallError::DepthExceeded(limit) => {
-            format!("the chain of module calls is deeper than the limit of {limit}")
         }
     }
 }
@@ -133,10 +129,8 @@ mod tests {
             (CallError::NoRoute(why()), 502),
             (CallError::NotDeclared(why()), 502),
             (CallError::Unavailable(why()), 502),
+            (CallError::DepthExceeded(why()), 502),
         ];
         crate::error::assert_statuses(cases);
-        let deep = Error::from(CallError::DepthExceeded(3));
-        assert_eq!(deep.status(), 502);
-        assert!(deep.message().contains("deeper than the limit of 3"));
     }
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use modhost_sdk::cache;
 use modhost_sdk::db::{Collection, DbError, FindOptions};
 use modhost_sdk::{
-    Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module, info,
+    Error, Health, HealthStatus, HostError, Module, Request, Response, Result, Router,
+    export_module, info,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -69,8 +70,7 @@ impl Module for UserManagement {
     fn health() -> Health {
         match USERS.count(json!({})) {
             Ok(count) => Health::new(HealthStatus::Healthy).with_detail("users", count),
-            Err(err) => Health::new(HealthStatus::Unhealthy)
-                .with_detail("error", modhost_sdk::db::describe(&err)),
+            Err(err) => Health::new(HealthStatus::Unhealthy).with_detail("error", err.message()),
         }
     }
 }

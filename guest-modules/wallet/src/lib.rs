@@ -17,7 +17,7 @@ use std::time::Duration;
 use modhost_sdk::cache;
 use modhost_sdk::db::{Collection, DbError, FindOptions};
 use modhost_sdk::{
-    Dependency, Error, Module, Request, Response, Result, Router, error, export_module,
+    Dependency, Error, HostError, Module, Request, Response, Result, Router, error, export_module,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -173,7 +173,7 @@ fn transfer(req: Request) -> Result<Response> {
         if let Err(err) = refund {
             error!(
                 "could not give {amount} credits back to {from}: {}",
-                modhost_sdk::db::describe(&err)
+                err.message()
             );
         }
         cache::invalidate(&balance_key(from));
@@ -187,7 +187,7 @@ fn transfer(req: Request) -> Result<Response> {
     if let Err(err) = TRANSACTIONS.insert_one(&record) {
         error!(
             "transfer of {amount} from {from} to {to} done but not recorded: {}",
-            modhost_sdk::db::describe(&err)
+            err.message()
         );
     }
     let balance = WALLETS

@@ -1,5 +1,5 @@
 //! The store's errors as the guest receives them: the same kind, the
-//! store's own message.
+//! store's own message (written once, in the store).
 
 use modhost_docstore::DbError as StoreError;
 
@@ -7,20 +7,21 @@ use crate::bindings::modhost::module::db::DbError;
 
 impl From<StoreError> for DbError {
     fn from(err: StoreError) -> Self {
+        let message = err.message();
         match err {
-            StoreError::InvalidName(m) => DbError::InvalidName(m),
-            StoreError::InvalidFilter(m) => DbError::InvalidFilter(m),
-            StoreError::InvalidUpdate(m) => DbError::InvalidUpdate(m),
-            StoreError::InvalidDocument(m) => DbError::InvalidDocument(m),
-            StoreError::InvalidIndex(m) => DbError::InvalidIndex(m),
-            StoreError::DuplicateKey(m) => DbError::DuplicateKey(m),
-            StoreError::DocumentTooLarge(m) => DbError::DocumentTooLarge(m),
-            StoreError::TooManyResults(limit) => DbError::TooManyResults(limit),
-            StoreError::Unavailable(m) => DbError::Unavailable(m),
-            StoreError::Backend(m) => DbError::Backend(m),
-            StoreError::Timeout(m) => DbError::Timeout(m),
-            StoreError::QueryTooLarge(m) => DbError::QueryTooLarge(m),
-            StoreError::QuotaExceeded(m) => DbError::QuotaExceeded(m),
+            StoreError::InvalidName(_) => DbError::InvalidName(message),
+            StoreError::InvalidFilter(_) => DbError::InvalidFilter(message),
+            StoreError::InvalidUpdate(_) => DbError::InvalidUpdate(message),
+            StoreError::InvalidDocument(_) => DbError::InvalidDocument(message),
+            StoreError::InvalidIndex(_) => DbError::InvalidIndex(message),
+            StoreError::DuplicateKey(_) => DbError::DuplicateKey(message),
+            StoreError::DocumentTooLarge(_) => DbError::DocumentTooLarge(message),
+            StoreError::TooManyResults(_) => DbError::TooManyResults(message),
+            StoreError::Unavailable(_) => DbError::Unavailable(message),
+            StoreError::Backend(_) => DbError::Backend(message),
+            StoreError::Timeout(_) => DbError::Timeout(message),
+            StoreError::QueryTooLarge(_) => DbError::QueryTooLarge(message),
+            StoreError::QuotaExceeded(_) => DbError::QuotaExceeded(message),
         }
     }
 }

@@ -30,7 +30,9 @@ impl wit::Host for CallerView<'_> {
         let depth = self.depth + 1;
         let max_depth = self.limits.max_call_depth;
         if depth > max_depth {
-            return Err(CallError::DepthExceeded(max_depth));
+            return Err(CallError::DepthExceeded(format!(
+                "the chain of module calls is deeper than the limit of {max_depth}"
+            )));
         }
         let Some(target) = self.directory.get(&module) else {
             return Err(CallError::Unavailable(format!(
