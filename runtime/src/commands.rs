@@ -17,8 +17,8 @@ use crate::registry::{ModuleRegistry, ModuleState};
 use crate::server::HttpService;
 use crate::{engine, listener, loader};
 
-/// Reads the config, builds the engine for the capacity it asks for, opens
-/// its services and loads its modules: what `serve` and `check` share.
+/// Reads the config, builds the engine for the capacity it asks for, starts
+/// every capability and loads the modules: what `serve` and `check` share.
 async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, ModuleRegistry)> {
     let config = RuntimeConfig::load(config_path)?;
     let capacity = HostCapacity::of(&config, component_bytes(&config));

@@ -56,7 +56,7 @@ pub async fn load_deployment(
     for name in config.modules.keys() {
         modules.insert(name.clone(), loader.load_entry(name).await?);
     }
-    let directory = loader.capabilities.modules.clone();
+    let callable = loader.capabilities.modules.clone();
 
     let routes = build_route_table(&modules)?;
     let declared: BTreeMap<String, Vec<String>> = modules
@@ -78,7 +78,7 @@ pub async fn load_deployment(
             None => {
                 let entry = modules.get_mut(name).expect("ordered modules are loaded");
                 initialise(entry).await;
-                publish_if_ready(&directory, entry);
+                publish_if_ready(&callable, entry);
             }
         }
     }
@@ -118,7 +118,9 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     /// Loads module `name` into an entry, ready or failed with the reason.
-    /// The error is a startup error: a component named as another module.
+    /// The error is a startup error: a capability that cannot be set up for
+    /// the module (its scope or cache keys refused, naming the module), or
+    /// a component named as another module.
     async fn load_entry(&self, name: &str) -> Result<ModuleEntry> {
         let config = self.config;
         let module_config = &config.modules[name];
@@ -310,12 +312,12 @@ fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTab
 
 /// Makes a module that came up callable by the modules that depend on it,
 /// through a route table of its own routes.
-fn publish_if_ready(directory: &CallableModules, entry: &ModuleEntry) {
+fn publish_if_ready(callable: &CallableModules, entry: &ModuleEntry) {
     let (ModuleState::Ready, Some(sandbox)) = (&entry.state, &entry.sandbox) else {
         return;
     };
     match RouteTable::build(declared_routes(entry)) {
-        Ok(routes) => directory.publish(
+        Ok(routes) => callable.publish(
             &entry.name,
             CallTarget {
                 sandbox: sandbox.clone(),

@@ -86,6 +86,16 @@ impl GuestCallError {
         }
     }
 
+    /// What a client (or a calling module) is told about `module`'s
+    /// failure in request `request_id`: the short description and where
+    /// the details are.
+    pub fn for_client(&self, module: &str, request_id: &str) -> String {
+        format!(
+            "module {module} {}; see the runtime log for request {request_id}",
+            self.public()
+        )
+    }
+
     /// Whether a budget ran out (a 504 for a request).
     pub fn is_exhausted(&self) -> bool {
         matches!(self, Self::Exhausted { .. })

@@ -225,11 +225,7 @@ pub fn guest_failure(module: &str, err: &GuestCallError, request_id: &str) -> Re
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    let message = format!(
-        "module {module} {}; see the runtime log for request {request_id}",
-        err.public()
-    );
-    error_response(status, &message, request_id)
+    error_response(status, &err.for_client(module, request_id), request_id)
 }
 
 /// The guest's response as HTTP; a status or header that HTTP cannot carry

@@ -14,7 +14,7 @@ use crate::limits::ModuleLimits;
 /// (borrowed from the store for one host call), never on the whole store.
 pub trait Capability {
     /// Kept for the whole host, started once from the config: a backend
-    /// connection, a directory of modules. `()` when there is none.
+    /// connection, the modules that can be called. `()` when there is none.
     type Host: Send + Sync + 'static;
     /// Kept for one module for as long as it is loaded, made once at load:
     /// its scope in a backend, its settings. `()` when there is none.

@@ -4,6 +4,8 @@
 mod backend;
 mod calls;
 mod errors;
+#[cfg(test)]
+mod tests;
 
 use anyhow::anyhow;
 use modhost_cache::{CacheStore, Quotas, ScopedCache};

@@ -15,7 +15,7 @@ use crate::config::RuntimeConfig;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
 
-pub use quota::LogQuota;
+use quota::LogQuota;
 
 /// The `log` capability.
 pub struct Log;

@@ -34,7 +34,7 @@ impl wit::Host for CallerView<'_> {
                 "the chain of module calls is deeper than the limit of {max_depth}"
             )));
         }
-        let Some(target) = self.directory.get(&module) else {
+        let Some(target) = self.callable.get(&module) else {
             return Err(CallError::Unavailable(format!(
                 "module {module} is not serving"
             )));
@@ -96,10 +96,7 @@ impl wit::Host for CallerView<'_> {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => {
                 tracing::warn!(%caller, callee = %module, %request_id, "module call failed: {err}");
-                Err(CallError::Failed(format!(
-                    "module {module} {}; see the runtime log for request {request_id}",
-                    err.public(),
-                )))
+                Err(CallError::Failed(err.for_client(&module, &request_id)))
             }
             Err(join) => {
                 tracing::error!(%caller, callee = %module, %request_id, "module call could not run: {join}");

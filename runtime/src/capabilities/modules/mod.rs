@@ -39,7 +39,7 @@ pub struct CallerView<'a> {
     /// The caller's deadline and CPU time, which the callee shares.
     budget: &'a CallBudget,
     /// The modules that are up.
-    directory: &'a CallableModules,
+    callable: &'a CallableModules,
 }
 
 impl HasData for ModuleCalls {
@@ -61,22 +61,22 @@ impl Capability for ModuleCalls {
                 request_id: &state.request_id,
                 depth: state.call_depth,
                 budget: &state.budget,
-                directory: &module.capabilities.modules,
+                callable: &module.capabilities.modules,
             }
         })
     }
 
-    /// The directory starts empty; the loader publishes each module into
+    /// The set starts empty; the loader publishes each module into
     /// it once its `init` succeeds.
     async fn start(_config: &RuntimeConfig) -> anyhow::Result<Arc<CallableModules>> {
         Ok(Arc::default())
     }
 
     fn for_module(
-        directory: &Arc<CallableModules>,
+        callable: &Arc<CallableModules>,
         _module: &ModuleSetup<'_>,
     ) -> anyhow::Result<Arc<CallableModules>> {
-        Ok(directory.clone())
+        Ok(callable.clone())
     }
 
     fn for_call(_module: &Arc<CallableModules>, _limits: &ModuleLimits) {}

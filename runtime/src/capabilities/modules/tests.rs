@@ -27,7 +27,7 @@ struct Caller {
     request_id: Arc<str>,
     depth: u32,
     budget: CallBudget,
-    directory: CallableModules,
+    callable: CallableModules,
 }
 
 impl Caller {
@@ -41,7 +41,7 @@ impl Caller {
                 Instant::now() + Duration::from_secs(10),
                 Duration::from_secs(1),
             ),
-            directory: CallableModules::default(),
+            callable: CallableModules::default(),
         }
     }
 
@@ -53,7 +53,7 @@ impl Caller {
             request_id: &self.request_id,
             depth: self.depth,
             budget: &self.budget,
-            directory: &self.directory,
+            callable: &self.callable,
         }
     }
 }
@@ -76,7 +76,7 @@ async fn a_call_is_allowed_up_to_the_default_depth_limit_and_refused_past_it() {
     let at_limit = Caller::new(&["users"], 7);
     let err = at_limit.view().call("users".into(), get("/x")).await;
     assert!(matches!(err, Err(CallError::Unavailable(_))), "{err:?}");
-    // One deeper is the 9th: refused before the directory is asked.
+    // One deeper is the 9th: refused before the callee is looked up.
     let past_limit = Caller::new(&["users"], 8);
     let err = past_limit.view().call("users".into(), get("/x")).await;
     assert!(
