@@ -91,8 +91,7 @@ impl wit::Host for DbView<'_> {
 
     async fn count(&mut self, collection: String, filter: String) -> DbResult<u64> {
         let budget = self.admit(&[&filter])?;
-        let namespace = self.namespace(&collection)?;
-        let filter = json(&filter, DbError::InvalidFilter)?;
+        let (namespace, filter) = self.filtered(&collection, &filter)?;
         Ok(self.db.store.count(&namespace, &filter, budget).await?)
     }
 
@@ -130,6 +129,14 @@ impl DbView<'_> {
         Ok(self.db.scope.collection(collection)?)
     }
 
+    /// The module's `collection` and the parsed `filter` a call applies to.
+    fn filtered(&self, collection: &str, filter: &str) -> DbResult<(Namespace, Value)> {
+        Ok((
+            self.namespace(collection)?,
+            json(filter, DbError::InvalidFilter)?,
+        ))
+    }
+
     fn query(
         &self,
         collection: &str,
@@ -144,11 +151,8 @@ impl DbView<'_> {
             limit: options.limit,
             projection: optional(options.projection)?,
         };
-        Ok((
-            self.namespace(collection)?,
-            json(filter, DbError::InvalidFilter)?,
-            options,
-        ))
+        let (namespace, filter) = self.filtered(collection, filter)?;
+        Ok((namespace, filter, options))
     }
 
     async fn update(
@@ -160,8 +164,7 @@ impl DbView<'_> {
         upsert: bool,
     ) -> DbResult<UpdateResult> {
         let budget = self.admit(&[filter, update])?;
-        let namespace = self.namespace(collection)?;
-        let filter = json(filter, DbError::InvalidFilter)?;
+        let (namespace, filter) = self.filtered(collection, filter)?;
         let update = json(update, DbError::InvalidUpdate)?;
         let upsert = if upsert { Upsert::Yes } else { Upsert::No };
         let result = self
@@ -178,8 +181,7 @@ impl DbView<'_> {
 
     async fn delete(&self, collection: &str, filter: &str, which: Matches) -> DbResult<u64> {
         let budget = self.admit(&[filter])?;
-        let namespace = self.namespace(collection)?;
-        let filter = json(filter, DbError::InvalidFilter)?;
+        let (namespace, filter) = self.filtered(collection, filter)?;
         Ok(self
             .db
             .store
