@@ -39,6 +39,9 @@ pub enum DbError {
     Unavailable(String),
     /// The backend refused the operation for another reason.
     Backend(String),
+    /// A write of a transaction matched other than it expected, so the
+    /// transaction was rolled back.
+    ExpectationFailed(String),
 }
 
 impl DbError {
@@ -56,7 +59,8 @@ impl DbError {
             | DbError::QueryTooLarge(why)
             | DbError::QuotaExceeded(why)
             | DbError::Unavailable(why)
-            | DbError::Backend(why) => why.clone(),
+            | DbError::Backend(why)
+            | DbError::ExpectationFailed(why) => why.clone(),
             DbError::TooManyResults(limit) => format!(
                 "more than {limit} documents match; pass a limit of at most {limit} and page with skip"
             ),
@@ -74,3 +78,9 @@ impl std::error::Error for DbError {}
 
 /// `Result` with [`DbError`].
 pub type DbResult<T> = Result<T, DbError>;
+
+impl AsRef<DbError> for DbError {
+    fn as_ref(&self) -> &DbError {
+        self
+    }
+}

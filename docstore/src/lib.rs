@@ -21,6 +21,7 @@ mod mongo;
 mod options;
 mod path;
 mod scope;
+mod transaction;
 mod update;
 
 use serde_json::Value;
@@ -32,6 +33,7 @@ pub use filter::Filter;
 pub use mongo::MongoStore;
 pub use options::{FindOptions, Projection, Sort};
 pub use scope::{Namespace, Scope};
+pub use transaction::{MAX_WRITES, TransactionError, Write, WriteAction, WriteResult};
 pub use update::Update;
 
 /// Limits on what one call may store or read.
@@ -244,6 +246,34 @@ impl DocumentStore {
             DocumentStore::Mongo(store) => {
                 store.create_index(namespace, field, unique, budget).await
             }
+        }
+    }
+
+    /// Runs `writes` (at most [`MAX_WRITES`], all in one scope) as one
+    /// transaction: every write is applied, or none is. A write whose
+    /// `expect_matched` does not hold, or that fails, rolls back the whole
+    /// list, and the error names its position.
+    pub async fn transact(
+        &self,
+        writes: Vec<Write>,
+        budget: QueryBudget,
+    ) -> Result<Vec<WriteResult>, TransactionError> {
+        transaction::check_list(&writes)?;
+        let checked = writes
+            .iter()
+            .enumerate()
+            .map(|(index, write)| write.action.check().map_err(TransactionError::at(index)))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self {
+            DocumentStore::Embedded(store) => {
+                let writes = writes
+                    .into_iter()
+                    .zip(checked)
+                    .map(|(write, action)| (write.collection, action, write.expect_matched))
+                    .collect();
+                store.transact(writes, budget).await
+            }
+            DocumentStore::Mongo(store) => store.transact(writes, budget).await,
         }
     }
 }

@@ -10,6 +10,8 @@
 //! quota of stored bytes is not enforced here: the server's own quotas
 //! apply.
 
+mod transaction;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -88,18 +90,19 @@ impl MongoStore {
     }
 
     /// Runs one call within `limit` (from [`MongoStore::time_limit`]).
-    async fn bounded<T>(
+    async fn bounded<T, E: From<DbError>>(
         &self,
         limit: Duration,
-        call: impl Future<Output = DbResult<T>>,
-    ) -> DbResult<T> {
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         match tokio::time::timeout(limit, call).await {
             Ok(result) => result,
-            Err(_) if limit < self.timeout => Err(deadline_passed()),
+            Err(_) if limit < self.timeout => Err(deadline_passed().into()),
             Err(_) => Err(DbError::Unavailable(format!(
                 "MongoDB did not answer within {} ms",
                 self.timeout.as_millis()
-            ))),
+            ))
+            .into()),
         }
     }
 

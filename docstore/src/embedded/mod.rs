@@ -14,22 +14,22 @@ mod plan;
 mod query;
 mod top_k;
 mod usage;
+mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError,
-    WriteTransaction,
+    Database, ReadTransaction, ReadableDatabase, TableDefinition, TableError, WriteTransaction,
 };
 use serde_json::Value;
 
 use crate::budget::{Held, QueryBudget, Work};
-use crate::document::{check_updated, encode, prepare, upsert_seed};
 use crate::error::{DbError, DbResult};
 use crate::filter::Filter;
 use crate::options::{Projection, Sort};
 use crate::scope::Namespace;
+use crate::transaction::{CheckedAction, TransactionError, WriteResult, check_expectation};
 use crate::update::Update;
 use crate::{Limits, Matches, UpdateResult, Upsert};
 use catalog::{CATALOG, IndexSpec};
@@ -37,7 +37,7 @@ use indexing::{index_table, index_table_name};
 use plan::{Access, plan};
 use query::{Stored, for_each_match};
 use top_k::TopK;
-use usage::{Usage, document_bytes, index_bytes};
+use writer::{Collection, write};
 
 /// How many indexes one collection may have.
 const MAX_INDEXES: usize = 16;
@@ -101,21 +101,27 @@ impl EmbeddedStore {
     /// stopped by its budget is logged here, inside the work, since
     /// the caller may be gone by then (its request ended, and with it the
     /// wait for this result).
-    async fn blocking<T: Send + 'static>(
+    async fn blocking<T, E>(
         &self,
         collection: String,
-        work: impl FnOnce(&Database, &Limits) -> DbResult<T> + Send + 'static,
-    ) -> DbResult<T> {
+        work: impl FnOnce(&Database, &Limits) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: AsRef<DbError> + From<DbError> + Send + 'static,
+    {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             let result = work(&store.db, &store.limits);
-            if let Err(err @ (DbError::Timeout(_) | DbError::QueryTooLarge(_))) = &result {
+            if let Err(err) = &result
+                && let err @ (DbError::Timeout(_) | DbError::QueryTooLarge(_)) = err.as_ref()
+            {
                 tracing::info!(%collection, "query stopped: {}", err.message());
             }
             result
         })
         .await
-        .map_err(storage_error)?
+        .map_err(|err| E::from(storage_error(err)))?
     }
 
     /// The matches of `filter`, sorted, paged and projected, with what the
@@ -209,17 +215,13 @@ impl EmbeddedStore {
         docs: Vec<Value>,
         budget: QueryBudget,
     ) -> DbResult<Vec<Value>> {
-        let namespace = namespace.clone();
-        self.blocking(namespace.key(), move |db, limits| {
-            write(db, &namespace, |collection| {
-                let mut work = Work::for_write(budget, limits);
-                docs.into_iter()
-                    .map(|doc| {
-                        work.step()?;
-                        collection.insert(doc, limits)
-                    })
-                    .collect()
-            })
+        self.write(namespace, budget, move |collection, work, limits| {
+            docs.into_iter()
+                .map(|doc| {
+                    work.step()?;
+                    collection.insert(doc, limits)
+                })
+                .collect()
         })
         .await
     }
@@ -237,32 +239,8 @@ impl EmbeddedStore {
         upsert: Upsert,
         budget: QueryBudget,
     ) -> DbResult<UpdateResult> {
-        let namespace = namespace.clone();
-        self.blocking(namespace.key(), move |db, limits| {
-            write(db, &namespace, |collection| {
-                let mut work = Work::for_write(budget, limits);
-                let matches = collection.matches(&filter, which, &mut work, limits)?;
-                let mut result = UpdateResult {
-                    matched: matches.len() as u64,
-                    ..UpdateResult::default()
-                };
-                for old in matches {
-                    work.step()?;
-                    let mut new = old.doc.clone();
-                    update.apply(&mut new, false)?;
-                    if new != old.doc {
-                        check_updated(&new, &old.doc["_id"])?;
-                        collection.replace(&old, &new, limits)?;
-                        result.modified += 1;
-                    }
-                }
-                if result.matched == 0 && upsert == Upsert::Yes {
-                    let mut seed = upsert_seed(&filter);
-                    update.apply(&mut seed, true)?;
-                    result.upserted_id = Some(collection.insert(seed, limits)?);
-                }
-                Ok(result)
-            })
+        self.write(namespace, budget, move |collection, work, limits| {
+            collection.update(&filter, &update, (which, upsert), work, limits)
         })
         .await
     }
@@ -275,17 +253,8 @@ impl EmbeddedStore {
         which: Matches,
         budget: QueryBudget,
     ) -> DbResult<u64> {
-        let namespace = namespace.clone();
-        self.blocking(namespace.key(), move |db, limits| {
-            write(db, &namespace, |collection| {
-                let mut work = Work::for_write(budget, limits);
-                let matches = collection.matches(&filter, which, &mut work, limits)?;
-                for found in &matches {
-                    work.step()?;
-                    collection.remove(found)?;
-                }
-                Ok(matches.len() as u64)
-            })
+        self.write(namespace, budget, move |collection, work, limits| {
+            collection.delete(&filter, which, work, limits)
         })
         .await
     }
@@ -299,41 +268,95 @@ impl EmbeddedStore {
         unique: bool,
         budget: QueryBudget,
     ) -> DbResult<()> {
+        self.write(namespace, budget, move |collection, work, _| {
+            collection.create_index(field, unique, work)
+        })
+        .await
+    }
+
+    /// Runs `body` on one collection in a write transaction of its own.
+    async fn write<T: Send + 'static>(
+        &self,
+        namespace: &Namespace,
+        budget: QueryBudget,
+        body: impl FnOnce(&mut Collection, &mut Work, &Limits) -> DbResult<T> + Send + 'static,
+    ) -> DbResult<T> {
         let namespace = namespace.clone();
         self.blocking(namespace.key(), move |db, limits| {
-            write(db, &namespace, |collection| {
-                collection.create_index(field, unique, &mut Work::for_write(budget, limits))
+            write(db, &namespace, |writer| {
+                let mut work = Work::for_write(budget, limits);
+                body(&mut writer.collection(&namespace)?, &mut work, limits)
+            })
+        })
+        .await
+    }
+
+    /// Runs `writes` in one write transaction: all of them, or (when one
+    /// fails or matches other than it expects) none. Every write of the
+    /// list is in one scope; the list is checked by the caller.
+    pub(crate) async fn transact(
+        &self,
+        writes: Vec<(Namespace, CheckedAction, Option<u64>)>,
+        budget: QueryBudget,
+    ) -> Result<Vec<WriteResult>, TransactionError> {
+        let Some((first, _, _)) = writes.first() else {
+            return Ok(Vec::new());
+        };
+        let scope = first.clone();
+        self.blocking(scope.key(), move |db, limits| {
+            write(db, &scope, |writer| {
+                let mut work = Work::for_write(budget, limits);
+                let mut results = Vec::with_capacity(writes.len());
+                for (index, (namespace, action, expected)) in writes.into_iter().enumerate() {
+                    work.step()?;
+                    let mut collection = writer.collection(&namespace)?;
+                    let result = apply(&mut collection, action, &mut work, limits)
+                        .map_err(TransactionError::at(index))?;
+                    check_expectation(index, expected, result.matched)?;
+                    results.push(result);
+                }
+                Ok(results)
             })
         })
         .await
     }
 }
 
-/// Runs `body` on `namespace`'s collection in a write transaction:
-/// committed (and on disk) when it succeeds, rolled back when it fails.
-fn write<T>(
-    db: &Database,
-    namespace: &Namespace,
-    body: impl FnOnce(&mut Collection) -> DbResult<T>,
-) -> DbResult<T> {
-    let txn = db.begin_write().map_err(storage_error)?;
-    let done = Collection::open(&txn, namespace).and_then(|mut collection| {
-        let value = body(&mut collection)?;
-        collection.finish()?;
-        Ok(value)
-    });
-    match done {
-        Ok(value) => {
-            txn.commit().map_err(storage_error)?;
-            Ok(value)
+/// Runs one write of a transaction.
+fn apply(
+    collection: &mut Collection,
+    action: CheckedAction,
+    work: &mut Work,
+    limits: &Limits,
+) -> DbResult<WriteResult> {
+    Ok(match action {
+        CheckedAction::Insert(doc) => WriteResult {
+            matched: 1,
+            modified: 1,
+            id: Some(collection.insert(doc, limits)?),
+        },
+        CheckedAction::Update {
+            filter,
+            update,
+            which,
+            upsert,
+        } => {
+            let done = collection.update(&filter, &update, (which, upsert), work, limits)?;
+            WriteResult {
+                matched: done.matched,
+                modified: done.modified,
+                id: done.upserted_id,
+            }
         }
-        Err(err) => {
-            // The write failed already; a failed rollback changes nothing
-            // on disk, since nothing was committed.
-            txn.abort().ok();
-            Err(err)
+        CheckedAction::Delete { filter, which } => {
+            let deleted = collection.delete(&filter, which, work, limits)?;
+            WriteResult {
+                matched: deleted,
+                modified: deleted,
+                id: None,
+            }
         }
-    }
+    })
 }
 
 /// Calls `visit` with each match in a read transaction until it returns
@@ -404,166 +427,5 @@ fn used_index(access: &Access) -> Option<String> {
         Access::Scan => None,
         Access::Ids(_) => Some("_id".into()),
         Access::Index { field, .. } => Some(field.clone()),
-    }
-}
-
-/// One collection inside a write transaction, and the use of its scope.
-struct Collection<'t> {
-    txn: &'t WriteTransaction,
-    key: String,
-    docs_name: String,
-    indexes: Vec<IndexSpec>,
-    catalog_changed: bool,
-    usage: Usage,
-}
-
-impl<'t> Collection<'t> {
-    fn open(txn: &'t WriteTransaction, namespace: &Namespace) -> DbResult<Self> {
-        let key = namespace.key();
-        let indexes = catalog::load(&txn.open_table(CATALOG).map_err(storage_error)?, &key)?;
-        Ok(Collection {
-            txn,
-            docs_name: docs_table_name(namespace),
-            key,
-            indexes,
-            catalog_changed: false,
-            usage: Usage::open(txn, namespace)?,
-        })
-    }
-
-    /// The first match, or all, held within `limits`.
-    fn matches(
-        &self,
-        filter: &Filter,
-        which: Matches,
-        work: &mut Work,
-        limits: &Limits,
-    ) -> DbResult<Vec<Stored>> {
-        let mut held = Held::new(limits);
-        let mut found = Vec::new();
-        write_matches(
-            self.txn,
-            &self.key,
-            &self.docs_name,
-            &self.indexes,
-            filter,
-            work,
-            |stored| {
-                held.hold(stored.bytes)?;
-                found.push(stored);
-                // Whether to go on looking.
-                Ok(which == Matches::All)
-            },
-        )?;
-        Ok(found)
-    }
-
-    fn insert(&mut self, mut doc: Value, limits: &Limits) -> DbResult<Value> {
-        let id = prepare(&mut doc)?;
-        let text = encode(&doc, limits.max_document_bytes)?;
-        let key = keys::encode(&id);
-        self.usage
-            .grow(document_bytes(&self.indexes, &key, text.len(), &doc))?;
-        let mut docs = self
-            .txn
-            .open_table(docs_table(&self.docs_name))
-            .map_err(storage_error)?;
-        if docs.get(key.as_slice()).map_err(storage_error)?.is_some() {
-            return Err(DbError::DuplicateKey(format!(
-                "a document with _id {id} exists"
-            )));
-        }
-        docs.insert(key.as_slice(), text.as_slice())
-            .map_err(storage_error)?;
-        drop(docs);
-        self.catalog_changed |= indexing::add(self.txn, &self.key, &mut self.indexes, &doc, &key)?;
-        Ok(id)
-    }
-
-    fn replace(&mut self, old: &Stored, new: &Value, limits: &Limits) -> DbResult<()> {
-        let text = encode(new, limits.max_document_bytes)?;
-        let key = old.key.as_slice();
-        self.usage
-            .shrink(document_bytes(&self.indexes, key, old.bytes, &old.doc));
-        self.usage
-            .grow(document_bytes(&self.indexes, key, text.len(), new))?;
-        indexing::remove(self.txn, &self.key, &self.indexes, &old.doc, key)?;
-        self.catalog_changed |= indexing::add(self.txn, &self.key, &mut self.indexes, new, key)?;
-        let mut docs = self
-            .txn
-            .open_table(docs_table(&self.docs_name))
-            .map_err(storage_error)?;
-        docs.insert(key, text.as_slice()).map_err(storage_error)?;
-        Ok(())
-    }
-
-    fn remove(&mut self, found: &Stored) -> DbResult<()> {
-        let key = found.key.as_slice();
-        indexing::remove(self.txn, &self.key, &self.indexes, &found.doc, key)?;
-        let mut docs = self
-            .txn
-            .open_table(docs_table(&self.docs_name))
-            .map_err(storage_error)?;
-        docs.remove(key).map_err(storage_error)?;
-        self.usage
-            .shrink(document_bytes(&self.indexes, key, found.bytes, &found.doc));
-        Ok(())
-    }
-
-    /// Makes the index, adding each stored document to it as it is read.
-    fn create_index(&mut self, field: String, unique: bool, work: &mut Work) -> DbResult<()> {
-        crate::path::check_path(&field).map_err(DbError::InvalidIndex)?;
-        if field == "_id" {
-            return Ok(());
-        }
-        if let Some(existing) = self.indexes.iter().find(|i| i.field == field) {
-            return if existing.unique == unique {
-                Ok(())
-            } else {
-                Err(DbError::InvalidIndex(format!(
-                    "an index on {field} exists with unique = {}; it cannot be changed",
-                    existing.unique
-                )))
-            };
-        }
-        if self.indexes.len() >= MAX_INDEXES {
-            return Err(DbError::InvalidIndex(format!(
-                "a collection may have at most {MAX_INDEXES} indexes"
-            )));
-        }
-        let mut spec = vec![IndexSpec {
-            field,
-            unique,
-            multikey: false,
-        }];
-        let everything = Filter::And(Vec::new());
-        let (txn, usage) = (self.txn, &mut self.usage);
-        write_matches(
-            txn,
-            &self.key,
-            &self.docs_name,
-            &self.indexes,
-            &everything,
-            work,
-            |stored| {
-                indexing::add(txn, &self.key, &mut spec, &stored.doc, &stored.key)?;
-                usage.grow(index_bytes(&spec, &stored.key, &stored.doc))?;
-                Ok(true)
-            },
-        )?;
-        let name = index_table_name(&self.key, &spec[0].field);
-        txn.open_multimap_table(index_table(&name))
-            .map_err(storage_error)?;
-        self.indexes.extend(spec);
-        self.catalog_changed = true;
-        Ok(())
-    }
-
-    /// Saves what changed besides the documents: the catalog and the use.
-    fn finish(&self) -> DbResult<()> {
-        if self.catalog_changed {
-            catalog::save(self.txn, &self.key, &self.indexes)?;
-        }
-        self.usage.save(self.txn)
     }
 }
