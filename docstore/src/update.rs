@@ -195,7 +195,7 @@ impl PullCondition {
     fn removes(&self, item: &Value) -> bool {
         match self {
             PullCondition::Equal(value) => equal(item, value),
-            PullCondition::Operators(ops) => ops.iter().all(|op| op.holds(&[item])),
+            PullCondition::Operators(ops) => ops.iter().all(|op| op.holds(&[Some(item)])),
             PullCondition::Document(filter) => item.is_object() && filter.matches(item),
         }
     }
