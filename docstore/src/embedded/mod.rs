@@ -25,7 +25,7 @@ use redb::{
 use serde_json::Value;
 
 use crate::budget::{Held, QueryBudget, Work};
-use crate::document::{check_updated, encode, prepare, upsert_seed};
+use crate::document::{check_updated, encode, identical, prepare, upsert_seed};
 use crate::error::{DbError, DbResult};
 use crate::filter::Filter;
 use crate::options::{Projection, Sort};
@@ -249,8 +249,8 @@ impl EmbeddedStore {
                 for old in matches {
                     work.step()?;
                     let mut new = old.doc.clone();
-                    update.apply(&mut new, false)?;
-                    if new != old.doc {
+                    update.apply(&mut new, false, limits.max_document_bytes)?;
+                    if !identical(&new, &old.doc) {
                         check_updated(&new, &old.doc["_id"])?;
                         collection.replace(&old, &new, limits)?;
                         result.modified += 1;
@@ -258,7 +258,7 @@ impl EmbeddedStore {
                 }
                 if result.matched == 0 && upsert == Upsert::Yes {
                     let mut seed = upsert_seed(&filter);
-                    update.apply(&mut seed, true)?;
+                    update.apply(&mut seed, true, limits.max_document_bytes)?;
                     result.upserted_id = Some(collection.insert(seed, limits)?);
                 }
                 Ok(result)
