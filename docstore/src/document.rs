@@ -150,7 +150,10 @@ mod tests {
 
     #[test]
     fn field_order_makes_documents_differ() {
-        let (ab, ba) = (json!({"a": 1, "b": {"x": 1, "y": 2}}), json!({"a": 1, "b": {"y": 2, "x": 1}}));
+        let (ab, ba) = (
+            json!({"a": 1, "b": {"x": 1, "y": 2}}),
+            json!({"a": 1, "b": {"y": 2, "x": 1}}),
+        );
         assert_eq!(ab, ba, "serde_json's equality ignores order");
         assert!(!identical(&ab, &ba));
         assert!(identical(&ab, &ab.clone()));
@@ -159,7 +162,8 @@ mod tests {
 
     #[test]
     fn integers_beyond_i64_are_refused() {
-        let mut doc: Value = serde_json::from_str(r#"{"n": [1, {"m": 9223372036854775808}]}"#).unwrap();
+        let mut doc: Value =
+            serde_json::from_str(r#"{"n": [1, {"m": 9223372036854775808}]}"#).unwrap();
         let err = prepare(&mut doc).unwrap_err();
         assert!(matches!(err, DbError::InvalidDocument(_)), "{err:?}");
         assert!(err.message().contains("9223372036854775808"), "{err}");

@@ -332,12 +332,16 @@ mod tests {
         }
         // Elements that are not objects do not stand for a missing field.
         assert!(!matches(json!({"a.b": null}), json!({"a": [1, 2]})));
-        assert!(matches(json!({"a.b": {"$exists": false}}), json!({"a": [{}]})));
+        assert!(matches(
+            json!({"a.b": {"$exists": false}}),
+            json!({"a": [{}]})
+        ));
     }
 
     #[test]
     fn integers_beyond_i64_are_refused_in_filters() {
-        let filter: Value = serde_json::from_str(r#"{"$or": [{"n": 18446744073709551615}]}"#).unwrap();
+        let filter: Value =
+            serde_json::from_str(r#"{"$or": [{"n": 18446744073709551615}]}"#).unwrap();
         let err = Filter::parse(&filter).unwrap_err();
         assert!(matches!(err, DbError::InvalidFilter(_)), "{err:?}");
     }

@@ -282,15 +282,23 @@ mod tests {
 
     /// The projected document's fields, in order.
     fn field_order(doc: &Value) -> Vec<&str> {
-        doc.as_object().unwrap().keys().map(String::as_str).collect()
+        doc.as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect()
     }
 
     #[test]
     fn projections_keep_the_stored_field_order() {
         let doc = json!({"_id": 1, "z": 1, "a": 2, "m": {"y": 1, "b": 2, "c": 3}, "k": 4});
-        let keep = Projection::parse(Some(&json!({"k": 1, "z": 1}))).unwrap().unwrap();
+        let keep = Projection::parse(Some(&json!({"k": 1, "z": 1})))
+            .unwrap()
+            .unwrap();
         assert_eq!(field_order(&keep.apply(&doc)), ["_id", "z", "k"]);
-        let drop = Projection::parse(Some(&json!({"z": 0, "m.y": 0}))).unwrap().unwrap();
+        let drop = Projection::parse(Some(&json!({"z": 0, "m.y": 0})))
+            .unwrap()
+            .unwrap();
         let dropped = drop.apply(&doc);
         assert_eq!(field_order(&dropped), ["_id", "a", "m", "k"]);
         assert_eq!(field_order(&dropped["m"]), ["b", "c"]);
@@ -299,9 +307,13 @@ mod tests {
     #[test]
     fn a_projection_of_only_id_keeps_only_id() {
         let doc = json!({"_id": 1, "a": 2});
-        let only_id = Projection::parse(Some(&json!({"_id": 1}))).unwrap().unwrap();
+        let only_id = Projection::parse(Some(&json!({"_id": 1})))
+            .unwrap()
+            .unwrap();
         assert_eq!(only_id.apply(&doc), json!({"_id": 1}));
-        let no_id = Projection::parse(Some(&json!({"_id": 0}))).unwrap().unwrap();
+        let no_id = Projection::parse(Some(&json!({"_id": 0})))
+            .unwrap()
+            .unwrap();
         assert_eq!(no_id.apply(&doc), json!({"a": 2}));
         let nothing = Projection::parse(Some(&json!({}))).unwrap().unwrap();
         assert_eq!(nothing.apply(&doc), doc);
@@ -309,7 +321,12 @@ mod tests {
 
     #[test]
     fn an_empty_array_sorts_before_null_and_missing() {
-        let mut docs = vec![json!({"_id": 1, "a": null}), json!({"_id": 2}), json!({"_id": 3, "a": []}), json!({"_id": 4, "a": 0})];
+        let mut docs = [
+            json!({"_id": 1, "a": null}),
+            json!({"_id": 2}),
+            json!({"_id": 3, "a": []}),
+            json!({"_id": 4, "a": 0}),
+        ];
         let ascending = Sort::parse(Some(&json!({"a": 1}))).unwrap();
         docs.sort_by(|x, y| ascending.compare(x, y));
         let ids: Vec<&Value> = docs.iter().map(|d| &d["_id"]).collect();
@@ -322,9 +339,16 @@ mod tests {
 
     #[test]
     fn limit_zero_means_no_limit() {
-        let zero = FindOptions { limit: Some(0), skip: 2, ..FindOptions::default() };
+        let zero = FindOptions {
+            limit: Some(0),
+            skip: 2,
+            ..FindOptions::default()
+        };
         assert_eq!(zero.page(), (2, None));
-        let three = FindOptions { limit: Some(3), ..FindOptions::default() };
+        let three = FindOptions {
+            limit: Some(3),
+            ..FindOptions::default()
+        };
         assert_eq!(three.page(), (0, Some(3)));
     }
 

@@ -422,14 +422,32 @@ mod tests {
     fn updates_refuse_to_treat_an_existing_null_as_missing() {
         let null = || json!({"a": null});
         for (update, words) in [
-            (json!({"$set": {"a.b": 1}}), "cannot create field 'b' in element {a: null}"),
-            (json!({"$inc": {"a": 1}}), "cannot apply $inc to a value of non-numeric type null"),
-            (json!({"$push": {"a": 1}}), "must be an array but is of type null"),
-            (json!({"$addToSet": {"a": 1}}), "must be an array but is of type null"),
-            (json!({"$pull": {"a": 1}}), "cannot apply $pull to a non-array value"),
+            (
+                json!({"$set": {"a.b": 1}}),
+                "cannot create field 'b' in element {a: null}",
+            ),
+            (
+                json!({"$inc": {"a": 1}}),
+                "cannot apply $inc to a value of non-numeric type null",
+            ),
+            (
+                json!({"$push": {"a": 1}}),
+                "must be an array but is of type null",
+            ),
+            (
+                json!({"$addToSet": {"a": 1}}),
+                "must be an array but is of type null",
+            ),
+            (
+                json!({"$pull": {"a": 1}}),
+                "cannot apply $pull to a non-array value",
+            ),
         ] {
             let err = refusal(update.clone(), null());
-            assert!(matches!(err, DbError::InvalidUpdate(_)), "{update}: {err:?}");
+            assert!(
+                matches!(err, DbError::InvalidUpdate(_)),
+                "{update}: {err:?}"
+            );
             assert!(err.message().contains(words), "{update}: {err}");
             assert!(err.message().contains('a'), "{update}: {err}");
         }
@@ -449,7 +467,10 @@ mod tests {
 
     #[test]
     fn set_pads_an_array_with_nulls_within_the_size_limit() {
-        let doc = apply(json!({"$set": {"a.3": 1, "b.1.c": 2}}), json!({"a": [0], "b": []}));
+        let doc = apply(
+            json!({"$set": {"a.3": 1, "b.1.c": 2}}),
+            json!({"a": [0], "b": []}),
+        );
         assert_eq!(doc, json!({"a": [0, null, null, 1], "b": [null, {"c": 2}]}));
         let err = refusal(json!({"$set": {"a.1000000000000": 1}}), json!({"a": []}));
         assert!(matches!(err, DbError::DocumentTooLarge(_)), "{err:?}");
@@ -458,7 +479,10 @@ mod tests {
 
     #[test]
     fn unset_keeps_the_order_of_the_other_fields() {
-        let doc = apply(json!({"$unset": {"a": "", "m.x": ""}}), json!({"a": 1, "b": 2, "c": 3, "m": {"x": 1, "y": 2, "z": 3}}));
+        let doc = apply(
+            json!({"$unset": {"a": "", "m.x": ""}}),
+            json!({"a": 1, "b": 2, "c": 3, "m": {"x": 1, "y": 2, "z": 3}}),
+        );
         let order: Vec<&String> = doc.as_object().unwrap().keys().collect();
         assert_eq!(order, ["b", "c", "m"]);
         let inner: Vec<&String> = doc["m"].as_object().unwrap().keys().collect();
@@ -467,7 +491,8 @@ mod tests {
 
     #[test]
     fn integers_beyond_i64_are_refused_in_updates() {
-        let update: Value = serde_json::from_str(r#"{"$set": {"n": 9223372036854775808}}"#).unwrap();
+        let update: Value =
+            serde_json::from_str(r#"{"$set": {"n": 9223372036854775808}}"#).unwrap();
         let err = Update::parse(&update).unwrap_err();
         assert!(matches!(err, DbError::InvalidUpdate(_)), "{err:?}");
     }
