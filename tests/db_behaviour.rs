@@ -7,108 +7,17 @@
 //! Each check gets a fresh scope (its own tenant), so checks never see each
 //! other's data; MongoDB databases made for a check are dropped after it.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+mod docstore_backends;
+
+use std::time::Instant;
 
 use modhost_docstore::{
-    DbError, DocumentStore, EmbeddedStore, Filter, FindOptions, Limits, Matches, MongoStore,
-    Namespace, Projection, QueryBudget, Scope, Sort, Upsert,
+    DbError, DocumentStore, EmbeddedStore, Filter, FindOptions, Limits, Matches, Namespace,
+    Projection, QueryBudget, Scope, Sort, Upsert,
 };
 use serde_json::{Value, json};
 
-const LIMITS: Limits = Limits {
-    max_document_bytes: 4096,
-    max_find_documents: 50,
-    max_query_bytes: 64 * 1024,
-    max_examined_documents: 10_000,
-};
-
-/// The budget of a call with no deadline.
-const NO_DEADLINE: QueryBudget = QueryBudget { deadline: None };
-
-/// The MongoDB database prefix of test runs.
-const MONGO_PREFIX: &str = "modhost_test";
-
-static NEXT_TENANT: AtomicU32 = AtomicU32::new(0);
-
-/// A tenant name of its own for each check in this process.
-fn fresh_tenant() -> String {
-    format!(
-        "t{}-{}",
-        std::process::id(),
-        NEXT_TENANT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Runs `check` on a fresh embedded store, in a fresh tenant.
-async fn on_embedded<F, Fut>(check: F)
-where
-    F: FnOnce(DocumentStore, Scope) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let embedded = EmbeddedStore::open(&dir.path().join("db.redb"), LIMITS).unwrap();
-    check(
-        DocumentStore::Embedded(embedded),
-        Scope::new(&fresh_tenant(), "suite").unwrap(),
-    )
-    .await;
-}
-
-/// Runs `check` on the MongoDB server `MODHOST_TEST_MONGODB_URI` names, in
-/// a fresh tenant whose database is dropped afterwards.
-async fn on_mongodb<F, Fut>(check: F)
-where
-    F: FnOnce(DocumentStore, Scope) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let uri = std::env::var("MODHOST_TEST_MONGODB_URI").expect(
-        "the MongoDB checks need MODHOST_TEST_MONGODB_URI (`just test` runs them when it is set)",
-    );
-    let store = MongoStore::connect(&uri, MONGO_PREFIX, Duration::from_secs(10), LIMITS)
-        .await
-        .unwrap();
-    let tenant = fresh_tenant();
-    check(
-        DocumentStore::Mongo(store),
-        Scope::new(&tenant, "suite").unwrap(),
-    )
-    .await;
-    let client = ::mongodb::Client::with_uri_str(&uri).await.unwrap();
-    client
-        .database(&format!("{MONGO_PREFIX}_{tenant}"))
-        .drop()
-        .await
-        .unwrap();
-}
-
-/// Each check, a function of a store and a scope, becomes two tests:
-/// `embedded::<check>`, always run, and `mongodb::<check>`, ignored (so an
-/// absent server shows as skipped, never as passed) unless the test run
-/// asks for ignored tests, as `just test` does when
-/// `MODHOST_TEST_MONGODB_URI` is set.
-macro_rules! on_every_backend {
-    ($($check:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::on_embedded(super::$check).await;
-                }
-            )*
-        }
-        mod mongodb {
-            $(
-                #[tokio::test]
-                #[ignore = "needs a MongoDB server: set MODHOST_TEST_MONGODB_URI"]
-                async fn $check() {
-                    super::on_mongodb(super::$check).await;
-                }
-            )*
-        }
-    };
-}
+use docstore_backends::{LIMITS, NO_DEADLINE, fresh_tenant, on_embedded};
 
 on_every_backend!(
     insert_gives_object_id_strings_and_refuses_duplicate_ids,
@@ -123,6 +32,17 @@ on_every_backend!(
     sorted_finds_hold_only_their_page,
     sorted_pages_equal_a_stable_full_sort,
     an_expired_deadline_stops_every_call_and_changes_nothing,
+    an_index_never_changes_a_result,
+    a_missing_field_in_an_array_element_equals_null,
+    an_empty_array_sorts_before_null_and_missing,
+    embedded_documents_compare_by_type_before_field_name,
+    limit_zero_means_no_limit,
+    a_projection_of_only_id_keeps_only_id,
+    integers_compare_exactly_beyond_2_pow_53,
+    integers_beyond_i64_are_refused,
+    updates_refuse_to_treat_an_existing_null_as_missing,
+    pull_on_a_non_array_is_an_error,
+    field_order_is_kept_and_is_part_of_equality,
 );
 
 fn ns(scope: &Scope, collection: &str) -> Namespace {
@@ -1402,4 +1322,319 @@ async fn embedded_the_db_bytes_quota_survives_a_reopen() {
     let store = embedded(&dir, LIMITS);
     fill(&store, &a, 5..6).await.unwrap();
     over_quota(fill(&store, &a, 6..7).await.unwrap_err());
+}
+
+/// `find`'s `_id`s, sorted by `_id`, and checked against `count`.
+async fn matching(store: &DocumentStore, ns: &Namespace, filter: Value) -> Vec<Value> {
+    let by_id = FindOptions {
+        sort: Some(json!({"_id": 1})),
+        ..FindOptions::default()
+    };
+    let found = ids(store, ns, filter.clone(), by_id).await;
+    let counted = store.count(ns, &filter, NO_DEADLINE).await.unwrap();
+    assert_eq!(counted, found.len() as u64, "count of {filter}");
+    found
+}
+
+/// The one document with `_id` `id`.
+async fn get(store: &DocumentStore, ns: &Namespace, id: Value) -> Value {
+    store
+        .find_one(
+            ns,
+            &json!({"_id": id}),
+            &FindOptions::default(),
+            NO_DEADLINE,
+        )
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no document {id}"))
+}
+
+/// Applies `update` to the document `_id` 1.
+async fn update_one(
+    store: &DocumentStore,
+    ns: &Namespace,
+    update: Value,
+) -> Result<modhost_docstore::UpdateResult, DbError> {
+    let one = json!({"_id": 1});
+    let (first, no) = (Matches::First, Upsert::No);
+    store
+        .update(ns, &one, &update, first, no, NO_DEADLINE)
+        .await
+}
+
+/// Different elements of an array may meet the two bounds of a range, so
+/// an index on a path through an array (made before or after the
+/// documents) must not narrow the scan to values meeting both.
+async fn an_index_never_changes_a_result(store: DocumentStore, scope: Scope) {
+    let docs = || {
+        vec![
+            json!({"_id": 1, "objs": [{"k": 1}, {"k": 5}]}),
+            json!({"_id": 2, "objs": [{"k": 9}]}),
+        ]
+    };
+    let range = json!({"objs.k": {"$gt": 2, "$lt": 4}});
+    let (before, after) = (ns(&scope, "before"), ns(&scope, "after"));
+    store
+        .create_index(&before, "objs.k", false, NO_DEADLINE)
+        .await
+        .unwrap();
+    store.insert(&before, docs(), NO_DEADLINE).await.unwrap();
+    store.insert(&after, docs(), NO_DEADLINE).await.unwrap();
+    store
+        .create_index(&after, "objs.k", false, NO_DEADLINE)
+        .await
+        .unwrap();
+    for ns in [&before, &after] {
+        assert_eq!(matching(&store, ns, range.clone()).await, [json!(1)]);
+    }
+}
+
+async fn a_missing_field_in_an_array_element_equals_null(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "nulls");
+    let docs = vec![
+        json!({"_id": 1, "a": [{"b": 3}, {}]}),
+        json!({"_id": 2, "a": [{"b": 3}]}),
+    ];
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    for (filter, expected) in [
+        (json!({"a.b": null}), vec![1]),
+        (json!({"a.b": {"$ne": null}}), vec![2]),
+        (json!({"a.b": {"$in": [null]}}), vec![1]),
+        (json!({"a.b": {"$nin": [null]}}), vec![2]),
+        (json!({"a.b": {"$gte": null}}), vec![1]),
+        (json!({"a.b": {"$lte": null}}), vec![1]),
+        (json!({"a.b": {"$not": {"$eq": null}}}), vec![2]),
+        (json!({"a.b": {"$exists": false}}), vec![]),
+    ] {
+        let expected: Vec<Value> = expected.into_iter().map(Value::from).collect();
+        assert_eq!(
+            matching(&store, &ns, filter.clone()).await,
+            expected,
+            "{filter}"
+        );
+    }
+}
+
+async fn an_empty_array_sorts_before_null_and_missing(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "sorted");
+    let docs = vec![
+        json!({"_id": 1, "a": null}),
+        json!({"_id": 2, "a": []}),
+        json!({"_id": 3, "a": 0}),
+    ];
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    let ascending = FindOptions {
+        sort: Some(json!({"a": 1})),
+        ..FindOptions::default()
+    };
+    assert_eq!(
+        ids(&store, &ns, json!({}), ascending).await,
+        [json!(2), json!(1), json!(3)]
+    );
+}
+
+async fn embedded_documents_compare_by_type_before_field_name(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "embedded");
+    let docs = vec![
+        json!({"_id": 1, "o": {"a": "x"}}),
+        json!({"_id": 2, "o": {"b": 1}}),
+    ];
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    let by_o = FindOptions {
+        sort: Some(json!({"o": 1})),
+        ..FindOptions::default()
+    };
+    // {b: 1} holds a number, {a: "x"} a string: the number sorts first.
+    assert_eq!(
+        ids(&store, &ns, json!({}), by_o).await,
+        [json!(2), json!(1)]
+    );
+    let below = json!({"o": {"$lt": {"a": "x"}}});
+    assert_eq!(matching(&store, &ns, below).await, [json!(2)]);
+}
+
+async fn limit_zero_means_no_limit(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "limits");
+    let docs = (0..3).map(|i| json!({"_id": i})).collect();
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    for sort in [None, Some(json!({"_id": -1}))] {
+        let options = FindOptions {
+            sort: sort.clone(),
+            limit: Some(0),
+            ..FindOptions::default()
+        };
+        assert_eq!(
+            ids(&store, &ns, json!({}), options).await.len(),
+            3,
+            "sort {sort:?}"
+        );
+    }
+}
+
+async fn a_projection_of_only_id_keeps_only_id(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "projected");
+    store
+        .insert(&ns, vec![json!({"_id": 1, "a": 2})], NO_DEADLINE)
+        .await
+        .unwrap();
+    let only_id = FindOptions {
+        projection: Some(json!({"_id": 1})),
+        ..FindOptions::default()
+    };
+    let found = store
+        .find(&ns, &json!({}), &only_id, NO_DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(found, [json!({"_id": 1})]);
+}
+
+async fn integers_compare_exactly_beyond_2_pow_53(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "big");
+    let two_53 = 1_i64 << 53;
+    let docs = vec![
+        json!({"_id": two_53, "a": two_53}),
+        json!({"_id": two_53 + 1, "a": two_53 + 1}),
+    ];
+    // Distinct _ids, however close.
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    let as_double = json!({"a": two_53 as f64});
+    assert_eq!(matching(&store, &ns, as_double).await, [json!(two_53)]);
+    let above = json!({"a": {"$gt": two_53 as f64}});
+    assert_eq!(matching(&store, &ns, above).await, [json!(two_53 + 1)]);
+    assert_eq!(
+        matching(&store, &ns, json!({"_id": two_53 + 1})).await,
+        [json!(two_53 + 1)]
+    );
+}
+
+async fn integers_beyond_i64_are_refused(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "huge");
+    let huge: Value = serde_json::from_str("18446744073709551615").unwrap();
+    let err = store
+        .insert(&ns, vec![json!({"n": huge})], NO_DEADLINE)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::InvalidDocument(_)), "{err:?}");
+    let err = store
+        .count(&ns, &json!({"n": huge}), NO_DEADLINE)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::InvalidFilter(_)), "{err:?}");
+    let err = update_one(&store, &ns, json!({"$set": {"n": huge}}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DbError::InvalidUpdate(_)), "{err:?}");
+}
+
+/// Whether `err` is the refusal of an update, in words MongoDB also uses.
+fn refused_update(err: &DbError, words: &str) -> bool {
+    // The MongoDB backend reports the server's refusal as a backend error.
+    matches!(err, DbError::InvalidUpdate(_) | DbError::Backend(_))
+        && err.message().to_lowercase().contains(words)
+}
+
+async fn updates_refuse_to_treat_an_existing_null_as_missing(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "nulls");
+    store
+        .insert(&ns, vec![json!({"_id": 1, "a": null})], NO_DEADLINE)
+        .await
+        .unwrap();
+    for (update, words) in [
+        (
+            json!({"$set": {"a.b": 1}}),
+            "cannot create field 'b' in element {a: null}",
+        ),
+        (
+            json!({"$inc": {"a": 1}}),
+            "cannot apply $inc to a value of non-numeric type null",
+        ),
+        (
+            json!({"$push": {"a": 1}}),
+            "must be an array but is of type null",
+        ),
+        (
+            json!({"$addToSet": {"a": 1}}),
+            "must be an array but is of type null",
+        ),
+    ] {
+        let err = update_one(&store, &ns, update.clone()).await.unwrap_err();
+        assert!(refused_update(&err, words), "{update}: {err:?}");
+    }
+    assert_eq!(
+        get(&store, &ns, json!(1)).await,
+        json!({"_id": 1, "a": null})
+    );
+    // A missing field is made.
+    let made = json!({"$set": {"m.b": 1}, "$inc": {"n": 1}, "$push": {"p": 1}});
+    update_one(&store, &ns, made).await.unwrap();
+    let doc = get(&store, &ns, json!(1)).await;
+    assert_eq!(
+        doc,
+        json!({"_id": 1, "a": null, "m": {"b": 1}, "n": 1, "p": [1]})
+    );
+}
+
+async fn pull_on_a_non_array_is_an_error(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "pulls");
+    store
+        .insert(&ns, vec![json!({"_id": 1, "a": 5})], NO_DEADLINE)
+        .await
+        .unwrap();
+    let err = update_one(&store, &ns, json!({"$pull": {"a": 5}}))
+        .await
+        .unwrap_err();
+    assert!(
+        refused_update(&err, "cannot apply $pull to a non-array value"),
+        "{err:?}"
+    );
+    let missing = update_one(&store, &ns, json!({"$pull": {"b": 5}}))
+        .await
+        .unwrap();
+    assert_eq!((missing.matched, missing.modified), (1, 0));
+}
+
+/// The fields of `doc`, in order.
+fn field_names(doc: &Value) -> Vec<&str> {
+    doc.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+async fn field_order_is_kept_and_is_part_of_equality(store: DocumentStore, scope: Scope) {
+    let ns = ns(&scope, "ordered");
+    let doc = json!({"_id": 1, "a": 1, "b": 2, "c": 3, "d": 4, "o": {"x": 1, "y": 2}});
+    store.insert(&ns, vec![doc], NO_DEADLINE).await.unwrap();
+    let drop_b = FindOptions {
+        projection: Some(json!({"b": 0})),
+        ..FindOptions::default()
+    };
+    let found = store
+        .find(&ns, &json!({}), &drop_b, NO_DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(field_names(&found[0]), ["_id", "a", "c", "d", "o"]);
+
+    update_one(&store, &ns, json!({"$unset": {"a": ""}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        field_names(&get(&store, &ns, json!(1)).await),
+        ["_id", "b", "c", "d", "o"]
+    );
+
+    // The same fields in another order are another embedded document.
+    let reordered = json!({"$set": {"o": {"y": 2, "x": 1}}});
+    let result = update_one(&store, &ns, reordered).await.unwrap();
+    assert_eq!((result.matched, result.modified), (1, 1));
+    assert_eq!(
+        matching(&store, &ns, json!({"o": {"x": 1, "y": 2}})).await,
+        Vec::<Value>::new()
+    );
+    assert_eq!(
+        matching(&store, &ns, json!({"o": {"y": 2, "x": 1}})).await,
+        [json!(1)]
+    );
 }

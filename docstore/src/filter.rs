@@ -6,8 +6,9 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::compare::{bracket, compare, equal};
+use crate::document::check_integers;
 use crate::error::{DbError, DbResult};
-use crate::path::{candidates, check_path, resolve};
+use crate::path::{Found, candidates, check_path, resolve};
 
 /// A parsed filter.
 #[derive(Debug, Clone)]
@@ -57,10 +58,8 @@ pub enum Op {
 impl Filter {
     /// Parses a filter document such as `{"age": {"$gte": 18}}`.
     pub fn parse(filter: &Value) -> DbResult<Filter> {
-        let Value::Object(fields) = filter else {
-            return Err(invalid("a filter must be a JSON object"));
-        };
-        parse_document(fields)
+        check_integers(filter).map_err(invalid)?;
+        parse_filter(filter)
     }
 
     /// Whether `doc` matches.
@@ -97,6 +96,13 @@ fn invalid(message: impl Into<String>) -> DbError {
     DbError::InvalidFilter(message.into())
 }
 
+fn parse_filter(filter: &Value) -> DbResult<Filter> {
+    let Value::Object(fields) = filter else {
+        return Err(invalid("a filter must be a JSON object"));
+    };
+    parse_document(fields)
+}
+
 fn parse_document(fields: &Map<String, Value>) -> DbResult<Filter> {
     let mut all = Vec::with_capacity(fields.len());
     for (key, value) in fields {
@@ -124,7 +130,7 @@ fn parse_document(fields: &Map<String, Value>) -> DbResult<Filter> {
 
 fn parse_list(op: &str, value: &Value) -> DbResult<Vec<Filter>> {
     match value {
-        Value::Array(items) if !items.is_empty() => items.iter().map(Filter::parse).collect(),
+        Value::Array(items) if !items.is_empty() => items.iter().map(parse_filter).collect(),
         _ => Err(invalid(format!(
             "{op} takes a non-empty array of filter objects"
         ))),
@@ -226,8 +232,8 @@ fn parse_regex(path: &str, pattern: &Value, options: Option<&Value>) -> DbResult
 }
 
 impl Op {
-    /// Whether the operator holds for the values found at its path.
-    pub fn holds(&self, resolved: &[&Value]) -> bool {
+    /// Whether the operator holds for what its path leads to.
+    pub fn holds(&self, resolved: &[Found<'_>]) -> bool {
         match self {
             Op::Eq(operand) => equals(resolved, operand),
             Op::Ne(operand) => !equals(resolved, operand),
@@ -237,7 +243,7 @@ impl Op {
             Op::Lte(operand) => ordered(resolved, operand, |o| o.is_le()),
             Op::In(operands) => operands.iter().any(|o| equals(resolved, o)),
             Op::Nin(operands) => !operands.iter().any(|o| equals(resolved, o)),
-            Op::Exists(wanted) => resolved.is_empty() != *wanted,
+            Op::Exists(wanted) => resolved.iter().any(Option::is_some) == *wanted,
             Op::Not(ops) => !ops.iter().all(|op| op.holds(resolved)),
             Op::Regex(regex) => candidates(resolved)
                 .iter()
@@ -248,19 +254,17 @@ impl Op {
 
 /// Equality: a missing field equals null; an array matches a value equal to
 /// it or to one of its elements.
-fn equals(resolved: &[&Value], operand: &Value) -> bool {
-    if resolved.is_empty() {
-        return operand.is_null();
-    }
+fn equals(resolved: &[Found<'_>], operand: &Value) -> bool {
     candidates(resolved).iter().any(|v| equal(v, operand))
 }
 
 /// Comparison within one type bracket, as MongoDB does: `{"$gt": 5}` never
 /// matches a string.
-fn ordered(resolved: &[&Value], operand: &Value, wanted: fn(std::cmp::Ordering) -> bool) -> bool {
-    if resolved.is_empty() {
-        return operand.is_null() && wanted(std::cmp::Ordering::Equal);
-    }
+fn ordered(
+    resolved: &[Found<'_>],
+    operand: &Value,
+    wanted: fn(std::cmp::Ordering) -> bool,
+) -> bool {
     candidates(resolved)
         .iter()
         .any(|v| bracket(v) == bracket(operand) && wanted(compare(v, operand)))
@@ -303,6 +307,43 @@ mod tests {
         assert!(matches(json!({"x": null}), json!({})));
         assert!(matches(json!({"x": {"$ne": 1}}), json!({})));
         assert!(!matches(json!({"x": {"$exists": true}}), json!({})));
+    }
+
+    #[test]
+    fn a_missing_field_in_an_array_element_equals_null() {
+        let doc = json!({"_id": 1, "a": [{"b": 3}, {}]});
+        for filter in [
+            json!({"a.b": null}),
+            json!({"a.b": {"$in": [null, 7]}}),
+            json!({"a.b": {"$gte": null}}),
+            json!({"a.b": {"$lte": null}}),
+            json!({"a.b": {"$not": {"$ne": null}}}),
+            json!({"a.b": {"$exists": true}}),
+        ] {
+            assert!(matches(filter.clone(), doc.clone()), "{filter}");
+        }
+        for filter in [
+            json!({"a.b": {"$ne": null}}),
+            json!({"a.b": {"$nin": [null]}}),
+            json!({"a.b": {"$not": {"$eq": null}}}),
+            json!({"a.b": {"$exists": false}}),
+        ] {
+            assert!(!matches(filter.clone(), doc.clone()), "{filter}");
+        }
+        // Elements that are not objects do not stand for a missing field.
+        assert!(!matches(json!({"a.b": null}), json!({"a": [1, 2]})));
+        assert!(matches(
+            json!({"a.b": {"$exists": false}}),
+            json!({"a": [{}]})
+        ));
+    }
+
+    #[test]
+    fn integers_beyond_i64_are_refused_in_filters() {
+        let filter: Value =
+            serde_json::from_str(r#"{"$or": [{"n": 18446744073709551615}]}"#).unwrap();
+        let err = Filter::parse(&filter).unwrap_err();
+        assert!(matches!(err, DbError::InvalidFilter(_)), "{err:?}");
     }
 
     #[test]

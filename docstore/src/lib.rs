@@ -112,7 +112,7 @@ impl DocumentStore {
         let parsed = Filter::parse(filter)?;
         let sort = Sort::parse(options.sort.as_ref())?;
         let projection = Projection::parse(options.projection.as_ref())?;
-        let page = (options.skip, options.limit);
+        let page = options.page();
         match self {
             DocumentStore::Embedded(store) => Ok(store
                 .find(namespace, parsed, sort, page, projection, budget)

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::compare::equal;
+use crate::document::check_integers;
 use crate::error::{DbError, DbResult};
 use crate::filter::{Filter, Op, parse_operators};
 use crate::path::check_path;
@@ -56,6 +57,7 @@ impl Update {
                 "an update must be a JSON object of operators such as $set",
             ));
         };
+        check_integers(update).map_err(invalid)?;
         if ops.is_empty() {
             return Err(invalid(
                 "an update needs at least one operator, such as $set",
@@ -93,11 +95,18 @@ impl Update {
     }
 
     /// Applies the update to `doc`; `inserting` says whether `doc` is being
-    /// made by an upsert (which is when `$setOnInsert` applies).
-    pub fn apply(&self, doc: &mut Value, inserting: bool) -> DbResult<()> {
+    /// made by an upsert (which is when `$setOnInsert` applies). An array
+    /// padded to reach an index must fit in `max_document_bytes`, checked
+    /// before it grows.
+    pub fn apply(
+        &self,
+        doc: &mut Value,
+        inserting: bool,
+        max_document_bytes: usize,
+    ) -> DbResult<()> {
         self.changes
             .iter()
-            .try_for_each(|change| change.apply(doc, inserting))
+            .try_for_each(|change| change.apply(doc, inserting, max_document_bytes))
     }
 }
 
@@ -151,41 +160,49 @@ fn each(op: &str, path: &str, operand: &Value) -> DbResult<Vec<Value>> {
 }
 
 impl Change {
-    fn apply(&self, doc: &mut Value, inserting: bool) -> DbResult<()> {
+    fn apply(&self, doc: &mut Value, inserting: bool, max_bytes: usize) -> DbResult<()> {
+        let path = self.path.as_str();
         match &self.kind {
-            ChangeKind::Set(value) => *slot(doc, &self.path)? = value.clone(),
-            ChangeKind::SetOnInsert(value) if inserting => *slot(doc, &self.path)? = value.clone(),
+            ChangeKind::Set(value) => *slot(doc, path, max_bytes)?.value = value.clone(),
+            ChangeKind::SetOnInsert(value) if inserting => {
+                *slot(doc, path, max_bytes)?.value = value.clone()
+            }
             ChangeKind::SetOnInsert(_) => {}
-            ChangeKind::Unset => unset(doc, &self.path),
+            ChangeKind::Unset => unset(doc, path),
             ChangeKind::Inc(delta) => {
-                let target = slot(doc, &self.path)?;
-                *target = match target {
-                    Value::Null => Value::Number(delta.clone()),
+                let Slot { value, existed } = slot(doc, path, max_bytes)?;
+                *value = match value {
+                    _ if !existed => Value::Number(delta.clone()),
                     Value::Number(current) => add(current, delta)?,
                     other => {
                         return Err(invalid(format!(
-                            "$inc of {} needs a number there, found {other}",
-                            self.path
+                            "{path}: cannot apply $inc to a value of non-numeric type {}",
+                            type_name(other)
                         )));
                     }
                 };
             }
             ChangeKind::Push(values) => {
-                array_at(doc, &self.path, "$push")?.extend(values.iter().cloned())
+                array_at(doc, path, "$push", max_bytes)?.extend(values.iter().cloned())
             }
             ChangeKind::AddToSet(values) => {
-                let items = array_at(doc, &self.path, "$addToSet")?;
+                let items = array_at(doc, path, "$addToSet", max_bytes)?;
                 for value in values {
                     if !items.iter().any(|item| equal(item, value)) {
                         items.push(value.clone());
                     }
                 }
             }
-            ChangeKind::Pull(condition) => {
-                if let Some(Value::Array(items)) = existing(doc, &self.path) {
-                    items.retain(|item| !condition.removes(item));
+            ChangeKind::Pull(condition) => match existing(doc, path) {
+                None => {}
+                Some(Value::Array(items)) => items.retain(|item| !condition.removes(item)),
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "{path}: cannot apply $pull to a non-array value (it is of type {})",
+                        type_name(other)
+                    )));
                 }
-            }
+            },
         }
         Ok(())
     }
@@ -195,7 +212,7 @@ impl PullCondition {
     fn removes(&self, item: &Value) -> bool {
         match self {
             PullCondition::Equal(value) => equal(item, value),
-            PullCondition::Operators(ops) => ops.iter().all(|op| op.holds(&[item])),
+            PullCondition::Operators(ops) => ops.iter().all(|op| op.holds(&[Some(item)])),
             PullCondition::Document(filter) => item.is_object() && filter.matches(item),
         }
     }
@@ -214,17 +231,36 @@ fn add(a: &serde_json::Number, b: &serde_json::Number) -> DbResult<Value> {
         .ok_or_else(|| invalid("$inc gives a number JSON cannot hold"))
 }
 
-/// The array at `path`, made when missing; an error when something else is there.
-fn array_at<'a>(doc: &'a mut Value, path: &str, op: &str) -> DbResult<&'a mut Vec<Value>> {
-    let target = slot(doc, path)?;
-    if target.is_null() {
-        *target = Value::Array(Vec::new());
+/// The array at `path`, made when missing; an error when something else,
+/// null included, is there (as MongoDB refuses it).
+fn array_at<'a>(
+    doc: &'a mut Value,
+    path: &str,
+    op: &str,
+    max_bytes: usize,
+) -> DbResult<&'a mut Vec<Value>> {
+    let Slot { value, existed } = slot(doc, path, max_bytes)?;
+    if !existed {
+        *value = Value::Array(Vec::new());
     }
-    match target {
+    match value {
         Value::Array(items) => Ok(items),
         other => Err(invalid(format!(
-            "{op} of {path} needs an array there, found {other}"
+            "{op} of {path}: the field must be an array but is of type {}",
+            type_name(other)
         ))),
+    }
+}
+
+/// MongoDB's name of a value's type, for messages.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -237,38 +273,75 @@ fn existing<'a>(doc: &'a mut Value, path: &str) -> Option<&'a mut Value> {
     })
 }
 
-/// The place at `path`, made (as null) along with the objects leading to it.
-fn slot<'a>(doc: &'a mut Value, path: &str) -> DbResult<&'a mut Value> {
+/// A place in a document an update writes to.
+struct Slot<'a> {
+    /// The value there (null when just made).
+    value: &'a mut Value,
+    /// Whether it was there before: MongoDB creates a missing field, but
+    /// refuses to treat an existing null as an empty number or array.
+    existed: bool,
+}
+
+/// The place at `path`, made when missing along with what leads to it: an
+/// object for each missing field on the way, and nulls to pad an array up
+/// to an index (refused beyond what `max_bytes` could hold, before the
+/// array grows). A scalar or null on the way is an error, as in MongoDB.
+fn slot<'a>(doc: &'a mut Value, path: &str, max_bytes: usize) -> DbResult<Slot<'a>> {
+    let segments: Vec<&str> = path.split('.').collect();
     let mut value = doc;
-    for segment in path.split('.') {
+    let mut existed = true;
+    for (at, segment) in segments.iter().copied().enumerate() {
+        let made = if at + 1 == segments.len() {
+            Value::Null
+        } else {
+            Value::Object(Map::new())
+        };
         value = match value {
-            Value::Object(fields) => fields.entry(segment).or_insert(Value::Null),
+            Value::Object(fields) => {
+                existed &= fields.contains_key(segment);
+                fields.entry(segment).or_insert(made)
+            }
             Value::Array(items) => {
-                let index: usize = segment.parse().map_err(|_| {
-                    invalid(format!(
-                        "{path}: {segment:?} is not an index into the array there"
-                    ))
-                })?;
+                let index = array_index(path, segment)?;
                 if index >= items.len() {
-                    items.resize(index + 1, Value::Null);
+                    check_padding(path, index - items.len(), max_bytes)?;
+                    existed = false;
+                    items.resize(index, Value::Null);
+                    items.push(made);
                 }
                 &mut items[index]
             }
-            Value::Null => {
-                *value = Value::Object(Map::new());
-                let Value::Object(fields) = value else {
-                    unreachable!("just made an object")
-                };
-                fields.entry(segment).or_insert(Value::Null)
-            }
             other => {
+                let parent = segments[at.saturating_sub(1)];
                 return Err(invalid(format!(
-                    "{path}: cannot make the field {segment:?} inside {other}"
+                    "{path}: cannot create field '{segment}' in element {{{parent}: {other}}}"
                 )));
             }
         };
     }
-    Ok(value)
+    Ok(Slot { value, existed })
+}
+
+/// The index `segment` names in the array at `path`.
+fn array_index(path: &str, segment: &str) -> DbResult<usize> {
+    segment.parse().map_err(|_| {
+        invalid(format!(
+            "{path}: {segment:?} is not an index into the array there"
+        ))
+    })
+}
+
+/// Refuses padding an array with `nulls` nulls when they alone (each at
+/// least `null,`) would be more than a document may hold: a large index
+/// would otherwise allocate far more memory than any document could store.
+fn check_padding(path: &str, nulls: usize, max_bytes: usize) -> DbResult<()> {
+    const NULL_BYTES: usize = "null,".len();
+    if nulls.saturating_mul(NULL_BYTES) > max_bytes {
+        return Err(DbError::DocumentTooLarge(format!(
+            "{path}: reaching that index would pad the array with {nulls} nulls, more than a document of at most {max_bytes} bytes can hold (db.max_document_bytes)"
+        )));
+    }
+    Ok(())
 }
 
 fn unset(doc: &mut Value, path: &str) {
@@ -278,7 +351,8 @@ fn unset(doc: &mut Value, path: &str) {
     };
     match parent {
         Some(Value::Object(fields)) => {
-            fields.remove(last);
+            // A shift, not a swap: the fields after it keep their order.
+            fields.shift_remove(last);
         }
         Some(Value::Array(items)) => {
             if let Some(item) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
@@ -297,9 +371,20 @@ mod tests {
     fn apply(update: Value, mut doc: Value) -> Value {
         Update::parse(&update)
             .unwrap()
-            .apply(&mut doc, false)
+            .apply(&mut doc, false, LIMIT)
             .unwrap();
         doc
+    }
+
+    /// A document size limit for the tests.
+    const LIMIT: usize = 4096;
+
+    /// The error `update` gives on `doc`.
+    fn refusal(update: Value, mut doc: Value) -> DbError {
+        Update::parse(&update)
+            .unwrap()
+            .apply(&mut doc, false, LIMIT)
+            .unwrap_err()
     }
 
     #[test]
@@ -328,8 +413,87 @@ mod tests {
         assert!(Update::parse(&json!({"$set": {"_id": 1}})).is_err());
         let err = Update::parse(&json!({"$inc": {"n": 1}}))
             .unwrap()
-            .apply(&mut json!({"n": "x"}), false)
+            .apply(&mut json!({"n": "x"}), false, LIMIT)
             .unwrap_err();
         assert!(err.message().contains("$inc"), "{err}");
+    }
+
+    #[test]
+    fn updates_refuse_to_treat_an_existing_null_as_missing() {
+        let null = || json!({"a": null});
+        for (update, words) in [
+            (
+                json!({"$set": {"a.b": 1}}),
+                "cannot create field 'b' in element {a: null}",
+            ),
+            (
+                json!({"$inc": {"a": 1}}),
+                "cannot apply $inc to a value of non-numeric type null",
+            ),
+            (
+                json!({"$push": {"a": 1}}),
+                "must be an array but is of type null",
+            ),
+            (
+                json!({"$addToSet": {"a": 1}}),
+                "must be an array but is of type null",
+            ),
+            (
+                json!({"$pull": {"a": 1}}),
+                "cannot apply $pull to a non-array value",
+            ),
+        ] {
+            let err = refusal(update.clone(), null());
+            assert!(
+                matches!(err, DbError::InvalidUpdate(_)),
+                "{update}: {err:?}"
+            );
+            assert!(err.message().contains(words), "{update}: {err}");
+            assert!(err.message().contains('a'), "{update}: {err}");
+        }
+        // Missing fields are still made.
+        let made = apply(
+            json!({"$set": {"m.b": 1}, "$inc": {"n": 2}, "$push": {"p": 1}, "$addToSet": {"s": 1}, "$pull": {"q": 1}}),
+            json!({}),
+        );
+        assert_eq!(made, json!({"m": {"b": 1}, "n": 2, "p": [1], "s": [1]}));
+    }
+
+    #[test]
+    fn pull_on_a_non_array_is_an_error() {
+        let err = refusal(json!({"$pull": {"a": 1}}), json!({"a": 5}));
+        assert!(err.message().contains("non-array"), "{err}");
+    }
+
+    #[test]
+    fn set_pads_an_array_with_nulls_within_the_size_limit() {
+        let doc = apply(
+            json!({"$set": {"a.3": 1, "b.1.c": 2}}),
+            json!({"a": [0], "b": []}),
+        );
+        assert_eq!(doc, json!({"a": [0, null, null, 1], "b": [null, {"c": 2}]}));
+        let err = refusal(json!({"$set": {"a.1000000000000": 1}}), json!({"a": []}));
+        assert!(matches!(err, DbError::DocumentTooLarge(_)), "{err:?}");
+        assert!(err.message().contains("a.1000000000000"), "{err}");
+    }
+
+    #[test]
+    fn unset_keeps_the_order_of_the_other_fields() {
+        let doc = apply(
+            json!({"$unset": {"a": "", "m.x": ""}}),
+            json!({"a": 1, "b": 2, "c": 3, "m": {"x": 1, "y": 2, "z": 3}}),
+        );
+        let order: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        assert_eq!(order, ["b", "c", "m"]);
+        let inner: Vec<&String> = doc["m"].as_object().unwrap().keys().collect();
+        assert_eq!(inner, ["y", "z"]);
+    }
+
+    #[test]
+    fn integers_beyond_i64_are_refused_in_updates() {
+        let update: Value =
+            serde_json::from_str(r#"{"$set": {"n": 9223372036854775808}}"#).unwrap();
+        let err = Update::parse(&update).unwrap_err();
+        assert!(matches!(err, DbError::InvalidUpdate(_)), "{err:?}");
     }
 }

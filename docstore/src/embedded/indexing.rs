@@ -8,7 +8,7 @@ use super::catalog::IndexSpec;
 use super::keys::{empty_array, encode};
 use super::storage_error;
 use crate::error::{DbError, DbResult};
-use crate::path::resolve;
+use crate::path::{meets_array, resolve};
 
 /// The table of the index on `field` of the collection `namespace`.
 pub fn index_table(name: &str) -> MultimapTableDefinition<'_, &'static [u8], &'static [u8]> {
@@ -20,28 +20,27 @@ pub fn index_table_name(namespace: &str, field: &str) -> String {
     format!("index/{namespace}/{field}")
 }
 
-/// The keys `doc` has in an index on `field`: one per array element, null
-/// when the field is missing. Also says whether an array was met.
+/// The keys `doc` has in an index on `field`: one per value found there and
+/// per element of an array found there; null for a missing field, also in
+/// an array element that lacks it (as MongoDB keys it, and as a filter reads
+/// it). Also says whether the path met an array, making the index multikey.
 pub fn keys_of(doc: &Value, field: &str) -> (Vec<Vec<u8>>, bool) {
-    let resolved = resolve(doc, field);
-    if resolved.is_empty() {
-        return (vec![encode(&Value::Null)], false);
-    }
     let mut keys = Vec::new();
-    let mut multikey = false;
-    for value in resolved {
-        match value {
-            Value::Array(items) if items.is_empty() => keys.push(empty_array()),
-            Value::Array(items) => {
-                multikey = true;
-                keys.extend(items.iter().map(encode));
-            }
-            other => keys.push(encode(other)),
+    for found in resolve(doc, field) {
+        match found {
+            None => keys.push(encode(&Value::Null)),
+            Some(Value::Array(items)) if items.is_empty() => keys.push(empty_array()),
+            Some(Value::Array(items)) => keys.extend(items.iter().map(encode)),
+            Some(other) => keys.push(encode(other)),
         }
+    }
+    // A path that leads nowhere (through an empty array, say) is null too.
+    if keys.is_empty() {
+        keys.push(encode(&Value::Null));
     }
     keys.sort();
     keys.dedup();
-    (keys, multikey)
+    (keys, meets_array(doc, field))
 }
 
 /// Adds `doc` (stored under `id`) to every index. Returns whether an index
@@ -99,4 +98,26 @@ pub fn remove(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_array_in_the_middle_of_a_path_makes_an_index_multikey() {
+        let (keys, multikey) = keys_of(&json!({"objs": [{"k": 1}, {"k": 5}]}), "objs.k");
+        assert_eq!(keys, vec![encode(&json!(1)), encode(&json!(5))]);
+        assert!(multikey);
+        assert!(!keys_of(&json!({"o": {"k": 1}}), "o.k").1);
+    }
+
+    #[test]
+    fn an_array_element_lacking_the_field_has_a_null_key() {
+        let (keys, _) = keys_of(&json!({"a": [{"b": 3}, {}]}), "a.b");
+        assert_eq!(keys, vec![encode(&Value::Null), encode(&json!(3))]);
+        let (keys, multikey) = keys_of(&json!({}), "a.b");
+        assert_eq!((keys, multikey), (vec![encode(&Value::Null)], false));
+    }
 }

@@ -168,8 +168,8 @@ mod tests {
         let doc = json!({"_id": "x", "tag": "abc", "list": [1, 2]});
         let text = serde_json::to_string(&doc).unwrap().len() as u64;
         // The `_id` key of "x" is 2 bytes (its type, then "x"); a number's
-        // key 9 (its type, then 8 bytes); "abc"'s key 4.
-        let (id, number, abc) = (2, 9, 4);
+        // key 17 (its type, its f64, its exact remainder); "abc"'s key 4.
+        let (id, number, abc) = (2, 17, 4);
         store
             .create_index(&a, "list".into(), false, none)
             .await

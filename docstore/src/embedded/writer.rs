@@ -13,7 +13,7 @@ use super::query::Stored;
 use super::usage::{Usage, document_bytes, index_bytes};
 use super::{MAX_INDEXES, docs_table, docs_table_name, storage_error, write_matches};
 use crate::budget::{Held, Work};
-use crate::document::{check_updated, encode, prepare, upsert_seed};
+use crate::document::{check_updated, encode, identical, prepare, upsert_seed};
 use crate::error::{DbError, DbResult};
 use crate::filter::Filter;
 use crate::scope::Namespace;
@@ -189,8 +189,8 @@ impl Collection<'_, '_> {
         for old in matches {
             work.step()?;
             let mut new = old.doc.clone();
-            update.apply(&mut new, false)?;
-            if new != old.doc {
+            update.apply(&mut new, false, limits.max_document_bytes)?;
+            if !identical(&new, &old.doc) {
                 check_updated(&new, &old.doc["_id"])?;
                 self.replace(&old, &new, limits)?;
                 result.modified += 1;
@@ -198,7 +198,7 @@ impl Collection<'_, '_> {
         }
         if result.matched == 0 && upsert == Upsert::Yes {
             let mut seed = upsert_seed(filter);
-            update.apply(&mut seed, true)?;
+            update.apply(&mut seed, true, limits.max_document_bytes)?;
             result.upserted_id = Some(self.insert(seed, limits)?);
         }
         Ok(result)
