@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use modhost_cache::{
-    CacheError, CacheStore, ENTRY_OVERHEAD_BYTES, EmbeddedCache, Quotas, RedisCache, ScopedCache,
+    CacheError, CacheStore, ENTRY_OVERHEAD_BYTES, EmbeddedCache, MAX_TTL, Quotas, RedisCache,
+    ScopedCache,
 };
 
 const QUOTAS: Quotas = Quotas {
@@ -153,6 +154,45 @@ async fn ttls_expire_keys() {
         assert_eq!(cache.get("short").await.unwrap(), None);
         assert_eq!(cache.get("long").await.unwrap(), None);
         assert_eq!(cache.get_many(&keys).await.unwrap(), vec![None, None]);
+    })
+    .await;
+}
+
+/// Redis's own rule is that an expiry past its clock's range is an error;
+/// ten years is the bound both backends refuse past, before the cache is
+/// touched (a huge millisecond count would otherwise reach Redis as a
+/// negative number and delete the key).
+#[tokio::test]
+async fn a_ttl_beyond_ten_years_is_refused_and_changes_nothing() {
+    on_both_backends(|store, prefix| async move {
+        let cache = scoped(&store, &prefix, "t", "m", QUOTAS);
+        cache.set("kept", b"x".to_vec(), None).await.unwrap();
+        let too_long = [
+            MAX_TTL + Duration::from_millis(1),
+            Duration::from_millis(u64::MAX),
+        ];
+        for ttl in too_long {
+            let err = cache
+                .set("new", b"y".to_vec(), Some(ttl))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, CacheError::InvalidTtl(m) if m.contains("ten years")),
+                "{err:?}"
+            );
+            let err = cache.expire("kept", ttl).await.unwrap_err();
+            assert!(matches!(err, CacheError::InvalidTtl(_)), "{err:?}");
+        }
+        assert_eq!(cache.get("new").await.unwrap(), None);
+        assert_eq!(cache.get("kept").await.unwrap(), Some(b"x".to_vec()));
+        // The bound itself is allowed, and the entry is there.
+        cache
+            .set("decade", b"z".to_vec(), Some(MAX_TTL))
+            .await
+            .unwrap();
+        assert!(cache.expire("kept", MAX_TTL).await.unwrap());
+        assert_eq!(cache.get("decade").await.unwrap(), Some(b"z".to_vec()));
+        assert_eq!(cache.get("kept").await.unwrap(), Some(b"x".to_vec()));
     })
     .await;
 }

@@ -15,6 +15,8 @@ pub enum CacheError {
     QuotaExceeded(String),
     /// `incr` on a value that is not an integer.
     NotANumber(String),
+    /// A TTL longer than [`crate::MAX_TTL`].
+    InvalidTtl(String),
 }
 
 impl CacheError {
@@ -25,7 +27,8 @@ impl CacheError {
             | CacheError::InvalidKey(m)
             | CacheError::ValueTooLarge(m)
             | CacheError::QuotaExceeded(m)
-            | CacheError::NotANumber(m) => m,
+            | CacheError::NotANumber(m)
+            | CacheError::InvalidTtl(m) => m,
         }
     }
 }

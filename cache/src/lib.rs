@@ -25,6 +25,11 @@ use rate::RateLimiter;
 /// The longest key a guest may pass, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
 
+/// The longest TTL a guest may give: ten years. Longer ones are refused
+/// rather than clamped (a guest asking for more is confused, and Redis
+/// would read a huge millisecond count as negative and delete the key).
+pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// The cache a runtime serves its guests from.
 #[derive(Clone)]
 pub enum CacheStore {
@@ -95,6 +100,17 @@ impl ScopedCache {
     }
 
     /// Refuses a key that is empty or too long.
+    fn check_ttl(ttl: Duration) -> CacheResult<()> {
+        if ttl > MAX_TTL {
+            return Err(CacheError::InvalidTtl(format!(
+                "a TTL may be at most {} ms (ten years), this one is {} ms; pass no TTL for an entry that never expires",
+                MAX_TTL.as_millis(),
+                ttl.as_millis()
+            )));
+        }
+        Ok(())
+    }
+
     fn check_key(key: &str) -> CacheResult<()> {
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
             return Err(CacheError::InvalidKey(format!(
@@ -167,6 +183,9 @@ impl ScopedCache {
         entries: Vec<(String, Vec<u8>)>,
         ttl: Option<Duration>,
     ) -> CacheResult<()> {
+        if let Some(ttl) = ttl {
+            Self::check_ttl(ttl)?;
+        }
         for (key, value) in &entries {
             self.check_value(value)?;
             Self::check_key(key)?;
@@ -211,6 +230,7 @@ impl ScopedCache {
 
     /// Makes an existing key expire after `ttl`; says whether it exists.
     pub async fn expire(&self, key: &str, ttl: Duration) -> CacheResult<bool> {
+        Self::check_ttl(ttl)?;
         Self::check_key(key)?;
         self.admit(1)?;
         match &self.store {

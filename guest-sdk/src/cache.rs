@@ -153,7 +153,8 @@ impl HostError for CacheError {
             | CacheError::InvalidKey(why)
             | CacheError::ValueTooLarge(why)
             | CacheError::QuotaExceeded(why)
-            | CacheError::NotANumber(why) => why,
+            | CacheError::NotANumber(why)
+            | CacheError::InvalidTtl(why) => why,
         }
     }
 
@@ -180,6 +181,7 @@ mod tests {
             (CacheError::ValueTooLarge(why()), 413),
             (CacheError::InvalidKey(why()), 500),
             (CacheError::NotANumber(why()), 500),
+            (CacheError::InvalidTtl(why()), 500),
         ];
         crate::error::assert_statuses(cases);
     }

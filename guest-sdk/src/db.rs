@@ -25,9 +25,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod transaction;
+
 use crate::bindings::modhost::module::db as host;
 pub use crate::bindings::modhost::module::db::{DbError, UpdateResult};
 use crate::error::HostError;
+pub use transaction::{Transaction, TransactionError, WriteResult};
 
 /// One of the module's collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +179,8 @@ fn encode<T: Serialize + ?Sized>(doc: &T) -> Result<String, DbError> {
         .map_err(|err| DbError::InvalidDocument(format!("could not encode the document: {err}")))
 }
 
-/// A database failure as an HTTP answer: 409 for a duplicate, 413 for a
+/// A database failure as an HTTP answer: 409 for a duplicate or a
+/// transaction whose expectation failed, 413 for a
 /// document too large, 400 for a document the client shaped, 503 when the
 /// database is unavailable, 504 when the request's deadline passed during
 /// the query, 507 over the module's storage quota, 500 for the module's own
@@ -196,13 +200,14 @@ impl HostError for DbError {
             | DbError::Backend(why)
             | DbError::Timeout(why)
             | DbError::QueryTooLarge(why)
-            | DbError::QuotaExceeded(why) => why,
+            | DbError::QuotaExceeded(why)
+            | DbError::ExpectationFailed(why) => why,
         }
     }
 
     fn status(&self) -> u16 {
         match self {
-            DbError::DuplicateKey(_) => 409,
+            DbError::DuplicateKey(_) | DbError::ExpectationFailed(_) => 409,
             DbError::DocumentTooLarge(_) => 413,
             DbError::InvalidDocument(_) => 400,
             DbError::Unavailable(_) => 503,
@@ -222,6 +227,7 @@ mod tests {
         let why = || "why".to_string();
         let cases = [
             (DbError::DuplicateKey(why()), 409),
+            (DbError::ExpectationFailed(why()), 409),
             (DbError::DocumentTooLarge(why()), 413),
             (DbError::InvalidDocument(why()), 400),
             (DbError::Unavailable(why()), 503),

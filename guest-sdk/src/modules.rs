@@ -20,21 +20,56 @@
 //! }
 //!
 //! # fn handler(id: &str) -> modhost_sdk::Result<()> {
-//! let user: User = USERS.get(&format!("/users/{id}"))?.json_body()?;
+//! let user: User = USERS.get(&modhost_sdk::path!("/users/{}", id))?.json_body()?;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Build call paths with [`path!`](crate::path): it percent-encodes each
+//! value as one segment, so an id holding `?`, `/` or `#` stays an id and
+//! can never add a query or reach another route.
 //!
 //! The host refuses calls to modules that were not declared, calls nested
 //! deeper than it allows, and paths the callee does not serve, as a
 //! [`CallError`] (a 502 when returned from a handler with `?`).
 
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 
 pub use crate::bindings::modhost::module::modules::CallError;
 use crate::bindings::modhost::module::modules::{CallRequest, call};
 use crate::error::{Error, HostError};
 use crate::response::Response;
+
+/// What stays as it is in a path segment: RFC 3986's unreserved characters.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A value shown as one percent-encoded path segment; what [`path!`](crate::path)
+/// wraps each argument in.
+pub struct Segment<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for Segment<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        write!(f, "{}", utf8_percent_encode(&text, NOT_UNRESERVED))
+    }
+}
+
+/// A call path made of a template and values, each value percent-encoded
+/// as one segment: `path!("/users/{}/posts/{}", user, post)`. Checked like
+/// `format!` at compile time.
+#[macro_export]
+macro_rules! path {
+    ($template:literal $(, $value:expr)* $(,)?) => {
+        ::std::format!($template $(, $crate::modules::Segment(&$value))*)
+    };
+}
 
 /// A module this one depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +153,16 @@ impl HostError for CallError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_values_are_one_segment_each() {
+        assert_eq!(
+            crate::path!("/users/{}", "u1?x=1#f/../a b"),
+            "/users/u1%3Fx%3D1%23f%2F..%2Fa%20b"
+        );
+        assert_eq!(crate::path!("/a/{}/{}", 7, "Jürgen"), "/a/7/J%C3%BCrgen");
+        assert_eq!(crate::path!("/plain-id_1.~"), "/plain-id_1.~");
+    }
 
     #[test]
     fn each_call_error_has_its_status_and_message() {

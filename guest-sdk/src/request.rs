@@ -39,7 +39,9 @@ impl Request {
         &self.inner.route
     }
 
-    /// The value of a `:name` route segment (or `...` for the tail).
+    /// The value of a `:name` route segment (or `...` for the tail),
+    /// percent-decoded: `%3F` arrives as `?`, `%2F` as `/`. Put it back in
+    /// a call path with [`path!`](crate::path), never with `format!`.
     ///
     /// Every request on a route carries each of its parameters, so a name
     /// the route does not have is the module's bug (the handler is mounted

@@ -1,12 +1,13 @@
 //! `wallet`, the credit system's wallet module: a credit balance per user of
 //! `user_management` (asked through a module call), and transfers between
-//! them. A wallet is made with the configured `initial_credits` the first
-//! time it is needed.
+//! them. A user without a wallet document has the configured
+//! `initial_credits`; the document is made by the first transfer that
+//! touches it, so reading a balance never writes.
 //!
-//! A transfer debits with a conditional update (`balance >= amount`), so
-//! concurrent transfers can never overdraw a wallet, then credits the
-//! receiver; should the credit fail, the debit is given back. Every transfer
-//! is recorded in `transactions`.
+//! A transfer is one database transaction: make both wallets if missing,
+//! debit with a condition (`balance >= amount`, so concurrent transfers can
+//! never overdraw), credit, and record it in `transactions`. All of it
+//! happens or none does, so a crash never creates or destroys credits.
 //!
 //! Balances are cached (cache-aside, `balance:<user>`, for
 //! `BALANCE_TTL`) and the entry is dropped on every change; when the cache
@@ -15,10 +16,8 @@
 use std::time::Duration;
 
 use modhost_sdk::cache;
-use modhost_sdk::db::{Collection, DbError, FindOptions};
-use modhost_sdk::{
-    Dependency, Error, HostError, Module, Request, Response, Result, Router, error, export_module,
-};
+use modhost_sdk::db::{Collection, FindOptions, Transaction};
+use modhost_sdk::{Dependency, Error, Module, Request, Response, Result, Router, export_module, path};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -76,7 +75,7 @@ struct StoredWallet {
 
 /// The user's profile from user_management; 404 when it has no such user.
 fn user(user_id: &str) -> Result<Value> {
-    let answer = USERS.get(&format!("/users/{user_id}"))?;
+    let answer = USERS.get(&path!("/users/{}", user_id))?;
     match answer.status() {
         200 => answer.json_body(),
         404 => Err(Error::not_found(format!("no user with id {user_id}"))),
@@ -87,21 +86,12 @@ fn user(user_id: &str) -> Result<Value> {
     }
 }
 
-/// The user's balance, making the wallet with the initial credits when it
-/// does not exist yet.
-fn open_wallet(user_id: &str) -> Result<i64> {
-    if let Some(wallet) = WALLETS.find_one::<StoredWallet>(json!({"_id": user_id}))? {
-        return Ok(wallet.balance);
-    }
-    let initial = settings()?.initial_credits;
-    match WALLETS.insert_one(&json!({"_id": user_id, "balance": initial})) {
-        Ok(_) => Ok(initial),
-        // Another request made it first: read what is there.
-        Err(DbError::DuplicateKey(_)) => WALLETS
-            .find_one::<StoredWallet>(json!({"_id": user_id}))?
-            .map(|wallet| wallet.balance)
-            .ok_or_else(|| Error::internal(format!("the wallet of {user_id} vanished"))),
-        Err(err) => Err(err.into()),
+/// The user's balance: the stored one, or the initial credits of a user
+/// who has no wallet document yet (nothing is stored for that).
+fn current_balance(user_id: &str) -> Result<i64> {
+    match WALLETS.find_one::<StoredWallet>(json!({"_id": user_id}))? {
+        Some(wallet) => Ok(wallet.balance),
+        None => Ok(settings()?.initial_credits),
     }
 }
 
@@ -109,7 +99,7 @@ fn open_wallet(user_id: &str) -> Result<i64> {
 fn balance(req: Request) -> Result<Response> {
     let user_id = req.param("user_id")?;
     let user = user(user_id)?;
-    let balance = cache::read_through(&balance_key(user_id), BALANCE_TTL, || open_wallet(user_id))?;
+    let balance = cache::read_through(&balance_key(user_id), BALANCE_TTL, || current_balance(user_id))?;
     Response::json(&json!({
         "user_id": user_id,
         "user": user,
@@ -130,6 +120,9 @@ fn transactions(req: Request) -> Result<Response> {
     let found: Vec<Value> = TRANSACTIONS.find(json!({"parties": user_id}), &options)?;
     Response::json(&json!({"user_id": user_id, "transactions": found, "count": found.len()}))
 }
+
+/// The position of the debit in a transfer's transaction.
+const DEBIT: u32 = 2;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,43 +145,33 @@ fn transfer(req: Request) -> Result<Response> {
     }
     user(from)?;
     user(to)?;
-    open_wallet(from)?;
-    open_wallet(to)?;
-
-    let debit = WALLETS.update_one(
-        json!({"_id": from, "balance": {"$gte": amount}}),
-        json!({"$inc": {"balance": -amount}}),
-    )?;
-    if debit.modified == 0 {
-        return Err(Error::new(
-            409,
-            format!("{from} has fewer than {amount} credits"),
-        ));
-    }
-    cache::invalidate(&balance_key(from));
-    let credit = WALLETS.update_one(json!({"_id": to}), json!({"$inc": {"balance": amount}}));
-    cache::invalidate(&balance_key(to));
-    if !matches!(&credit, Ok(done) if done.modified == 1) {
-        let refund = WALLETS.update_one(json!({"_id": from}), json!({"$inc": {"balance": amount}}));
-        if let Err(err) = refund {
-            error!(
-                "could not give {amount} credits back to {from}: {}",
-                err.message()
-            );
-        }
-        cache::invalidate(&balance_key(from));
-        return Err(match credit {
-            Err(err) => err.into(),
-            Ok(_) => Error::internal(format!("the wallet of {to} vanished")),
-        });
-    }
+    let initial = json!({"$setOnInsert": {"balance": settings()?.initial_credits}});
     let at = modhost_sdk::time::now().to_rfc3339();
     let record = json!({"from": from, "to": to, "parties": [from, to], "amount": amount, "at": at});
-    if let Err(err) = TRANSACTIONS.insert_one(&record) {
-        error!(
-            "transfer of {amount} from {from} to {to} done but not recorded: {}",
-            err.message()
-        );
+    let committed = Transaction::new()
+        .upsert_one(&WALLETS, json!({"_id": from}), initial.clone())
+        .upsert_one(&WALLETS, json!({"_id": to}), initial)
+        .update_one(
+            &WALLETS,
+            json!({"_id": from, "balance": {"$gte": amount}}),
+            json!({"$inc": {"balance": -amount}}),
+        )
+        .expect_matched(1)
+        .update_one(&WALLETS, json!({"_id": to}), json!({"$inc": {"balance": amount}}))
+        .expect_matched(1)
+        .insert_one(&TRANSACTIONS, &record)
+        .commit();
+    cache::invalidate(&balance_key(from));
+    cache::invalidate(&balance_key(to));
+    match committed {
+        Ok(_) => {}
+        Err(err) if err.expectation_failed_at(DEBIT) => {
+            return Err(Error::new(
+                409,
+                format!("{from} has fewer than {amount} credits"),
+            ));
+        }
+        Err(err) => return Err(err.into()),
     }
     let balance = WALLETS
         .find_one::<StoredWallet>(json!({"_id": from}))?

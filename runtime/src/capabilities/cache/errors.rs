@@ -13,6 +13,7 @@ impl From<StoreError> for CacheError {
             StoreError::ValueTooLarge(m) => CacheError::ValueTooLarge(m),
             StoreError::QuotaExceeded(m) => CacheError::QuotaExceeded(m),
             StoreError::NotANumber(m) => CacheError::NotANumber(m),
+            StoreError::InvalidTtl(m) => CacheError::InvalidTtl(m),
         }
     }
 }

@@ -2,11 +2,17 @@
 //! module's `max_host_call_bytes` before any of it is parsed, parsed, put
 //! in the module's scope, and run within the request's deadline.
 
-use modhost_docstore::{FindOptions as StoreFindOptions, Matches, Namespace, QueryBudget, Upsert};
+use modhost_docstore::{
+    FindOptions as StoreFindOptions, Matches, Namespace, QueryBudget, TransactionError, Upsert,
+    Write as StoreWrite, WriteAction as StoreWriteAction, WriteResult as StoreWriteResult,
+};
 use serde_json::Value;
 
 use super::DbView;
-use crate::bindings::modhost::module::db::{self as wit, DbError, FindOptions, UpdateResult};
+use crate::bindings::modhost::module::db::{
+    self as wit, DbError, FindOptions, TransactionError as WitTransactionError, UpdateResult,
+    Write, WriteAction, WriteResult,
+};
 
 type DbResult<T> = std::result::Result<T, DbError>;
 
@@ -95,6 +101,32 @@ impl wit::Host for DbView<'_> {
         Ok(self.db.store.count(&namespace, &filter, budget).await?)
     }
 
+    async fn transact(
+        &mut self,
+        writes: Vec<Write>,
+    ) -> std::result::Result<Vec<WriteResult>, WitTransactionError> {
+        let texts: Vec<&str> = writes.iter().flat_map(write_texts).collect();
+        let budget = self.admit(&texts).map_err(whole)?;
+        let writes = writes
+            .into_iter()
+            .enumerate()
+            .map(|(index, write)| {
+                self.store_write(write)
+                    .map_err(|error| WitTransactionError {
+                        index: Some(index as u32),
+                        error,
+                    })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        match self.db.store.transact(writes, budget).await {
+            Ok(results) => Ok(results.into_iter().map(write_result).collect()),
+            Err(TransactionError { index, error }) => Err(WitTransactionError {
+                index: index.map(|index| index as u32),
+                error: error.into(),
+            }),
+        }
+    }
+
     async fn create_index(
         &mut self,
         collection: String,
@@ -179,6 +211,30 @@ impl DbView<'_> {
         })
     }
 
+    /// A guest's write of a transaction, parsed and put in the module's scope.
+    fn store_write(&self, write: Write) -> DbResult<StoreWrite> {
+        let action = match write.action {
+            WriteAction::Insert(doc) => {
+                StoreWriteAction::Insert(json(&doc, DbError::InvalidDocument)?)
+            }
+            WriteAction::Update(op) => StoreWriteAction::Update {
+                filter: json(&op.filter, DbError::InvalidFilter)?,
+                update: json(&op.update, DbError::InvalidUpdate)?,
+                which: matches(op.many),
+                upsert: if op.upsert { Upsert::Yes } else { Upsert::No },
+            },
+            WriteAction::Delete(op) => StoreWriteAction::Delete {
+                filter: json(&op.filter, DbError::InvalidFilter)?,
+                which: matches(op.many),
+            },
+        };
+        Ok(StoreWrite {
+            collection: self.namespace(&write.collection)?,
+            action,
+            expect_matched: write.expect_matched,
+        })
+    }
+
     async fn delete(&self, collection: &str, filter: &str, which: Matches) -> DbResult<u64> {
         let budget = self.admit(&[filter])?;
         let (namespace, filter) = self.filtered(collection, filter)?;
@@ -194,6 +250,34 @@ impl DbView<'_> {
 fn find_texts<'a>(filter: &'a str, options: &'a FindOptions) -> [&'a str; 3] {
     let text = |option: &'a Option<String>| option.as_deref().unwrap_or_default();
     [filter, text(&options.sort), text(&options.projection)]
+}
+
+/// The texts a write of a transaction passes.
+fn write_texts(write: &Write) -> Vec<&str> {
+    let mut texts = vec![write.collection.as_str()];
+    match &write.action {
+        WriteAction::Insert(doc) => texts.push(doc),
+        WriteAction::Update(op) => texts.extend([op.filter.as_str(), op.update.as_str()]),
+        WriteAction::Delete(op) => texts.push(&op.filter),
+    }
+    texts
+}
+
+fn matches(many: bool) -> Matches {
+    if many { Matches::All } else { Matches::First }
+}
+
+/// A failure of a transaction as a whole, before any write ran.
+fn whole(error: DbError) -> WitTransactionError {
+    WitTransactionError { index: None, error }
+}
+
+fn write_result(result: StoreWriteResult) -> WriteResult {
+    WriteResult {
+        matched: result.matched,
+        modified: result.modified,
+        id: result.id.as_ref().map(id_text),
+    }
 }
 
 /// Parses JSON text from the guest; bad text is the error `kind`.

@@ -22,6 +22,7 @@ impl From<StoreError> for DbError {
             StoreError::Timeout(_) => DbError::Timeout(message),
             StoreError::QueryTooLarge(_) => DbError::QueryTooLarge(message),
             StoreError::QuotaExceeded(_) => DbError::QuotaExceeded(message),
+            StoreError::ExpectationFailed(_) => DbError::ExpectationFailed(message),
         }
     }
 }

@@ -39,10 +39,7 @@ impl wit::Host for CallerView<'_> {
                 "module {module} is not serving"
             )));
         };
-        let (path, query) = match request.path.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (request.path.as_str(), None),
-        };
+        let (path, query) = split_call_path(&request.path)?;
         let route = match target.routes.lookup(&request.method, path) {
             Lookup::Found(route) => route,
             Lookup::MethodNotAllowed(_) | Lookup::NotFound => {
@@ -104,6 +101,47 @@ impl wit::Host for CallerView<'_> {
                     "module {module} could not run; see the runtime log for request {request_id}"
                 )))
             }
+        }
+    }
+}
+
+/// A call's path as a URI path: a raw `?` starts the query, and the path is
+/// routed before anything in it is decoded, so a percent-encoded `?`, `/`
+/// or `#` stays data inside its segment. A raw `#` (a fragment has no
+/// meaning in a call), a space or a control character is refused rather
+/// than guessed at.
+fn split_call_path(target: &str) -> Result<(&str, Option<&str>), CallError> {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let bad = target
+        .chars()
+        .find(|c| *c == '#' || c.is_whitespace() || c.is_control());
+    if !path.starts_with('/') || bad.is_some() {
+        return Err(CallError::NoRoute(format!(
+            "the call path {target:?} is not a URI path: it must start with '/', and '#', spaces and control characters must be percent-encoded (the SDK's path! does)"
+        )));
+    }
+    Ok((path, query))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_call_path;
+
+    #[test]
+    fn only_a_raw_question_mark_starts_the_query() {
+        assert_eq!(
+            split_call_path("/users/u1%3Fx?y=1").unwrap(),
+            ("/users/u1%3Fx", Some("y=1"))
+        );
+        assert_eq!(
+            split_call_path("/users/a%2Fb").unwrap(),
+            ("/users/a%2Fb", None)
+        );
+        for bad in ["/users/u1#x", "users/u1", "/users/a b", "/users/\n"] {
+            assert!(split_call_path(bad).is_err(), "{bad}");
         }
     }
 }
