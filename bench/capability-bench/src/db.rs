@@ -1,5 +1,6 @@
 //! The db benchmark, on the embedded backend in a fresh folder: `n`
-//! inserts, then finds by an indexed field, one call each.
+//! inserts, then finds by an indexed field, one call each; then `n` wallet
+//! transfers (see [`crate::transfers`]).
 
 use std::path::Path;
 use std::time::Instant;
@@ -10,7 +11,8 @@ use serde_json::json;
 use crate::server::Server;
 use crate::{per_second, ratio_row, row};
 
-const LIMITS: Limits = Limits {
+/// The store's limits in the db benchmarks.
+pub const LIMITS: Limits = Limits {
     max_document_bytes: 1024 * 1024,
     max_find_documents: 1000,
     max_query_bytes: Limits::DEFAULT_MAX_QUERY_BYTES,
@@ -26,6 +28,8 @@ pub fn run(modhost: &Path, guest: &Path, inserts: u64, finds: u64) {
     row("direct from Rust", &direct);
     row("through a guest", &through_guest);
     ratio_row("ratio guest / direct", &through_guest, &direct);
+    println!();
+    crate::transfers::run(inserts);
 }
 
 /// The calls on the store, as the runtime makes them for a guest.

@@ -13,6 +13,7 @@ mod attack;
 mod cache;
 mod db;
 mod server;
+mod transfers;
 
 use std::path::Path;
 use std::time::Duration;
