@@ -16,11 +16,14 @@ mod top_k;
 mod usage;
 mod writer;
 
+use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::Arc;
 
+use redb::backends::FileBackend;
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, TableDefinition, TableError, WriteTransaction,
+    Builder, Database, DatabaseError, ReadTransaction, ReadableDatabase, StorageBackend,
+    TableDefinition, TableError, WriteTransaction,
 };
 use serde_json::Value;
 
@@ -84,13 +87,44 @@ impl EmbeddedStore {
                 format!("cannot make the data folder {}: {err}", parent.display())
             })?;
         }
-        let db = Database::create(path).map_err(|err| match err {
-            redb::DatabaseError::DatabaseAlreadyOpen => format!(
-                "the database {} is in use by another process; stop it or give this runtime another db.path",
-                path.display()
-            ),
-            other => format!("cannot open the database {}: {other}", path.display()),
-        })?;
+        let name = path.display().to_string();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|err| format!("cannot open the database {name}: {err}"))?;
+        let backend = FileBackend::new(file)
+            .map_err(|err| format!("cannot open the database {name}: {err}"))?;
+        EmbeddedStore::on(backend, &name, limits)
+    }
+
+    /// Opens (or creates) a database on `backend` rather than a file, as
+    /// [`EmbeddedStore::open`] does, with the same durable commits. For storage of the embedder's own, and for
+    /// tests that fail the storage underneath the store.
+    pub fn with_backend(
+        backend: impl StorageBackend,
+        limits: Limits,
+    ) -> Result<EmbeddedStore, String> {
+        EmbeddedStore::on(backend, "on the given storage", limits)
+    }
+
+    /// Opens the database `name` on `backend`. Every commit keeps redb's default, immediate durability: an
+    /// acknowledged write is on disk.
+    fn on(
+        backend: impl StorageBackend,
+        name: &str,
+        limits: Limits,
+    ) -> Result<EmbeddedStore, String> {
+        let db = Builder::new()
+            .create_with_backend(backend)
+            .map_err(|err| match err {
+                DatabaseError::DatabaseAlreadyOpen => format!(
+                    "the database {name} is in use by another process; stop it or give this runtime another db.path"
+                ),
+                other => format!("cannot open the database {name}: {other}"),
+            })?;
         Ok(EmbeddedStore {
             db: Arc::new(db),
             limits,
