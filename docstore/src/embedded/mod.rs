@@ -6,12 +6,16 @@
 //! multimap table of value key -> `_id` keys, changed in the same
 //! transaction as the documents, as is the stored bytes of each scope.
 //! Every call checks its own budget as it goes (see [`crate::budget`]).
+//! The file records the version of its encoding; an older one is migrated
+//! when opened, a newer one refused (see [`format`]).
 
 mod catalog;
+mod format;
 mod indexing;
 mod keys;
 mod plan;
 mod query;
+mod rekey;
 mod top_k;
 mod usage;
 mod writer;
@@ -81,6 +85,8 @@ pub struct EmbeddedStore {
 
 impl EmbeddedStore {
     /// Opens (or creates) the database file at `path`, making its folder.
+    /// A file in an older format is migrated first; one in a newer format
+    /// is refused.
     pub fn open(path: &Path, limits: Limits) -> Result<EmbeddedStore, String> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|err| {
@@ -101,7 +107,8 @@ impl EmbeddedStore {
     }
 
     /// Opens (or creates) a database on `backend` rather than a file, as
-    /// [`EmbeddedStore::open`] does, with the same durable commits. For storage of the embedder's own, and for
+    /// [`EmbeddedStore::open`] does: the same format check and migration,
+    /// the same durable commits. For storage of the embedder's own, and for
     /// tests that fail the storage underneath the store.
     pub fn with_backend(
         backend: impl StorageBackend,
@@ -110,7 +117,8 @@ impl EmbeddedStore {
         EmbeddedStore::on(backend, "on the given storage", limits)
     }
 
-    /// Opens the database `name` on `backend`. Every commit keeps redb's default, immediate durability: an
+    /// Opens the database `name` on `backend` and brings it to the current
+    /// format. Every commit keeps redb's default, immediate durability: an
     /// acknowledged write is on disk.
     fn on(
         backend: impl StorageBackend,
@@ -125,6 +133,7 @@ impl EmbeddedStore {
                 ),
                 other => format!("cannot open the database {name}: {other}"),
             })?;
+        format::prepare(&db, name)?;
         Ok(EmbeddedStore {
             db: Arc::new(db),
             limits,
