@@ -12,8 +12,8 @@ mod docstore_backends;
 use std::time::Instant;
 
 use modhost_docstore::{
-    DbError, DocumentStore, EmbeddedStore, Filter, FindOptions, Limits, Matches, Namespace,
-    Projection, QueryBudget, Scope, Sort, Upsert,
+    DbError, DocumentStore, EmbeddedStore, Filter, FindOptions, Limits, MAX_WRITES, Matches,
+    Namespace, Projection, QueryBudget, Scope, Sort, Upsert, Write, WriteAction,
 };
 use serde_json::{Value, json};
 
@@ -43,6 +43,13 @@ on_every_backend!(
     updates_refuse_to_treat_an_existing_null_as_missing,
     pull_on_a_non_array_is_an_error,
     field_order_is_kept_and_is_part_of_equality,
+    a_transaction_applies_all_its_writes_together,
+    a_failed_expectation_anywhere_changes_nothing_and_names_the_write,
+    a_duplicate_key_in_write_3_changes_nothing_and_names_it,
+    each_write_of_a_transaction_sees_the_earlier_ones,
+    a_transaction_that_is_empty_too_long_or_across_scopes_is_refused_before_it_runs,
+    concurrent_transfers_conserve_the_total_and_never_overdraw,
+    an_expired_deadline_stops_a_transaction_and_changes_nothing,
 );
 
 fn ns(scope: &Scope, collection: &str) -> Namespace {
@@ -1637,4 +1644,334 @@ async fn field_order_is_kept_and_is_part_of_equality(store: DocumentStore, scope
         matching(&store, &ns, json!({"o": {"y": 2, "x": 1}})).await,
         [json!(1)]
     );
+}
+
+// Transactions: a list of writes across a scope's collections, all or none.
+
+/// A write of a transaction, with no expectation.
+fn write(collection: &Namespace, action: WriteAction) -> Write {
+    Write {
+        collection: collection.clone(),
+        action,
+        expect_matched: None,
+    }
+}
+
+fn insert(collection: &Namespace, doc: Value) -> Write {
+    write(collection, WriteAction::Insert(doc))
+}
+
+/// An update of the first match.
+fn update(collection: &Namespace, filter: Value, update: Value) -> Write {
+    let (which, upsert) = (Matches::First, Upsert::No);
+    let action = WriteAction::Update {
+        filter,
+        update,
+        which,
+        upsert,
+    };
+    write(collection, action)
+}
+
+/// A delete of the first match.
+fn delete(collection: &Namespace, filter: Value) -> Write {
+    let which = Matches::First;
+    write(collection, WriteAction::Delete { filter, which })
+}
+
+/// The same write, aborting the transaction unless it matches `matched`.
+fn expecting(write: Write, matched: u64) -> Write {
+    Write {
+        expect_matched: Some(matched),
+        ..write
+    }
+}
+
+/// Every document of `collections`, in `_id` order, a page at a time:
+/// what "changes nothing" compares.
+async fn contents(store: &DocumentStore, collections: &[&Namespace]) -> Vec<Vec<Value>> {
+    let page_size = u64::from(LIMITS.max_find_documents);
+    let (everything, mut all) = (json!({}), Vec::new());
+    for collection in collections {
+        let mut docs = Vec::new();
+        loop {
+            let options = page(Some(json!({"_id": 1})), docs.len() as u64, Some(page_size));
+            let found = store.find(collection, &everything, &options, NO_DEADLINE);
+            let found = found.await.unwrap();
+            let last = (found.len() as u64) < page_size;
+            docs.extend(found);
+            if last {
+                break;
+            }
+        }
+        all.push(docs);
+    }
+    all
+}
+
+/// Two collections of a scope with a few documents each.
+async fn two_collections(store: &DocumentStore, scope: &Scope) -> (Namespace, Namespace) {
+    let (accounts, log) = (ns(scope, "accounts"), ns(scope, "log"));
+    let opening = vec![json!({"_id": "x", "n": 1}), json!({"_id": "y", "n": 5})];
+    store.insert(&accounts, opening, NO_DEADLINE).await.unwrap();
+    let entries = vec![json!({"_id": "old"}), json!({"_id": "older"})];
+    store.insert(&log, entries, NO_DEADLINE).await.unwrap();
+    (accounts, log)
+}
+
+async fn a_transaction_applies_all_its_writes_together(store: DocumentStore, scope: Scope) {
+    let (accounts, log) = two_collections(&store, &scope).await;
+    let writes = vec![
+        insert(&accounts, json!({"_id": "z", "n": 3})),
+        update(&accounts, json!({"_id": "x"}), json!({"$set": {"n": 2}})),
+        delete(&log, json!({"_id": "old"})),
+        insert(&log, json!({"_id": "new"})),
+    ];
+    let results = store.transact(writes, NO_DEADLINE).await.unwrap();
+    let done: Vec<_> = results
+        .iter()
+        .map(|r| (r.matched, r.modified, r.id.clone()))
+        .collect();
+    assert_eq!(
+        done,
+        vec![
+            (1, 1, Some(json!("z"))),
+            (1, 1, None),
+            (1, 1, None),
+            (1, 1, Some(json!("new"))),
+        ]
+    );
+    assert_eq!(
+        contents(&store, &[&accounts, &log]).await,
+        vec![
+            vec![
+                json!({"_id": "x", "n": 2}),
+                json!({"_id": "y", "n": 5}),
+                json!({"_id": "z", "n": 3}),
+            ],
+            vec![json!({"_id": "new"}), json!({"_id": "older"})],
+        ]
+    );
+}
+
+async fn a_failed_expectation_anywhere_changes_nothing_and_names_the_write(
+    store: DocumentStore,
+    scope: Scope,
+) {
+    let (accounts, log) = two_collections(&store, &scope).await;
+    let before = contents(&store, &[&accounts, &log]).await;
+    for failing in 0..3 {
+        let mut writes = vec![
+            expecting(insert(&log, json!({"_id": "entry"})), 1),
+            expecting(
+                update(&accounts, json!({"_id": "x"}), json!({"$inc": {"n": 1}})),
+                1,
+            ),
+            expecting(delete(&log, json!({"_id": "older"})), 1),
+        ];
+        // Only one document matches, so expecting two fails.
+        writes[failing].expect_matched = Some(2);
+        let err = store.transact(writes, NO_DEADLINE).await.unwrap_err();
+        assert_eq!(err.index, Some(failing), "{err:?}");
+        assert!(
+            matches!(&err.error, DbError::ExpectationFailed(m) if m.contains(&format!("write {failing}"))),
+            "{err:?}"
+        );
+        assert_eq!(contents(&store, &[&accounts, &log]).await, before);
+    }
+}
+
+async fn a_duplicate_key_in_write_3_changes_nothing_and_names_it(
+    store: DocumentStore,
+    scope: Scope,
+) {
+    let (accounts, log) = two_collections(&store, &scope).await;
+    let before = contents(&store, &[&accounts, &log]).await;
+    let writes = vec![
+        insert(&log, json!({"_id": "entry"})),
+        update(&accounts, json!({"_id": "x"}), json!({"$inc": {"n": 1}})),
+        delete(&log, json!({"_id": "older"})),
+        insert(&accounts, json!({"_id": "y", "n": 0})),
+    ];
+    let err = store.transact(writes, NO_DEADLINE).await.unwrap_err();
+    assert_eq!(err.index, Some(3), "{err:?}");
+    assert!(matches!(err.error, DbError::DuplicateKey(_)), "{err:?}");
+    assert_eq!(contents(&store, &[&accounts, &log]).await, before);
+}
+
+async fn each_write_of_a_transaction_sees_the_earlier_ones(store: DocumentStore, scope: Scope) {
+    let counters = ns(&scope, "counters");
+    let writes = vec![
+        insert(&counters, json!({"_id": "c", "count": 1})),
+        expecting(
+            update(
+                &counters,
+                json!({"_id": "c"}),
+                json!({"$inc": {"count": 1}}),
+            ),
+            1,
+        ),
+        // Matches only the value the write before made.
+        expecting(
+            update(
+                &counters,
+                json!({"count": 2}),
+                json!({"$set": {"seen": true}}),
+            ),
+            1,
+        ),
+    ];
+    let results = store.transact(writes, NO_DEADLINE).await.unwrap();
+    assert_eq!(results[1].modified, 1);
+    assert_eq!(
+        get(&store, &counters, json!("c")).await,
+        json!({"_id": "c", "count": 2, "seen": true})
+    );
+}
+
+async fn a_transaction_that_is_empty_too_long_or_across_scopes_is_refused_before_it_runs(
+    store: DocumentStore,
+    scope: Scope,
+) {
+    let err = store.transact(Vec::new(), NO_DEADLINE).await.unwrap_err();
+    assert_eq!(err.index, None, "{err:?}");
+    assert!(
+        err.error.message().contains("at least one write"),
+        "{err:?}"
+    );
+
+    let items = ns(&scope, "items");
+    let too_many = (0..=MAX_WRITES)
+        .map(|i| insert(&items, json!({"_id": i})))
+        .collect();
+    let err = store.transact(too_many, NO_DEADLINE).await.unwrap_err();
+    assert_eq!(err.index, None, "{err:?}");
+    assert!(
+        err.error
+            .message()
+            .contains(&format!("at most {MAX_WRITES}")),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.count(&items, &json!({}), NO_DEADLINE).await.unwrap(),
+        0
+    );
+
+    let elsewhere = ns(&Scope::new(&fresh_tenant(), "suite").unwrap(), "items");
+    let across = vec![
+        insert(&items, json!({"_id": "mine"})),
+        insert(&elsewhere, json!({"_id": "theirs"})),
+    ];
+    let err = store.transact(across, NO_DEADLINE).await.unwrap_err();
+    assert_eq!(err.index, Some(1), "{err:?}");
+    assert!(matches!(err.error, DbError::InvalidName(_)), "{err:?}");
+    assert_eq!(
+        store.count(&items, &json!({}), NO_DEADLINE).await.unwrap(),
+        0
+    );
+}
+
+/// One transfer: a debit only when the balance covers it, a credit, and
+/// an entry in the ledger.
+fn transfer(
+    accounts: &Namespace,
+    ledger: &Namespace,
+    from: u64,
+    to: u64,
+    amount: i64,
+) -> Vec<Write> {
+    let covered = json!({"_id": from, "balance": {"$gte": amount}});
+    vec![
+        expecting(
+            update(accounts, covered, json!({"$inc": {"balance": -amount}})),
+            1,
+        ),
+        expecting(
+            update(
+                accounts,
+                json!({"_id": to}),
+                json!({"$inc": {"balance": amount}}),
+            ),
+            1,
+        ),
+        insert(ledger, json!({"from": from, "to": to, "amount": amount})),
+    ]
+}
+
+async fn concurrent_transfers_conserve_the_total_and_never_overdraw(
+    store: DocumentStore,
+    scope: Scope,
+) {
+    const ACCOUNTS: u64 = 4;
+    const OPENING: i64 = 50;
+    let (accounts, ledger) = (ns(&scope, "accounts"), ns(&scope, "ledger"));
+    let opening = (0..ACCOUNTS)
+        .map(|id| json!({"_id": id, "balance": OPENING}))
+        .collect();
+    store.insert(&accounts, opening, NO_DEADLINE).await.unwrap();
+    // Made before the transfers, so none of them has to create it.
+    store
+        .create_index(&ledger, "from", false, NO_DEADLINE)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8_u64)
+        .map(|task| {
+            let (store, accounts, ledger) = (store.clone(), accounts.clone(), ledger.clone());
+            tokio::spawn(async move {
+                for i in 0..50_u64 {
+                    let from = (task + i) % ACCOUNTS;
+                    let to = (from + 1 + i % (ACCOUNTS - 1)) % ACCOUNTS;
+                    let amount = 1 + ((task * 7 + i * 13) % 30) as i64;
+                    let writes = transfer(&accounts, &ledger, from, to, amount);
+                    match store.transact(writes, NO_DEADLINE).await {
+                        Ok(_) => {}
+                        // Not covered: the debit matched nothing.
+                        Err(err) if err.index == Some(0) => {
+                            assert!(
+                                matches!(err.error, DbError::ExpectationFailed(_)),
+                                "{err:?}"
+                            );
+                        }
+                        Err(err) => panic!("transfer {task}/{i}: {err:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let [balances, entries] = contents(&store, &[&accounts, &ledger])
+        .await
+        .try_into()
+        .unwrap();
+    let mut expected = vec![OPENING; ACCOUNTS as usize];
+    for entry in &entries {
+        let amount = entry["amount"].as_i64().unwrap();
+        expected[entry["from"].as_u64().unwrap() as usize] -= amount;
+        expected[entry["to"].as_u64().unwrap() as usize] += amount;
+    }
+    let balances: Vec<i64> = balances
+        .iter()
+        .map(|account| account["balance"].as_i64().unwrap())
+        .collect();
+    assert_eq!(balances, expected, "the balances follow the ledger");
+    assert_eq!(balances.iter().sum::<i64>(), OPENING * ACCOUNTS as i64);
+    assert!(balances.iter().all(|b| *b >= 0), "{balances:?}");
+    assert!(!entries.is_empty(), "some transfers went through");
+}
+
+async fn an_expired_deadline_stops_a_transaction_and_changes_nothing(
+    store: DocumentStore,
+    scope: Scope,
+) {
+    let (accounts, log) = two_collections(&store, &scope).await;
+    let before = contents(&store, &[&accounts, &log]).await;
+    let writes = vec![
+        insert(&log, json!({"_id": "late"})),
+        update(&accounts, json!({"_id": "x"}), json!({"$inc": {"n": 1}})),
+    ];
+    let err = store.transact(writes, expired()).await.unwrap_err();
+    assert!(matches!(err.error, DbError::Timeout(_)), "{err:?}");
+    assert_eq!(contents(&store, &[&accounts, &log]).await, before);
 }

@@ -6,21 +6,28 @@
 //! multimap table of value key -> `_id` keys, changed in the same
 //! transaction as the documents, as is the stored bytes of each scope.
 //! Every call checks its own budget as it goes (see [`crate::budget`]).
+//! The file records the version of its encoding; an older one is migrated
+//! when opened, a newer one refused (see [`format`]).
 
 mod catalog;
+mod format;
 mod indexing;
 mod keys;
 mod plan;
 mod query;
+mod rekey;
 mod top_k;
 mod usage;
 mod writer;
 
+use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::Arc;
 
+use redb::backends::FileBackend;
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, TableDefinition, TableError, WriteTransaction,
+    Builder, Database, DatabaseError, ReadTransaction, ReadableDatabase, StorageBackend,
+    TableDefinition, TableError, WriteTransaction,
 };
 use serde_json::Value;
 
@@ -78,19 +85,55 @@ pub struct EmbeddedStore {
 
 impl EmbeddedStore {
     /// Opens (or creates) the database file at `path`, making its folder.
+    /// A file in an older format is migrated first; one in a newer format
+    /// is refused.
     pub fn open(path: &Path, limits: Limits) -> Result<EmbeddedStore, String> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|err| {
                 format!("cannot make the data folder {}: {err}", parent.display())
             })?;
         }
-        let db = Database::create(path).map_err(|err| match err {
-            redb::DatabaseError::DatabaseAlreadyOpen => format!(
-                "the database {} is in use by another process; stop it or give this runtime another db.path",
-                path.display()
-            ),
-            other => format!("cannot open the database {}: {other}", path.display()),
-        })?;
+        let name = path.display().to_string();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|err| format!("cannot open the database {name}: {err}"))?;
+        let backend = FileBackend::new(file)
+            .map_err(|err| format!("cannot open the database {name}: {err}"))?;
+        EmbeddedStore::on(backend, &name, limits)
+    }
+
+    /// Opens (or creates) a database on `backend` rather than a file, as
+    /// [`EmbeddedStore::open`] does: the same format check and migration,
+    /// the same durable commits. For storage of the embedder's own, and for
+    /// tests that fail the storage underneath the store.
+    pub fn with_backend(
+        backend: impl StorageBackend,
+        limits: Limits,
+    ) -> Result<EmbeddedStore, String> {
+        EmbeddedStore::on(backend, "on the given storage", limits)
+    }
+
+    /// Opens the database `name` on `backend` and brings it to the current
+    /// format. Every commit keeps redb's default, immediate durability: an
+    /// acknowledged write is on disk.
+    fn on(
+        backend: impl StorageBackend,
+        name: &str,
+        limits: Limits,
+    ) -> Result<EmbeddedStore, String> {
+        let db = Builder::new()
+            .create_with_backend(backend)
+            .map_err(|err| match err {
+                DatabaseError::DatabaseAlreadyOpen => format!(
+                    "the database {name} is in use by another process; stop it or give this runtime another db.path"
+                ),
+                other => format!("cannot open the database {name}: {other}"),
+            })?;
+        format::prepare(&db, name)?;
         Ok(EmbeddedStore {
             db: Arc::new(db),
             limits,

@@ -102,6 +102,27 @@ pub fn index_bytes(indexes: &[IndexSpec], id: &[u8], doc: &Value) -> u64 {
         .sum()
 }
 
+/// Counts again the bytes of every scope that has a row, when what a
+/// document costs has changed (a migration of the keys); returns how many.
+pub fn recount(txn: &WriteTransaction) -> DbResult<usize> {
+    let scopes = txn
+        .open_table(USAGE)
+        .map_err(storage_error)?
+        .iter()
+        .map_err(storage_error)?
+        .map(|row| row.map(|(scope, _)| scope.value().to_string()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(storage_error)?;
+    for scope in &scopes {
+        let bytes = count(txn, scope)?;
+        txn.open_table(USAGE)
+            .map_err(storage_error)?
+            .insert(scope.as_str(), bytes)
+            .map_err(storage_error)?;
+    }
+    Ok(scopes.len())
+}
+
 /// Counts the bytes a scope stores, reading each of its documents once (only
 /// the first write to a scope of a database from before the `usage` table).
 fn count(txn: &WriteTransaction, scope: &str) -> DbResult<u64> {

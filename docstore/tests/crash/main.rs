@@ -1,0 +1,269 @@
+//! Power cuts in the middle of transactions. The embedded store runs on a
+//! disk that loses power at its Nth mutating call (see [`faulty_backend`]),
+//! for every N until a run of transfers finishes before it; each time, what
+//! survives is opened as a fresh database and must hold every transfer that
+//! was acknowledged, and each transfer wholly or not at all.
+//!
+//! A transfer is one transaction of three writes in two collections: a
+//! conditional debit, a credit and a ledger entry, so half of one shows as
+//! a ledger that disagrees with the balances.
+
+mod faulty_backend;
+
+use std::collections::BTreeMap;
+
+use modhost_docstore::{
+    DocumentStore, EmbeddedStore, Filter, Limits, Matches, Namespace, QueryBudget, Scope, Sort,
+    Upsert, Write, WriteAction,
+};
+use serde_json::{Value, json};
+
+use faulty_backend::{FaultyBackend, PowerCut};
+
+const LIMITS: Limits = Limits {
+    max_document_bytes: 4096,
+    max_find_documents: 100,
+    max_query_bytes: 1 << 20,
+    max_examined_documents: 10_000,
+};
+
+const NO_DEADLINE: QueryBudget = QueryBudget { deadline: None };
+
+const ACCOUNTS: [&str; 4] = ["ann", "bob", "cat", "dan"];
+
+/// Each account's balance before any transfer.
+const OPENING: i64 = 100;
+
+/// How many transfers a run makes.
+const TRANSFERS: u64 = 12;
+
+/// The most crash points a mode may need; more means the runs never end.
+const MAX_CRASH_POINTS: u64 = 100_000;
+
+fn accounts() -> Namespace {
+    Scope::new("bank", "app")
+        .unwrap()
+        .collection("accounts")
+        .unwrap()
+}
+
+fn ledger() -> Namespace {
+    Scope::new("bank", "app")
+        .unwrap()
+        .collection("ledger")
+        .unwrap()
+}
+
+/// Transfer `n`: from, to, amount; each account pays in turn.
+fn transfer(n: u64) -> (&'static str, &'static str, i64) {
+    let from = (n % 4) as usize;
+    (ACCOUNTS[from], ACCOUNTS[(from + 1) % 4], 1 + (n % 7) as i64)
+}
+
+/// Transfer `n` as one transaction: debit (only when covered), credit,
+/// ledger entry.
+fn transfer_writes(n: u64) -> Vec<Write> {
+    let (from, to, amount) = transfer(n);
+    let update = |filter: Value, by: i64| Write {
+        collection: accounts(),
+        action: WriteAction::Update {
+            filter,
+            update: json!({"$inc": {"balance": by}}),
+            which: Matches::First,
+            upsert: Upsert::No,
+        },
+        expect_matched: Some(1),
+    };
+    vec![
+        update(json!({"_id": from, "balance": {"$gte": amount}}), -amount),
+        update(json!({"_id": to}), amount),
+        Write {
+            collection: ledger(),
+            action: WriteAction::Insert(json!({"_id": n, "from": from, "amount": amount})),
+            expect_matched: None,
+        },
+    ]
+}
+
+/// The accounts and the indexes, on a disk not yet armed.
+async fn open_bank(disk: &FaultyBackend) -> DocumentStore {
+    let store = DocumentStore::Embedded(EmbeddedStore::with_backend(disk.clone(), LIMITS).unwrap());
+    store
+        .create_index(&accounts(), "balance", false, NO_DEADLINE)
+        .await
+        .unwrap();
+    store
+        .create_index(&ledger(), "from", false, NO_DEADLINE)
+        .await
+        .unwrap();
+    let opening = ACCOUNTS.map(|id| json!({"_id": id, "balance": OPENING}));
+    store
+        .insert(&accounts(), opening.to_vec(), NO_DEADLINE)
+        .await
+        .unwrap();
+    store
+}
+
+/// One run with the power cut at mutating call `n` of the transfers.
+/// Returns false when the transfers all finished before it.
+async fn run(cut: PowerCut, n: u64) -> bool {
+    let disk = FaultyBackend::default();
+    let store = open_bank(&disk).await;
+    disk.crash_at(n);
+    let mut acknowledged = 0;
+    for transfer in 0..TRANSFERS {
+        match store.transact(transfer_writes(transfer), NO_DEADLINE).await {
+            Ok(_) => acknowledged = transfer + 1,
+            Err(err) => {
+                assert!(
+                    disk.crashed(),
+                    "transfer {transfer} failed with power on: {err:?}"
+                );
+                break;
+            }
+        }
+    }
+    drop(store);
+    if !disk.crashed() {
+        return false;
+    }
+    let what = format!("after a power cut ({cut:?}) at mutating call {n}");
+    let survivor = FaultyBackend::holding(disk.surviving(cut));
+    let store = EmbeddedStore::with_backend(survivor, LIMITS)
+        .unwrap_or_else(|err| panic!("{what}, the database does not open: {err}"));
+    check(&store, acknowledged, &what).await;
+    // The survivor takes new transfers, and its indexes stay right.
+    let next = ledger_ids(&store).await.len() as u64;
+    DocumentStore::Embedded(store.clone())
+        .transact(transfer_writes(next), NO_DEADLINE)
+        .await
+        .unwrap_or_else(|err| panic!("{what}, a new transfer fails: {err:?}"));
+    check(&store, next + 1, &what).await;
+    true
+}
+
+/// The documents `filter` finds in `collection` in `_id` order, and the
+/// index it used.
+async fn find(
+    store: &EmbeddedStore,
+    collection: &Namespace,
+    filter: Value,
+) -> (Vec<Value>, Option<String>) {
+    let found = store
+        .find(
+            collection,
+            Filter::parse(&filter).unwrap(),
+            Sort::parse(Some(&json!({"_id": 1}))).unwrap(),
+            (0, None),
+            None,
+            NO_DEADLINE,
+        )
+        .await
+        .unwrap();
+    (found.docs, found.index)
+}
+
+async fn ledger_ids(store: &EmbeddedStore) -> Vec<u64> {
+    let (entries, _) = find(store, &ledger(), json!({})).await;
+    entries
+        .iter()
+        .map(|entry| entry["_id"].as_u64().unwrap())
+        .collect()
+}
+
+/// What survived: the transfers there are the first ones, at least those
+/// acknowledged, each wholly (its ledger entry, debit and credit, so the
+/// balances are those of exactly these transfers, and their total is kept);
+/// and a find through each index answers as a scan does.
+async fn check(store: &EmbeddedStore, acknowledged: u64, what: &str) {
+    let there = ledger_ids(store).await;
+    let committed = there.len() as u64;
+    assert_eq!(
+        there,
+        (0..committed).collect::<Vec<_>>(),
+        "{what}: the ledger is not the first transfers"
+    );
+    assert!(
+        committed >= acknowledged,
+        "{what}: {acknowledged} transfers were acknowledged, {committed} survived"
+    );
+    assert!(committed <= TRANSFERS + 1, "{what}: transfers from nowhere");
+
+    let mut expected: BTreeMap<&str, i64> = ACCOUNTS.iter().map(|id| (*id, OPENING)).collect();
+    for n in 0..committed {
+        let (from, to, amount) = transfer(n);
+        *expected.get_mut(from).unwrap() -= amount;
+        *expected.get_mut(to).unwrap() += amount;
+    }
+    let (stored, _) = find(store, &accounts(), json!({})).await;
+    let balances: BTreeMap<&str, i64> = stored
+        .iter()
+        .map(|doc| {
+            (
+                doc["_id"].as_str().unwrap(),
+                doc["balance"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        balances, expected,
+        "{what}: the balances are not those of the {committed} transfers in the ledger"
+    );
+    assert_eq!(
+        balances.values().sum::<i64>(),
+        OPENING * 4,
+        "{what}: money made or lost"
+    );
+
+    // Every account found through the balance index, as the scan found it.
+    let (by_index, index) = find(store, &accounts(), json!({"balance": {"$gte": i64::MIN}})).await;
+    assert_eq!(index.as_deref(), Some("balance"), "{what}");
+    assert_eq!(
+        by_index, stored,
+        "{what}: the balance index disagrees with a scan"
+    );
+    for doc in &stored {
+        let (found, _) = find(store, &accounts(), json!({"balance": doc["balance"]})).await;
+        assert!(
+            found.contains(doc),
+            "{what}: {doc} not found by its balance"
+        );
+    }
+    let (entries, _) = find(store, &ledger(), json!({})).await;
+    for account in ACCOUNTS {
+        let (by_index, index) = find(store, &ledger(), json!({"from": account})).await;
+        assert_eq!(index.as_deref(), Some("from"), "{what}");
+        let scanned: Vec<Value> = entries
+            .iter()
+            .filter(|entry| entry["from"] == account)
+            .cloned()
+            .collect();
+        assert_eq!(
+            by_index, scanned,
+            "{what}: the ledger index disagrees with a scan"
+        );
+    }
+}
+
+/// Runs every crash point of `cut` in turn; returns how many there were.
+async fn every_crash_point(cut: impl Fn(u64) -> PowerCut) -> u64 {
+    for n in 1..MAX_CRASH_POINTS {
+        if !run(cut(n), n).await {
+            assert!(n > TRANSFERS, "the transfers wrote too little to cut: {n}");
+            return n - 1;
+        }
+    }
+    panic!("the transfers never finished within {MAX_CRASH_POINTS} mutating calls");
+}
+
+#[tokio::test]
+async fn a_power_cut_keeps_every_acknowledged_transaction_whole() {
+    let points = every_crash_point(|_| PowerCut::Clean).await;
+    println!("{points} crash points, unsynced writes lost");
+}
+
+#[tokio::test]
+async fn a_power_cut_tearing_unsynced_writes_keeps_every_transaction_whole() {
+    let points = every_crash_point(|n| PowerCut::Torn { seed: n }).await;
+    println!("{points} crash points, unsynced writes torn");
+}
