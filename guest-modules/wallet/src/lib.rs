@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use modhost_sdk::cache;
 use modhost_sdk::db::{Collection, FindOptions, Transaction};
-use modhost_sdk::{Dependency, Error, Module, Request, Response, Result, Router, export_module, path};
+use modhost_sdk::{
+    Dependency, Error, Module, Request, Response, Result, Router, export_module, path,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -99,7 +101,9 @@ fn current_balance(user_id: &str) -> Result<i64> {
 fn balance(req: Request) -> Result<Response> {
     let user_id = req.param("user_id")?;
     let user = user(user_id)?;
-    let balance = cache::read_through(&balance_key(user_id), BALANCE_TTL, || current_balance(user_id))?;
+    let balance = cache::read_through(&balance_key(user_id), BALANCE_TTL, || {
+        current_balance(user_id)
+    })?;
     Response::json(&json!({
         "user_id": user_id,
         "user": user,
@@ -157,7 +161,11 @@ fn transfer(req: Request) -> Result<Response> {
             json!({"$inc": {"balance": -amount}}),
         )
         .expect_matched(1)
-        .update_one(&WALLETS, json!({"_id": to}), json!({"$inc": {"balance": amount}}))
+        .update_one(
+            &WALLETS,
+            json!({"_id": to}),
+            json!({"$inc": {"balance": amount}}),
+        )
         .expect_matched(1)
         .insert_one(&TRANSACTIONS, &record)
         .commit();
