@@ -15,7 +15,7 @@ guests:
 # MODHOST_TEST_MONGODB_URI names a server; then they run too.
 test: guests
     cargo test --release --workspace
-    if [ -n "${MODHOST_TEST_MONGODB_URI:-}" ]; then cargo test --release -p modhost-docstore --test db_behaviour -- --ignored mongodb::; fi
+    if [ -n "${MODHOST_TEST_MONGODB_URI:-}" ]; then cargo test --release -p modhost-docstore --test db_behaviour --test db_conformance -- --ignored mongodb::; fi
 
 # Check a config without serving: modules, routes, errors.
 check: guests

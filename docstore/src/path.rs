@@ -20,6 +20,8 @@ static NULL: Value = Value::Null;
 pub fn resolve<'a>(doc: &'a Value, path: &str) -> Vec<Found<'a>> {
     let segments: Vec<&str> = path.split('.').collect();
     let mut walk = Walk {
+        // Only a numeric segment can lead to one place twice.
+        revisits: segments.iter().any(|s| array_index(s).is_some()),
         segments: &segments,
         visited: HashSet::new(),
         found: Vec::new(),
@@ -38,6 +40,8 @@ pub fn resolve<'a>(doc: &'a Value, path: &str) -> Vec<Found<'a>> {
 /// double the work at every level.
 struct Walk<'p, 'a> {
     segments: &'p [&'p str],
+    /// Whether the path can reach a place twice, so visits are recorded.
+    revisits: bool,
     visited: HashSet<(*const Value, usize)>,
     found: Vec<Found<'a>>,
 }
@@ -45,7 +49,7 @@ struct Walk<'p, 'a> {
 impl<'a> Walk<'_, 'a> {
     /// Whether `value` at segment `position` is walked for the first time.
     fn first_visit(&mut self, value: &Value, position: usize) -> bool {
-        self.visited.insert((value as *const Value, position))
+        !self.revisits || self.visited.insert((value as *const Value, position))
     }
 
     /// Follows the fields of `object` (which is `value`) from `position`,
@@ -76,13 +80,13 @@ impl<'a> Walk<'_, 'a> {
         if !self.first_visit(value, position) {
             return;
         }
-        let segment = self.segments[position];
+        let wanted = array_index(self.segments[position]);
         let last = position + 1 == self.segments.len();
         for (index, item) in items.iter().enumerate() {
             if let Value::Object(fields) = item {
                 self.object(item, fields, position);
             }
-            if index.to_string() != segment {
+            if wanted != Some(index) {
                 continue;
             }
             match item {
@@ -93,6 +97,15 @@ impl<'a> Walk<'_, 'a> {
             }
         }
     }
+}
+
+/// The array index a segment names: digits in canonical form (`"01"` is
+/// a field name, not index 1).
+fn array_index(segment: &str) -> Option<usize> {
+    segment
+        .parse()
+        .ok()
+        .filter(|index: &usize| index.to_string() == segment)
 }
 
 /// The values a condition is tested against: each value found, the
