@@ -35,6 +35,7 @@ on_every_backend!(
     an_index_never_changes_a_result,
     a_missing_field_in_an_array_element_equals_null,
     an_empty_array_sorts_before_null_and_missing,
+    a_unique_index_treats_equal_embedded_documents_as_duplicates,
     embedded_documents_compare_by_type_before_field_name,
     limit_zero_means_no_limit,
     a_projection_of_only_id_keeps_only_id,
@@ -1202,14 +1203,19 @@ fn over_quota(err: DbError) {
     );
 }
 
+/// An embedded store in `dir` and two collections of a scope holding at
+/// most 5500 bytes.
+fn two_collections_under_quota(dir: &tempfile::TempDir) -> (DocumentStore, Namespace, Namespace) {
+    let scope = Scope::new("t", "m").unwrap().with_max_bytes(5500);
+    (embedded(dir, LIMITS), ns(&scope, "a"), ns(&scope, "b"))
+}
+
 /// The per-module quota of stored bytes (embedded only: on MongoDB the
 /// server's own quotas apply).
 #[tokio::test]
 async fn embedded_the_db_bytes_quota_bounds_each_scope() {
     let dir = tempfile::tempdir().unwrap();
-    let store = embedded(&dir, LIMITS);
-    let scope = Scope::new("t", "m").unwrap().with_max_bytes(5500);
-    let (a, b) = (ns(&scope, "a"), ns(&scope, "b"));
+    let (store, a, b) = two_collections_under_quota(&dir);
     let get = |ns: Namespace, id: &'static str| {
         let store = store.clone();
         async move {
@@ -1429,16 +1435,42 @@ async fn an_empty_array_sorts_before_null_and_missing(store: DocumentStore, scop
         json!({"_id": 1, "a": null}),
         json!({"_id": 2, "a": []}),
         json!({"_id": 3, "a": 0}),
+        json!({"_id": 4}),
     ];
     store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
-    let ascending = FindOptions {
-        sort: Some(json!({"a": 1})),
+    // Null and missing sort alike; `_id` breaks their tie.
+    let sorted = |sort: Value| FindOptions {
+        sort: Some(sort),
         ..FindOptions::default()
     };
     assert_eq!(
-        ids(&store, &ns, json!({}), ascending).await,
-        [json!(2), json!(1), json!(3)]
+        ids(&store, &ns, json!({}), sorted(json!({"a": 1, "_id": 1}))).await,
+        [json!(2), json!(1), json!(4), json!(3)]
     );
+    assert_eq!(
+        ids(&store, &ns, json!({}), sorted(json!({"a": -1, "_id": 1}))).await,
+        [json!(3), json!(1), json!(4), json!(2)]
+    );
+}
+
+async fn a_unique_index_treats_equal_embedded_documents_as_duplicates(
+    store: DocumentStore,
+    scope: Scope,
+) {
+    let ns = ns(&scope, "unique_embedded");
+    store
+        .create_index(&ns, "o", true, NO_DEADLINE)
+        .await
+        .unwrap();
+    let first = vec![json!({"_id": 1, "o": {"x": 1, "l": [1, 2]}})];
+    store.insert(&ns, first, NO_DEADLINE).await.unwrap();
+    // 1 and 1.0 are equal, so these documents are too.
+    let equal = vec![json!({"_id": 2, "o": {"x": 1.0, "l": [1.0, 2]}})];
+    let err = store.insert(&ns, equal, NO_DEADLINE).await.unwrap_err();
+    assert!(matches!(err, DbError::DuplicateKey(_)), "{err:?}");
+    // Field order is part of an embedded document's value.
+    let reordered = vec![json!({"_id": 3, "o": {"l": [1, 2], "x": 1}})];
+    store.insert(&ns, reordered, NO_DEADLINE).await.unwrap();
 }
 
 async fn embedded_documents_compare_by_type_before_field_name(store: DocumentStore, scope: Scope) {
@@ -1974,4 +2006,46 @@ async fn an_expired_deadline_stops_a_transaction_and_changes_nothing(
     let err = store.transact(writes, expired()).await.unwrap_err();
     assert!(matches!(err.error, DbError::Timeout(_)), "{err:?}");
     assert_eq!(contents(&store, &[&accounts, &log]).await, before);
+}
+
+/// A transaction is one write as far as the scope's quota and each
+/// collection's catalog go: its writes across two collections count
+/// against the one quota (the write that goes over is named, and nothing is
+/// stored), and an index each of them makes multikey is saved as such, so a
+/// range's two bounds may still be met by different elements.
+#[tokio::test]
+async fn embedded_a_transaction_is_held_to_the_quota_and_saves_each_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, a, b) = two_collections_under_quota(&dir);
+    for ns in [&a, &b] {
+        store
+            .create_index(ns, "k", false, NO_DEADLINE)
+            .await
+            .unwrap();
+    }
+    let arrays = vec![
+        insert(&a, json!({"_id": "arr", "k": [1, 5]})),
+        insert(&b, json!({"_id": "arr", "k": [1, 5]})),
+    ];
+    store.transact(arrays, NO_DEADLINE).await.unwrap();
+    for ns in [&a, &b] {
+        let between = json!({"k": {"$gt": 2, "$lt": 4}});
+        assert_eq!(
+            matching(&store, ns, between).await,
+            [json!("arr")],
+            "{ns:?}"
+        );
+    }
+
+    let before = contents(&store, &[&a, &b]).await;
+    let kilobytes: Vec<Write> = (0..6)
+        .map(|n| {
+            let ns = if n % 2 == 0 { &a } else { &b };
+            insert(ns, kilobyte(&format!("k{n}")))
+        })
+        .collect();
+    let err = store.transact(kilobytes, NO_DEADLINE).await.unwrap_err();
+    assert_eq!(err.index, Some(5), "{err:?}");
+    over_quota(err.error);
+    assert_eq!(contents(&store, &[&a, &b]).await, before);
 }

@@ -61,10 +61,12 @@ fn corpus() -> Vec<Value> {
 
 /// The fields indexed, one collection each (made before and after the
 /// documents are stored).
-const INDEXED: [&str; 9] = [
+const INDEXED: [&str; 11] = [
     "a",
     "objs",
     "objs.k",
+    "objs.0.k",
+    "objs.1",
     "o",
     "o.x",
     "n",

@@ -95,18 +95,22 @@ impl Update {
     }
 
     /// Applies the update to `doc`; `inserting` says whether `doc` is being
-    /// made by an upsert (which is when `$setOnInsert` applies). An array
-    /// padded to reach an index must fit in `max_document_bytes`, checked
-    /// before it grows.
+    /// made by an upsert (which is when `$setOnInsert` applies). The nulls
+    /// every change of the update pads arrays with, together, must fit in
+    /// `max_document_bytes`, checked before an array grows.
     pub fn apply(
         &self,
         doc: &mut Value,
         inserting: bool,
         max_document_bytes: usize,
     ) -> DbResult<()> {
+        let mut padding = Padding {
+            room: max_document_bytes,
+            max_document_bytes,
+        };
         self.changes
             .iter()
-            .try_for_each(|change| change.apply(doc, inserting, max_document_bytes))
+            .try_for_each(|change| change.apply(doc, inserting, &mut padding))
     }
 }
 
@@ -160,17 +164,17 @@ fn each(op: &str, path: &str, operand: &Value) -> DbResult<Vec<Value>> {
 }
 
 impl Change {
-    fn apply(&self, doc: &mut Value, inserting: bool, max_bytes: usize) -> DbResult<()> {
+    fn apply(&self, doc: &mut Value, inserting: bool, padding: &mut Padding) -> DbResult<()> {
         let path = self.path.as_str();
         match &self.kind {
-            ChangeKind::Set(value) => *slot(doc, path, max_bytes)?.value = value.clone(),
+            ChangeKind::Set(value) => *slot(doc, path, padding)?.value = value.clone(),
             ChangeKind::SetOnInsert(value) if inserting => {
-                *slot(doc, path, max_bytes)?.value = value.clone()
+                *slot(doc, path, padding)?.value = value.clone()
             }
             ChangeKind::SetOnInsert(_) => {}
             ChangeKind::Unset => unset(doc, path),
             ChangeKind::Inc(delta) => {
-                let Slot { value, existed } = slot(doc, path, max_bytes)?;
+                let Slot { value, existed } = slot(doc, path, padding)?;
                 *value = match value {
                     _ if !existed => Value::Number(delta.clone()),
                     Value::Number(current) => add(current, delta)?,
@@ -183,10 +187,10 @@ impl Change {
                 };
             }
             ChangeKind::Push(values) => {
-                array_at(doc, path, "$push", max_bytes)?.extend(values.iter().cloned())
+                array_at(doc, path, "$push", padding)?.extend(values.iter().cloned())
             }
             ChangeKind::AddToSet(values) => {
-                let items = array_at(doc, path, "$addToSet", max_bytes)?;
+                let items = array_at(doc, path, "$addToSet", padding)?;
                 for value in values {
                     if !items.iter().any(|item| equal(item, value)) {
                         items.push(value.clone());
@@ -237,9 +241,9 @@ fn array_at<'a>(
     doc: &'a mut Value,
     path: &str,
     op: &str,
-    max_bytes: usize,
+    padding: &mut Padding,
 ) -> DbResult<&'a mut Vec<Value>> {
-    let Slot { value, existed } = slot(doc, path, max_bytes)?;
+    let Slot { value, existed } = slot(doc, path, padding)?;
     if !existed {
         *value = Value::Array(Vec::new());
     }
@@ -284,9 +288,9 @@ struct Slot<'a> {
 
 /// The place at `path`, made when missing along with what leads to it: an
 /// object for each missing field on the way, and nulls to pad an array up
-/// to an index (refused beyond what `max_bytes` could hold, before the
+/// to an index (refused beyond what `padding` has room for, before the
 /// array grows). A scalar or null on the way is an error, as in MongoDB.
-fn slot<'a>(doc: &'a mut Value, path: &str, max_bytes: usize) -> DbResult<Slot<'a>> {
+fn slot<'a>(doc: &'a mut Value, path: &str, padding: &mut Padding) -> DbResult<Slot<'a>> {
     let segments: Vec<&str> = path.split('.').collect();
     let mut value = doc;
     let mut existed = true;
@@ -304,7 +308,7 @@ fn slot<'a>(doc: &'a mut Value, path: &str, max_bytes: usize) -> DbResult<Slot<'
             Value::Array(items) => {
                 let index = array_index(path, segment)?;
                 if index >= items.len() {
-                    check_padding(path, index - items.len(), max_bytes)?;
+                    padding.take(path, index - items.len())?;
                     existed = false;
                     items.resize(index, Value::Null);
                     items.push(made);
@@ -334,14 +338,27 @@ fn array_index(path: &str, segment: &str) -> DbResult<usize> {
 /// Refuses padding an array with `nulls` nulls when they alone (each at
 /// least `null,`) would be more than a document may hold: a large index
 /// would otherwise allocate far more memory than any document could store.
-fn check_padding(path: &str, nulls: usize, max_bytes: usize) -> DbResult<()> {
-    const NULL_BYTES: usize = "null,".len();
-    if nulls.saturating_mul(NULL_BYTES) > max_bytes {
-        return Err(DbError::DocumentTooLarge(format!(
-            "{path}: reaching that index would pad the array with {nulls} nulls, more than a document of at most {max_bytes} bytes can hold (db.max_document_bytes)"
-        )));
+/// What the nulls padding arrays may still take, across the changes of
+/// one update: they alone may not outgrow the largest document.
+struct Padding {
+    room: usize,
+    max_document_bytes: usize,
+}
+
+impl Padding {
+    /// Takes room for `nulls` more nulls, or refuses before any is made.
+    fn take(&mut self, path: &str, nulls: usize) -> DbResult<()> {
+        const NULL_BYTES: usize = "null,".len();
+        let bytes = nulls.saturating_mul(NULL_BYTES);
+        if bytes > self.room {
+            return Err(DbError::DocumentTooLarge(format!(
+                "{path}: reaching that index would pad arrays with {nulls} more nulls, more than a document of at most {} bytes can hold (db.max_document_bytes)",
+                self.max_document_bytes
+            )));
+        }
+        self.room -= bytes;
+        Ok(())
     }
-    Ok(())
 }
 
 fn unset(doc: &mut Value, path: &str) {
@@ -475,6 +492,19 @@ mod tests {
         let err = refusal(json!({"$set": {"a.1000000000000": 1}}), json!({"a": []}));
         assert!(matches!(err, DbError::DocumentTooLarge(_)), "{err:?}");
         assert!(err.message().contains("a.1000000000000"), "{err}");
+        // Each change may fit by itself; together they may not.
+        let each = LIMIT / "null,".len() - 1;
+        let fields: serde_json::Map<String, Value> =
+            (0..4).map(|n| (format!("a{n}.{each}"), json!(1))).collect();
+        let empty: serde_json::Map<String, Value> =
+            (0..4).map(|n| (format!("a{n}"), json!([]))).collect();
+        let one = json!({"$set": {format!("a0.{each}"): 1}});
+        Update::parse(&one)
+            .unwrap()
+            .apply(&mut Value::Object(empty.clone()), false, LIMIT)
+            .unwrap();
+        let err = refusal(json!({"$set": fields}), Value::Object(empty));
+        assert!(matches!(err, DbError::DocumentTooLarge(_)), "{err:?}");
     }
 
     #[test]

@@ -62,13 +62,41 @@ impl<T: fmt::Display> fmt::Display for Segment<T> {
 }
 
 /// A call path made of a template and values, each value percent-encoded
-/// as one segment: `path!("/users/{}/posts/{}", user, post)`. Checked like
-/// `format!` at compile time.
+/// as one segment: `path!("/users/{}/posts/{}", user, post)`. Checked at
+/// compile time like `format!`, and more: only `{}` placeholders are
+/// allowed, since `{id}` would capture `id` unencoded.
 #[macro_export]
 macro_rules! path {
-    ($template:literal $(, $value:expr)* $(,)?) => {
+    ($template:literal $(, $value:expr)* $(,)?) => {{
+        const _: () = assert!(
+            $crate::modules::only_empty_placeholders($template),
+            "path! takes only empty placeholders, each filled by one value; a named one would skip the encoding"
+        );
         ::std::format!($template $(, $crate::modules::Segment(&$value))*)
-    };
+    }};
+}
+
+/// Whether a [`path!`](crate::path) template has only `{}` placeholders
+/// (and `{{`, `}}` escapes).
+#[doc(hidden)]
+pub const fn only_empty_placeholders(template: &str) -> bool {
+    let bytes = template.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'{' {
+            let next = if at + 1 < bytes.len() {
+                bytes[at + 1]
+            } else {
+                0
+            };
+            if next != b'{' && next != b'}' {
+                return false;
+            }
+            at += 1;
+        }
+        at += 1;
+    }
+    true
 }
 
 /// A module this one depends on.
@@ -162,6 +190,16 @@ mod tests {
         );
         assert_eq!(crate::path!("/a/{}/{}", 7, "Jürgen"), "/a/7/J%C3%BCrgen");
         assert_eq!(crate::path!("/plain-id_1.~"), "/plain-id_1.~");
+    }
+
+    #[test]
+    fn named_placeholders_are_refused_at_compile_time() {
+        assert!(only_empty_placeholders("/a/{}/b/{}?q={}"));
+        assert!(only_empty_placeholders("/literal/{{braces}}"));
+        assert!(!only_empty_placeholders("/users/{id}"));
+        assert!(!only_empty_placeholders("/users/{0}"));
+        assert!(!only_empty_placeholders("/users/{:>4}"));
+        assert!(!only_empty_placeholders("/users/{"));
     }
 
     #[test]

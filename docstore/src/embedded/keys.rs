@@ -13,11 +13,29 @@ pub fn encode(value: &Value) -> Vec<u8> {
         Value::Number(n) => key.extend_from_slice(&number_body(n)),
         Value::String(s) => key.extend_from_slice(s.as_bytes()),
         Value::Bool(b) => key.push(u8::from(*b)),
-        Value::Object(_) | Value::Array(_) => {
-            key.extend_from_slice(value.to_string().as_bytes());
+        Value::Array(items) => {
+            for item in items {
+                push_part(&mut key, &encode(item));
+            }
+        }
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                push_part(&mut key, name.as_bytes());
+                push_part(&mut key, &encode(field));
+            }
         }
     }
     key
+}
+
+/// Appends one length-prefixed part of an array's or an object's key. The
+/// parts are keys themselves, so values MongoDB calls equal (`{"x": 1}` and
+/// `{"x": 1.0}`) share a key, as a unique index needs. Their order is not
+/// MongoDB's, and need not be: a plan reads an index by ranges of numbers
+/// and strings, and by points of scalars, never by ranges of these.
+fn push_part(key: &mut Vec<u8>, part: &[u8]) {
+    key.extend_from_slice(&(part.len() as u64).to_be_bytes());
+    key.extend_from_slice(part);
 }
 
 /// A number's key body: its nearest `f64`, then the exact remainder of an
@@ -58,6 +76,21 @@ pub fn bracket_end(value: &Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedded_documents_and_arrays_equal_in_mongodb_share_a_key() {
+        assert_eq!(encode(&json!({"x": 1})), encode(&json!({"x": 1.0})));
+        assert_eq!(
+            encode(&json!([1, {"y": 2}])),
+            encode(&json!([1.0, {"y": 2.0}]))
+        );
+        assert_ne!(
+            encode(&json!({"x": 1, "y": 2})),
+            encode(&json!({"y": 2, "x": 1}))
+        );
+        assert_ne!(encode(&json!(["ab", "c"])), encode(&json!(["a", "bc"])));
+        assert_ne!(encode(&json!({"x": "1"})), encode(&json!({"x": 1})));
+    }
     use crate::compare::compare;
     use serde_json::json;
 

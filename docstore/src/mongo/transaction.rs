@@ -121,7 +121,7 @@ async fn run_all(
             if err.contains_label(TRANSIENT_TRANSACTION_ERROR) {
                 err
             } else {
-                Error::custom(TransactionError::at(index)(driver_error(err)))
+                Error::custom(write_failure(index, err))
             }
         })?;
         check_expectation(index, write.expect_matched, result.matched).map_err(Error::custom)?;
@@ -176,16 +176,71 @@ async fn run_one(
     })
 }
 
-/// The driver's error as a transaction failure: ours when a write ended
-/// it, a clear word for a standalone server, otherwise the usual mapping.
+/// Why the write at `index` failed. A standalone server refuses
+/// transactions at the first write: that is the transaction's failure, not
+/// the write's.
+fn write_failure(index: usize, err: Error) -> TransactionError {
+    if refuses_transactions(&err) {
+        return TransactionError::whole(standalone(err));
+    }
+    TransactionError::at(index)(driver_error(err))
+}
+
+/// The driver's error as a transaction failure: ours when a write or an
+/// expectation ended it, otherwise the transaction's (starting or
+/// committing it failed).
 fn transaction_error(err: Error) -> TransactionError {
     if let Some(ours) = err.get_custom::<TransactionError>() {
         return ours.clone();
     }
-    if matches!(err.kind.as_ref(), ErrorKind::Command(e) if e.code == ILLEGAL_OPERATION) {
-        return TransactionError::whole(DbError::Backend(format!(
-            "MongoDB cannot run this transaction: transactions need a replica set or a sharded cluster, and this server looks standalone (a one-member replica set will do; see the README's \"Transactions\"): {err}"
-        )));
+    if refuses_transactions(&err) {
+        return TransactionError::whole(standalone(err));
     }
     TransactionError::whole(driver_error(err))
+}
+
+/// Whether the server said it cannot run transactions at all.
+fn refuses_transactions(err: &Error) -> bool {
+    matches!(err.kind.as_ref(), ErrorKind::Command(e) if e.code == ILLEGAL_OPERATION)
+}
+
+fn standalone(err: Error) -> DbError {
+    DbError::Backend(format!(
+        "MongoDB cannot run this transaction: transactions need a replica set or a sharded cluster, and this server looks standalone (a one-member replica set will do; see the README's \"Transactions\"): {err}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a standalone server answers to the first write of a
+    /// transaction: code 20, IllegalOperation.
+    fn refusal(code: i32) -> Error {
+        let answer = mongodb::bson::doc! {
+            "code": code,
+            "codeName": "IllegalOperation",
+            "errmsg": "Transaction numbers are only allowed on a replica set member or mongos",
+        };
+        let command: mongodb::error::CommandError = mongodb::bson::from_document(answer).unwrap();
+        Error::from(ErrorKind::Command(command))
+    }
+
+    #[test]
+    fn a_standalone_servers_refusal_is_the_transactions_and_says_why() {
+        let failure = write_failure(0, refusal(ILLEGAL_OPERATION));
+        assert_eq!(failure.index, None);
+        assert!(
+            matches!(&failure.error, DbError::Backend(m) if m.contains("replica set")),
+            "{failure:?}"
+        );
+        let other = write_failure(3, refusal(2));
+        assert_eq!(other.index, Some(3), "another refusal is the write's");
+    }
+
+    #[test]
+    fn a_failure_a_write_reported_keeps_its_index() {
+        let ours = TransactionError::at(2)(DbError::ExpectationFailed("x".into()));
+        assert_eq!(transaction_error(Error::custom(ours.clone())), ours);
+    }
 }
