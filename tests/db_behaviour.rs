@@ -2049,3 +2049,56 @@ async fn embedded_a_transaction_is_held_to_the_quota_and_saves_each_catalog() {
     over_quota(err.error);
     assert_eq!(contents(&store, &[&a, &b]).await, before);
 }
+
+/// A find sorted by `_id` (either way), with no filter or one the `_id`
+/// key order serves, reads only its page: skip + limit documents of 100k,
+/// where a sort on another, unindexed field must read every match (and
+/// here runs into the store's examined-documents limit).
+#[tokio::test]
+async fn embedded_a_find_sorted_by_id_reads_only_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("db.redb"), LIMITS).unwrap();
+    let ns = Scope::new("t", "m").unwrap().collection("many").unwrap();
+    const STORED: i64 = 100_000;
+    for batch in (0..STORED).step_by(5_000) {
+        let docs = (batch..batch + 5_000)
+            .map(|i| json!({"_id": i, "n": STORED - i}))
+            .collect();
+        store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    }
+    let find = |filter: Value, sort: Value, skip: u64| {
+        let (store, ns) = (store.clone(), ns.clone());
+        async move {
+            let filter = Filter::parse(&filter).unwrap();
+            let sort = Sort::parse(Some(&sort)).unwrap();
+            let page = (skip, Some(10));
+            let none = Projection::parse(None).unwrap();
+            store.find(&ns, filter, sort, page, none, NO_DEADLINE).await
+        }
+    };
+    let ids = |found: &modhost_docstore::Found| -> Vec<i64> {
+        found
+            .docs
+            .iter()
+            .map(|doc| doc["_id"].as_i64().unwrap())
+            .collect()
+    };
+
+    let first = find(json!({}), json!({"_id": 1}), 0).await.unwrap();
+    assert_eq!((ids(&first), first.examined), ((0..10).collect(), 10));
+    let last = find(json!({}), json!({"_id": -1, "n": 1}), 5)
+        .await
+        .unwrap();
+    let expected: Vec<i64> = (STORED - 15..STORED - 5).rev().collect();
+    assert_eq!((ids(&last), last.examined), (expected, 15));
+    let ranged = find(json!({"_id": {"$gte": 500}}), json!({"_id": -1}), 0).await;
+    let ranged = ranged.unwrap();
+    assert_eq!(ids(&ranged)[0], STORED - 1);
+    assert_eq!(ranged.examined, 10);
+    let listed = find(json!({"_id": {"$in": [7, 3, 3, 9]}}), json!({"_id": -1}), 0).await;
+    let listed = listed.unwrap();
+    assert_eq!((ids(&listed), listed.examined), (vec![9, 7, 3], 3));
+
+    let err = find(json!({}), json!({"n": 1}), 0).await.unwrap_err();
+    assert!(matches!(err, DbError::QueryTooLarge(_)), "{err:?}");
+}

@@ -29,6 +29,15 @@ impl FindOptions {
     }
 }
 
+/// An order of reading keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Smallest first.
+    Ascending,
+    /// Largest first.
+    Descending,
+}
+
 /// A checked sort specification.
 #[derive(Debug, Clone, Default)]
 pub struct Sort {
@@ -65,6 +74,17 @@ impl Sort {
     /// Whether there is nothing to sort by.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The direction, when the sort is by `_id` first: then the order of
+    /// the `_id` keys is the sort's, since `_id` is a unique string or
+    /// number (later keys never decide between two documents).
+    pub(crate) fn by_id(&self) -> Option<Direction> {
+        match self.keys.first() {
+            Some((path, true)) if path == "_id" => Some(Direction::Ascending),
+            Some((path, false)) if path == "_id" => Some(Direction::Descending),
+            _ => None,
+        }
     }
 
     /// Orders two documents: an array sorts by its least element ascending

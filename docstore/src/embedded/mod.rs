@@ -26,15 +26,15 @@ use std::sync::Arc;
 
 use redb::backends::FileBackend;
 use redb::{
-    Builder, Database, DatabaseError, ReadTransaction, ReadableDatabase, StorageBackend,
-    TableDefinition, TableError, WriteTransaction,
+    Builder, Database, DatabaseError, ReadOnlyMultimapTable, ReadOnlyTable, ReadTransaction,
+    ReadableDatabase, StorageBackend, TableDefinition, TableError, WriteTransaction,
 };
 use serde_json::Value;
 
 use crate::budget::{Held, QueryBudget, Work};
 use crate::error::{DbError, DbResult};
 use crate::filter::Filter;
-use crate::options::{Projection, Sort};
+use crate::options::{Direction, Projection, Sort};
 use crate::scope::Namespace;
 use crate::transaction::{CheckedAction, TransactionError, WriteResult, check_expectation};
 use crate::update::Update;
@@ -187,32 +187,45 @@ impl EmbeddedStore {
             let max = u64::from(limits.max_find_documents);
             // One more than the cap, to tell "exactly the cap" from "too many".
             let cap = limit.map_or(max + 1, |limit| limit.min(max + 1));
-            let (mut docs, index) = if sort.is_empty() {
-                let mut docs = Vec::new();
-                let mut skipped = 0;
-                let index = read_matches(&txn, &namespace, &filter, &mut work, |found| {
-                    if skipped < skip {
-                        skipped += 1;
-                        return Ok(true);
-                    }
-                    held.hold(found.bytes)?;
-                    docs.push(found.doc);
-                    Ok((docs.len() as u64) < cap)
-                })?;
-                (docs, index)
-            } else {
-                let mut best = TopK::new(&sort, skip.saturating_add(cap));
-                let index = read_matches(&txn, &namespace, &filter, &mut work, |found| {
-                    best.offer(found.doc, found.bytes, &mut held)?;
-                    Ok(true)
-                })?;
-                let docs = best
-                    .into_sorted()
-                    .into_iter()
-                    .skip(skip as usize)
-                    .take(cap as usize)
-                    .collect();
-                (docs, index)
+            let Some(reader) = Reader::open(&txn, &namespace, &filter)? else {
+                return Ok(Found {
+                    docs: Vec::new(),
+                    examined: 0,
+                    index: None,
+                });
+            };
+            // With no sort, or a sort by `_id` the plan reads in, the first
+            // matches read are the page: stop at its end. Otherwise keep
+            // the best skip + limit of every match.
+            let ordered = match sort.by_id() {
+                _ if sort.is_empty() => Some(Direction::Ascending),
+                Some(direction) if reader.keeps_id_order() => Some(direction),
+                _ => None,
+            };
+            let mut docs = match ordered {
+                Some(direction) => {
+                    let mut docs = Vec::new();
+                    let mut skipped = 0;
+                    reader.for_each(direction, &filter, &mut work, |found| {
+                        if skipped < skip {
+                            skipped += 1;
+                            return Ok(true);
+                        }
+                        held.hold(found.bytes)?;
+                        docs.push(found.doc);
+                        Ok((docs.len() as u64) < cap)
+                    })?;
+                    docs
+                }
+                None => {
+                    let mut best = TopK::new(&sort, skip.saturating_add(cap));
+                    reader.for_each(Direction::Ascending, &filter, &mut work, |found| {
+                        best.offer(found.doc, found.bytes, &mut held)?;
+                        Ok(true)
+                    })?;
+                    let sorted = best.into_sorted().into_iter();
+                    sorted.skip(skip as usize).take(cap as usize).collect()
+                }
             };
             if docs.len() as u64 > max {
                 return Err(DbError::TooManyResults(limits.max_find_documents));
@@ -223,7 +236,7 @@ impl EmbeddedStore {
             Ok(Found {
                 docs,
                 examined: work.examined(),
-                index,
+                index: reader.index_used(),
             })
         })
         .await
@@ -240,8 +253,11 @@ impl EmbeddedStore {
         self.blocking(namespace.key(), move |db, limits| {
             let txn = db.begin_read().map_err(storage_error)?;
             let mut work = Work::new(budget, limits);
+            let Some(reader) = Reader::open(&txn, &namespace, &filter)? else {
+                return Ok(0);
+            };
             let mut count = 0;
-            read_matches(&txn, &namespace, &filter, &mut work, |_| {
+            reader.for_each(Direction::Ascending, &filter, &mut work, |_| {
                 count += 1;
                 Ok(true)
             })?;
@@ -402,39 +418,73 @@ fn apply(
     })
 }
 
-/// Calls `visit` with each match in a read transaction until it returns
-/// false; returns the index used.
-fn read_matches(
-    txn: &ReadTransaction,
-    namespace: &Namespace,
-    filter: &Filter,
-    work: &mut Work,
-    visit: impl FnMut(Stored) -> DbResult<bool>,
-) -> DbResult<Option<String>> {
-    let key = namespace.key();
-    let indexes = match txn.open_table(CATALOG) {
-        Ok(table) => catalog::load(&table, &key)?,
-        Err(TableError::TableDoesNotExist(_)) => Vec::new(),
-        Err(err) => return Err(storage_error(err)),
-    };
-    let docs = match txn.open_table(docs_table(&docs_table_name(namespace))) {
-        Ok(table) => table,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(err) => return Err(storage_error(err)),
-    };
-    let access = plan(filter, &indexes);
-    let index = match &access {
-        Access::Index { field, .. } => {
-            let name = index_table_name(&key, field);
-            Some(
-                txn.open_multimap_table(index_table(&name))
-                    .map_err(storage_error)?,
-            )
-        }
-        _ => None,
-    };
-    for_each_match(&docs, index.as_ref(), &access, filter, work, visit)?;
-    Ok(used_index(&access))
+/// A query's plan in a read transaction, with the tables it reads.
+struct Reader {
+    docs: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    index: Option<ReadOnlyMultimapTable<&'static [u8], &'static [u8]>>,
+    access: Access,
+}
+
+impl Reader {
+    /// The plan of `filter` on `namespace`; `None` when the collection has
+    /// never been written.
+    fn open(
+        txn: &ReadTransaction,
+        namespace: &Namespace,
+        filter: &Filter,
+    ) -> DbResult<Option<Reader>> {
+        let key = namespace.key();
+        let indexes = match txn.open_table(CATALOG) {
+            Ok(table) => catalog::load(&table, &key)?,
+            Err(TableError::TableDoesNotExist(_)) => Vec::new(),
+            Err(err) => return Err(storage_error(err)),
+        };
+        let docs = match txn.open_table(docs_table(&docs_table_name(namespace))) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(err) => return Err(storage_error(err)),
+        };
+        let access = plan(filter, &indexes);
+        let index = match &access {
+            Access::Index { field, .. } => {
+                let name = index_table_name(&key, field);
+                Some(
+                    txn.open_multimap_table(index_table(&name))
+                        .map_err(storage_error)?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Some(Reader {
+            docs,
+            index,
+            access,
+        }))
+    }
+
+    /// Whether the plan reads documents in `_id` order (either way): a scan
+    /// or an `_id` range does, an index does not.
+    fn keeps_id_order(&self) -> bool {
+        !matches!(self.access, Access::Index { .. })
+    }
+
+    /// Calls `visit` with each match until it returns false, in `_id` order
+    /// `direction` first where the plan keeps it.
+    fn for_each(
+        &self,
+        direction: Direction,
+        filter: &Filter,
+        work: &mut Work,
+        visit: impl FnMut(Stored) -> DbResult<bool>,
+    ) -> DbResult<()> {
+        let plan = (&self.access, direction);
+        for_each_match(&self.docs, self.index.as_ref(), plan, filter, work, visit)
+    }
+
+    /// The index used (`_id` for the primary key), or none for a scan.
+    fn index_used(&self) -> Option<String> {
+        used_index(&self.access)
+    }
 }
 
 /// Calls `visit` with each match in a write transaction until it returns
@@ -462,7 +512,8 @@ fn write_matches(
         }
         _ => None,
     };
-    for_each_match(&docs, index.as_ref(), &access, filter, work, visit)
+    let plan = (&access, Direction::Ascending);
+    for_each_match(&docs, index.as_ref(), plan, filter, work, visit)
 }
 
 fn used_index(access: &Access) -> Option<String> {

@@ -78,7 +78,16 @@ fn points(ops: &[Op]) -> Option<Vec<KeyRange>> {
     ops.iter().find_map(|op| match op {
         Op::Eq(value) if keyable(value) => Some(vec![point(value)]),
         Op::In(values) if !values.is_empty() && values.iter().all(keyable) => {
-            Some(values.iter().map(point).collect())
+            // In key order, each once: a repeated value must not read its
+            // documents twice, and an ordered read walks them in order.
+            let mut keys: Vec<Vec<u8>> = values.iter().map(encode).collect();
+            keys.sort();
+            keys.dedup();
+            Some(
+                keys.into_iter()
+                    .map(|key| (Bound::Included(key.clone()), Bound::Included(key)))
+                    .collect(),
+            )
         }
         _ => None,
     })

@@ -14,6 +14,7 @@ use super::storage_error;
 use crate::budget::Work;
 use crate::error::DbResult;
 use crate::filter::Filter;
+use crate::options::Direction;
 
 /// The document store of one collection: `_id` key -> JSON text.
 pub trait DocTable: ReadableTable<&'static [u8], &'static [u8]> {}
@@ -34,11 +35,13 @@ pub struct Stored {
 }
 
 /// Calls `visit` with each matching document until it returns false,
-/// counting each document read in `work` (which may stop the scan).
+/// counting each document read in `work` (which may stop the scan). A scan
+/// and an `_id` plan read in `_id` order, `direction` first; an index plan
+/// reads in index order, ascending.
 pub fn for_each_match(
     docs: &impl DocTable,
     index: Option<&impl IndexTable>,
-    access: &Access,
+    (access, direction): (&Access, Direction),
     filter: &Filter,
     work: &mut Work,
     mut visit: impl FnMut(Stored) -> DbResult<bool>,
@@ -58,7 +61,8 @@ pub fn for_each_match(
     };
     match (access, index) {
         (Access::Scan, _) => {
-            for entry in docs.iter().map_err(storage_error)? {
+            let entries = docs.iter().map_err(storage_error)?;
+            for entry in in_direction(entries, direction) {
                 let (key, text) = entry.map_err(storage_error)?;
                 if !check(key.value(), text.value())? {
                     break;
@@ -66,11 +70,15 @@ pub fn for_each_match(
             }
         }
         (Access::Ids(ranges), _) => {
+            let ranges: Vec<&KeyRange> = match direction {
+                Direction::Ascending => ranges.iter().collect(),
+                Direction::Descending => ranges.iter().rev().collect(),
+            };
             'ranges: for range in ranges {
-                for entry in docs
+                let entries = docs
                     .range::<&[u8]>(borrowed(range))
-                    .map_err(storage_error)?
-                {
+                    .map_err(storage_error)?;
+                for entry in in_direction(entries, direction) {
                     let (key, text) = entry.map_err(storage_error)?;
                     if !check(key.value(), text.value())? {
                         break 'ranges;
@@ -106,6 +114,17 @@ pub fn for_each_match(
         }
     }
     Ok(())
+}
+
+/// `entries` forwards or backwards.
+fn in_direction<'a, I: DoubleEndedIterator + 'a>(
+    entries: I,
+    direction: Direction,
+) -> Box<dyn Iterator<Item = I::Item> + 'a> {
+    match direction {
+        Direction::Ascending => Box::new(entries),
+        Direction::Descending => Box::new(entries.rev()),
+    }
 }
 
 fn borrowed(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
