@@ -193,6 +193,8 @@ fn cases() -> Vec<(Value, Expect)> {
         ),
         (json!({"a": {"$gt": 2}, "objs.k": null}), Only(&[4, 5, 6])),
         (json!({"_id": {"$in": [1, 20, 99]}}), Only(&[1, 20])),
+        (json!({"_id": {"$in": [20, 1, 20]}}), Only(&[1, 20])),
+        (json!({"a": {"$in": [3, 3, true]}}), Only(&[5, 6, 8])),
         (json!({"_id": {"$gte": 25}}), Only(&[25, 26, 27, 28])),
     ]
 }
