@@ -1072,14 +1072,19 @@ async fn embedded_a_deadline_stops_a_scan_midway() {
     );
 }
 
+/// An embedded store in `dir` whose calls may read at most `documents`.
+fn reading_at_most(dir: &tempfile::TempDir, documents: u64) -> DocumentStore {
+    let limits = Limits {
+        max_examined_documents: documents,
+        ..LIMITS
+    };
+    embedded(dir, limits)
+}
+
 #[tokio::test]
 async fn embedded_calls_stop_at_the_work_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let limits = Limits {
-        max_examined_documents: 100,
-        ..LIMITS
-    };
-    let store = embedded(&dir, limits);
+    let store = reading_at_most(&dir, 100);
     let ns = ns(&Scope::new("t", "m").unwrap(), "work");
     store
         .create_index(&ns, "rank", false, NO_DEADLINE)
@@ -2100,5 +2105,50 @@ async fn embedded_a_find_sorted_by_id_reads_only_its_page() {
     assert_eq!((ids(&listed), listed.examined), (vec![9, 7, 3], 3));
 
     let err = find(json!({}), json!({"n": 1}), 0).await.unwrap_err();
+    assert!(matches!(err, DbError::QueryTooLarge(_)), "{err:?}");
+}
+
+/// A count whose filter is one equality or `$in` on `_id` or an indexed
+/// field counts index keys and reads no document: here it passes a store
+/// that may read only 5 documents per call, which a count that must read
+/// them cannot.
+#[tokio::test]
+async fn embedded_a_count_the_index_answers_reads_no_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = reading_at_most(&dir, 5);
+    let ns = Scope::new("t", "m").unwrap().collection("counted").unwrap();
+    let docs = (0..20)
+        .map(|i| json!({"_id": i, "tag": format!("t{}", i % 2), "list": [i, i % 3]}))
+        .collect();
+    // Made first: building an index over stored documents reads them.
+    for field in ["tag", "list"] {
+        store
+            .create_index(&ns, field, false, NO_DEADLINE)
+            .await
+            .unwrap();
+    }
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    let count = |filter: Value| {
+        let (store, ns) = (store.clone(), ns.clone());
+        async move { store.count(&ns, &filter, NO_DEADLINE).await }
+    };
+    assert_eq!(count(json!({"tag": "t0"})).await, Ok(10));
+    assert_eq!(
+        count(json!({"tag": {"$in": ["t0", "t1", "t0"]}})).await,
+        Ok(20)
+    );
+    // Documents listed under several keys of a multikey index count once.
+    // ([4, 1] is under 4 and 1.)
+    assert_eq!(
+        count(json!({"list": {"$in": [0, 1, 2, 3, 4, 5]}})).await,
+        Ok(20)
+    );
+    assert_eq!(
+        count(json!({"_id": {"$in": [1, 2, 3, 4, 5, 6, 99]}})).await,
+        Ok(6)
+    );
+    let err = count(json!({"tag": "t0", "_id": {"$gte": 0}}))
+        .await
+        .unwrap_err();
     assert!(matches!(err, DbError::QueryTooLarge(_)), "{err:?}");
 }

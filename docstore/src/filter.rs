@@ -75,6 +75,15 @@ impl Filter {
         }
     }
 
+    /// The one field condition this filter is, if it is no more than that.
+    pub fn only_condition(&self) -> Option<(&str, &[Op])> {
+        match self {
+            Filter::And(all) if all.len() == 1 => all[0].only_condition(),
+            Filter::Field { path, ops } => Some((path, ops)),
+            _ => None,
+        }
+    }
+
     /// The top-level conditions that must all hold: the field conditions an
     /// index may serve.
     pub fn conjuncts(&self) -> Vec<(&str, &[Op])> {

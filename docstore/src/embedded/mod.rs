@@ -41,8 +41,8 @@ use crate::update::Update;
 use crate::{Limits, Matches, UpdateResult, Upsert};
 use catalog::{CATALOG, IndexSpec};
 use indexing::{index_table, index_table_name};
-use plan::{Access, plan};
-use query::{Stored, for_each_match};
+use plan::{Access, is_exact, plan};
+use query::{Stored, count_keys, for_each_match};
 use top_k::TopK;
 use writer::{Collection, write};
 
@@ -256,12 +256,7 @@ impl EmbeddedStore {
             let Some(reader) = Reader::open(&txn, &namespace, &filter)? else {
                 return Ok(0);
             };
-            let mut count = 0;
-            reader.for_each(Direction::Ascending, &filter, &mut work, |_| {
-                count += 1;
-                Ok(true)
-            })?;
-            Ok(count)
+            reader.count(&filter, &mut work)
         })
         .await
     }
@@ -479,6 +474,20 @@ impl Reader {
     ) -> DbResult<()> {
         let plan = (&self.access, direction);
         for_each_match(&self.docs, self.index.as_ref(), plan, filter, work, visit)
+    }
+
+    /// How many documents match: counted from the keys alone when they are
+    /// exactly the matches, otherwise by reading each candidate.
+    fn count(&self, filter: &Filter, work: &mut Work) -> DbResult<u64> {
+        if is_exact(filter, &self.access) {
+            return count_keys(&self.docs, self.index.as_ref(), &self.access, work);
+        }
+        let mut count = 0;
+        self.for_each(Direction::Ascending, filter, work, |_| {
+            count += 1;
+            Ok(true)
+        })?;
+        Ok(count)
     }
 
     /// The index used (`_id` for the primary key), or none for a scan.

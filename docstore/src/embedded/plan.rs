@@ -64,6 +64,24 @@ pub fn plan(filter: &Filter, indexes: &[IndexSpec]) -> Access {
     Access::Scan
 }
 
+/// Whether the keys `access` reads are exactly the matches of `filter`, so
+/// they can be counted without reading a document: the filter is one
+/// equality or `$in` of scalars on the very field read. (An index key of a
+/// scalar equals exactly the values MongoDB calls equal to it, array
+/// elements included; a range's bounds are inclusive here, so it is not
+/// exact.)
+pub fn is_exact(filter: &Filter, access: &Access) -> bool {
+    let Some((path, [op])) = filter.only_condition() else {
+        return false;
+    };
+    let read = match access {
+        Access::Ids(_) => "_id",
+        Access::Index { field, .. } => field,
+        Access::Scan => return false,
+    };
+    path == read && points(std::slice::from_ref(op)).is_some()
+}
+
 fn keyable(value: &Value) -> bool {
     matches!(value, Value::Number(_) | Value::String(_) | Value::Bool(_))
 }

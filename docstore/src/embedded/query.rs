@@ -116,6 +116,59 @@ pub fn for_each_match(
     Ok(())
 }
 
+/// How many documents the keys of `access` lead to, without reading one:
+/// for a plan [`super::plan::is_exact`] says is exact. Each key counts as a
+/// unit of `work`, so the deadline still stops a long count.
+pub fn count_keys(
+    docs: &impl DocTable,
+    index: Option<&impl IndexTable>,
+    access: &Access,
+    work: &mut Work,
+) -> DbResult<u64> {
+    let mut count = 0;
+    match (access, index) {
+        (Access::Ids(ranges), _) => {
+            for range in ranges {
+                for entry in docs
+                    .range::<&[u8]>(borrowed(range))
+                    .map_err(storage_error)?
+                {
+                    entry.map_err(storage_error)?;
+                    work.step()?;
+                    count += 1;
+                }
+            }
+        }
+        (Access::Index { ranges, .. }, Some(index)) => {
+            // Under several keys (an `$in` on an array field) one document
+            // may be listed more than once.
+            let mut seen = HashSet::new();
+            for range in ranges {
+                for entry in index
+                    .range::<&[u8]>(borrowed(range))
+                    .map_err(storage_error)?
+                {
+                    let (_, ids) = entry.map_err(storage_error)?;
+                    for id in ids {
+                        work.step()?;
+                        let id = id.map_err(storage_error)?;
+                        if ranges.len() == 1 || seen.insert(id.value().to_vec()) {
+                            count += 1;
+                        }
+                    }
+                }
+            }
+        }
+        (Access::Index { field, .. }, None) => {
+            return Err(storage_error(format!("the index on {field} has no table")));
+        }
+        (Access::Scan, _) => {
+            return Err(storage_error("a scan cannot be counted by its keys"));
+        }
+    }
+    Ok(count)
+}
+
 /// `entries` forwards or backwards.
 fn in_direction<'a, I: DoubleEndedIterator + 'a>(
     entries: I,
