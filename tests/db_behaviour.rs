@@ -1102,7 +1102,8 @@ async fn embedded_calls_stop_at_the_work_budget() {
         );
     };
     too_much(store.count(&ns, &json!({}), NO_DEADLINE).await.unwrap_err());
-    let sorted = page(Some(json!({"rank": 1})), 0, Some(1));
+    // A sort no index serves reads every match.
+    let sorted = page(Some(json!({"pad": 1})), 0, Some(1));
     too_much(
         store
             .find(&ns, &json!({}), &sorted, NO_DEADLINE)
@@ -1129,9 +1130,12 @@ async fn embedded_calls_stop_at_the_work_budget() {
             .unwrap_err(),
     );
 
-    // What reads fewer documents is allowed: an early stop, or an index.
+    // What reads fewer documents is allowed: an early stop, or an index,
+    // for a filter or for a sort.
     let first = ids(&store, &ns, json!({}), page(None, 0, Some(10))).await;
     assert_eq!(first.len(), 10);
+    let by_rank = page(Some(json!({"rank": -1})), 0, Some(10));
+    assert_eq!(ids(&store, &ns, json!({}), by_rank).await.len(), 10);
     for half in [json!({"rank": {"$lt": 75}}), json!({"rank": {"$gte": 75}})] {
         assert_eq!(store.count(&ns, &half, NO_DEADLINE).await.unwrap(), 75);
         let touched = json!({"$and": [half, {"touched": true}]});
@@ -2055,19 +2059,24 @@ async fn embedded_a_transaction_is_held_to_the_quota_and_saves_each_catalog() {
     assert_eq!(contents(&store, &[&a, &b]).await, before);
 }
 
-/// A find sorted by `_id` (either way), with no filter or one the `_id`
-/// key order serves, reads only its page: skip + limit documents of 100k,
-/// where a sort on another, unindexed field must read every match (and
-/// here runs into the store's examined-documents limit).
+/// A find sorted by `_id` (either way) with no filter or one the `_id`
+/// key order serves, or sorted by a field whose index is sortable, reads
+/// only its page: skip + limit documents of 100k, where a sort on an
+/// unindexed field must read every match (and here runs into the store's
+/// examined-documents limit).
 #[tokio::test]
-async fn embedded_a_find_sorted_by_id_reads_only_its_page() {
+async fn embedded_a_find_sorted_by_id_or_an_index_reads_only_its_page() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(&dir.path().join("db.redb"), LIMITS).unwrap();
     let ns = Scope::new("t", "m").unwrap().collection("many").unwrap();
     const STORED: i64 = 100_000;
+    store
+        .create_index(&ns, "n".into(), false, NO_DEADLINE)
+        .await
+        .unwrap();
     for batch in (0..STORED).step_by(5_000) {
         let docs = (batch..batch + 5_000)
-            .map(|i| json!({"_id": i, "n": STORED - i}))
+            .map(|i| json!({"_id": i, "n": STORED - i, "m": i % 7}))
             .collect();
         store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
     }
@@ -2104,7 +2113,18 @@ async fn embedded_a_find_sorted_by_id_reads_only_its_page() {
     let listed = listed.unwrap();
     assert_eq!((ids(&listed), listed.examined), (vec![9, 7, 3], 3));
 
-    let err = find(json!({}), json!({"n": 1}), 0).await.unwrap_err();
+    // A sort an index serves reads its page in the index's order, the
+    // filter checked on the way.
+    let by_n = find(json!({}), json!({"n": 1}), 0).await.unwrap();
+    let expected: Vec<i64> = (STORED - 10..STORED).rev().collect();
+    assert_eq!((ids(&by_n), by_n.examined), (expected, 10));
+    assert_eq!(by_n.index.as_deref(), Some("n"));
+    let by_n_down = find(json!({"n": {"$lte": 500}}), json!({"n": -1, "_id": 1}), 5).await;
+    let by_n_down = by_n_down.unwrap();
+    let expected: Vec<i64> = (STORED - 495..STORED - 485).collect();
+    assert_eq!((ids(&by_n_down), by_n_down.examined), (expected, 15));
+
+    let err = find(json!({}), json!({"m": 1}), 0).await.unwrap_err();
     assert!(matches!(err, DbError::QueryTooLarge(_)), "{err:?}");
 }
 

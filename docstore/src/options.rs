@@ -76,6 +76,28 @@ impl Sort {
         self.keys.is_empty()
     }
 
+    /// The field, its direction and the direction of `_id` among equal
+    /// values, when the sort is by one field other than `_id`, then
+    /// perhaps by `_id`: what reading an index on that field in order gives.
+    pub(crate) fn by_field(&self) -> Option<(&str, Direction, Direction)> {
+        let direction = |ascending: bool| {
+            if ascending {
+                Direction::Ascending
+            } else {
+                Direction::Descending
+            }
+        };
+        match self.keys.as_slice() {
+            [(field, ascending)] if field != "_id" => {
+                Some((field, direction(*ascending), Direction::Ascending))
+            }
+            [(field, ascending), (id, ties)] if field != "_id" && id == "_id" => {
+                Some((field, direction(*ascending), direction(*ties)))
+            }
+            _ => None,
+        }
+    }
+
     /// The direction, when the sort is by `_id` first: then the order of
     /// the `_id` keys is the sort's, since `_id` is a unique string or
     /// number (later keys never decide between two documents).

@@ -20,6 +20,12 @@ pub struct IndexSpec {
     /// Whether some document had an array there (then a range's two bounds
     /// may be met by different elements, and only one bound may be scanned).
     pub multikey: bool,
+    /// Whether every value indexed so far was a scalar (null or missing, a
+    /// number, a string, a boolean) and none sat in an array: then key order
+    /// is MongoDB's sort order, and a sort on the field may read the index
+    /// in order. An index from before this flag reads as not sortable.
+    #[serde(default)]
+    pub sortable: bool,
 }
 
 /// The indexes of one collection.

@@ -76,8 +76,21 @@ pub fn add(
             spec.multikey = true;
             catalog_changed = true;
         }
+        if spec.sortable && (multikey || !scalars_only(doc, &spec.field)) {
+            spec.sortable = false;
+            catalog_changed = true;
+        }
     }
     Ok(catalog_changed)
+}
+
+/// Whether every value `field` leads to in `doc` is a scalar (or missing):
+/// what keeps an index's key order its sort order.
+fn scalars_only(doc: &Value, field: &str) -> bool {
+    resolve(doc, field)
+        .into_iter()
+        .flatten()
+        .all(|value| !matches!(value, Value::Array(_) | Value::Object(_)))
 }
 
 /// Removes `doc` (stored under `id`) from every index.

@@ -21,6 +21,7 @@ mod usage;
 mod writer;
 
 use std::fs::OpenOptions;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,8 +42,8 @@ use crate::update::Update;
 use crate::{Limits, Matches, UpdateResult, Upsert};
 use catalog::{CATALOG, IndexSpec};
 use indexing::{index_table, index_table_name};
-use plan::{Access, is_exact, plan};
-use query::{Stored, count_keys, for_each_match};
+use plan::{Access, KeyRange, is_exact, plan};
+use query::{Stored, count_keys, for_each_in_index_order, for_each_match};
 use top_k::TopK;
 use writer::{Collection, write};
 
@@ -194,38 +195,36 @@ impl EmbeddedStore {
                     index: None,
                 });
             };
-            // With no sort, or a sort by `_id` the plan reads in, the first
-            // matches read are the page: stop at its end. Otherwise keep
-            // the best skip + limit of every match.
-            let ordered = match sort.by_id() {
+            // With no sort, a sort by `_id` the plan reads in, or a sort a
+            // sortable index gives, the first matches read are the page:
+            // stop at its end. Otherwise keep the best skip + limit of
+            // every match.
+            let by_id = match sort.by_id() {
                 _ if sort.is_empty() => Some(Direction::Ascending),
                 Some(direction) if reader.keeps_id_order() => Some(direction),
                 _ => None,
             };
-            let mut docs = match ordered {
-                Some(direction) => {
-                    let mut docs = Vec::new();
-                    let mut skipped = 0;
-                    reader.for_each(direction, &filter, &mut work, |found| {
-                        if skipped < skip {
-                            skipped += 1;
-                            return Ok(true);
-                        }
-                        held.hold(found.bytes)?;
-                        docs.push(found.doc);
-                        Ok((docs.len() as u64) < cap)
-                    })?;
-                    docs
-                }
-                None => {
-                    let mut best = TopK::new(&sort, skip.saturating_add(cap));
-                    reader.for_each(Direction::Ascending, &filter, &mut work, |found| {
-                        best.offer(found.doc, found.bytes, &mut held)?;
-                        Ok(true)
-                    })?;
-                    let sorted = best.into_sorted().into_iter();
-                    sorted.skip(skip as usize).take(cap as usize).collect()
-                }
+            let in_index_order = match by_id {
+                Some(_) => None,
+                None => reader.index_order(&txn, &sort)?,
+            };
+            let mut page = Page::new(skip, cap);
+            let offer = |found: Stored| page.offer(found, &mut held);
+            if let Some(direction) = by_id {
+                reader.for_each(direction, &filter, &mut work, offer)?;
+            } else if let Some(order) = &in_index_order {
+                order.for_each(&reader.docs, &filter, &mut work, offer)?;
+            }
+            let mut docs = if by_id.is_some() || in_index_order.is_some() {
+                page.docs
+            } else {
+                let mut best = TopK::new(&sort, skip.saturating_add(cap));
+                reader.for_each(Direction::Ascending, &filter, &mut work, |found| {
+                    best.offer(found.doc, found.bytes, &mut held)?;
+                    Ok(true)
+                })?;
+                let sorted = best.into_sorted().into_iter();
+                sorted.skip(skip as usize).take(cap as usize).collect()
             };
             if docs.len() as u64 > max {
                 return Err(DbError::TooManyResults(limits.max_find_documents));
@@ -236,7 +235,9 @@ impl EmbeddedStore {
             Ok(Found {
                 docs,
                 examined: work.examined(),
-                index: reader.index_used(),
+                index: in_index_order
+                    .map(|order| order.field)
+                    .or_else(|| reader.index_used()),
             })
         })
         .await
@@ -413,11 +414,67 @@ fn apply(
     })
 }
 
+impl IndexOrder {
+    /// Calls `visit` with each match in the index's order until it
+    /// returns false.
+    fn for_each(
+        &self,
+        docs: &ReadOnlyTable<&'static [u8], &'static [u8]>,
+        filter: &Filter,
+        work: &mut Work,
+        visit: impl FnMut(Stored) -> DbResult<bool>,
+    ) -> DbResult<()> {
+        let (table, ranges) = (&self.table, &self.ranges);
+        for_each_in_index_order(docs, table, ranges, self.directions, filter, work, visit)
+    }
+}
+
 /// A query's plan in a read transaction, with the tables it reads.
 struct Reader {
     docs: ReadOnlyTable<&'static [u8], &'static [u8]>,
     index: Option<ReadOnlyMultimapTable<&'static [u8], &'static [u8]>>,
     access: Access,
+    /// The collection's key and indexes, for a sort an index may serve.
+    key: String,
+    indexes: Vec<IndexSpec>,
+}
+
+/// The first matches of an ordered read, past its skip, up to its cap.
+struct Page {
+    skip: u64,
+    cap: u64,
+    skipped: u64,
+    docs: Vec<Value>,
+}
+
+impl Page {
+    fn new(skip: u64, cap: u64) -> Page {
+        Page {
+            skip,
+            cap,
+            skipped: 0,
+            docs: Vec::new(),
+        }
+    }
+
+    /// Takes the next match in order; says whether to read on.
+    fn offer(&mut self, found: Stored, held: &mut Held) -> DbResult<bool> {
+        if self.skipped < self.skip {
+            self.skipped += 1;
+            return Ok(true);
+        }
+        held.hold(found.bytes)?;
+        self.docs.push(found.doc);
+        Ok((self.docs.len() as u64) < self.cap)
+    }
+}
+
+/// A read of a sortable index in its key order, for a sort on its field.
+struct IndexOrder {
+    table: ReadOnlyMultimapTable<&'static [u8], &'static [u8]>,
+    field: String,
+    ranges: Vec<KeyRange>,
+    directions: (Direction, Direction),
 }
 
 impl Reader {
@@ -454,6 +511,39 @@ impl Reader {
             docs,
             index,
             access,
+            key,
+            indexes,
+        }))
+    }
+
+    /// The in-order read of an index that gives `sort`'s order, when there
+    /// is one and the plan reads nothing narrower: the sort is by one field
+    /// (then perhaps `_id`), that field has a sortable index, and the plan
+    /// is a scan or that same index (whose ranges are kept).
+    fn index_order(&self, txn: &ReadTransaction, sort: &Sort) -> DbResult<Option<IndexOrder>> {
+        let Some((field, direction, ties)) = sort.by_field() else {
+            return Ok(None);
+        };
+        if !self.indexes.iter().any(|i| i.field == field && i.sortable) {
+            return Ok(None);
+        }
+        let ranges = match &self.access {
+            Access::Scan => vec![(Bound::Unbounded, Bound::Unbounded)],
+            Access::Index {
+                field: planned,
+                ranges,
+            } if planned == field => ranges.clone(),
+            _ => return Ok(None),
+        };
+        let name = index_table_name(&self.key, field);
+        let table = txn
+            .open_multimap_table(index_table(&name))
+            .map_err(storage_error)?;
+        Ok(Some(IndexOrder {
+            table,
+            field: field.to_string(),
+            ranges,
+            directions: (direction, ties),
         }))
     }
 

@@ -161,6 +161,7 @@ mod tests {
             field: field.into(),
             unique: false,
             multikey,
+            sortable: !multikey,
         }
     }
 

@@ -46,19 +46,7 @@ pub fn for_each_match(
     work: &mut Work,
     mut visit: impl FnMut(Stored) -> DbResult<bool>,
 ) -> DbResult<()> {
-    let mut check = |key: &[u8], text: &[u8]| -> DbResult<bool> {
-        work.examine()?;
-        let doc: Value = serde_json::from_slice(text).map_err(storage_error)?;
-        if filter.matches(&doc) {
-            visit(Stored {
-                key: key.to_vec(),
-                doc,
-                bytes: text.len(),
-            })
-        } else {
-            Ok(true)
-        }
-    };
+    let mut check = |key: &[u8], text: &[u8]| check(filter, work, &mut visit, key, text);
     match (access, index) {
         (Access::Scan, _) => {
             let entries = docs.iter().map_err(storage_error)?;
@@ -111,6 +99,65 @@ pub fn for_each_match(
         }
         (Access::Index { field, .. }, None) => {
             return Err(storage_error(format!("the index on {field} has no table")));
+        }
+    }
+    Ok(())
+}
+
+/// Reads one document: counts it in `work`, and calls `visit` with it when
+/// it matches `filter`. Returns whether to go on.
+fn check(
+    filter: &Filter,
+    work: &mut Work,
+    visit: &mut impl FnMut(Stored) -> DbResult<bool>,
+    key: &[u8],
+    text: &[u8],
+) -> DbResult<bool> {
+    work.examine()?;
+    let doc: Value = serde_json::from_slice(text).map_err(storage_error)?;
+    if filter.matches(&doc) {
+        visit(Stored {
+            key: key.to_vec(),
+            doc,
+            bytes: text.len(),
+        })
+    } else {
+        Ok(true)
+    }
+}
+
+/// Calls `visit` with each match in the order of a sortable `index` over
+/// `ranges` (`direction` first; the documents of one key in `ties` order of
+/// their `_id`) until it returns false. A sortable index is not multikey,
+/// so each document is under one key and is read once.
+pub fn for_each_in_index_order(
+    docs: &impl DocTable,
+    index: &impl IndexTable,
+    ranges: &[KeyRange],
+    (direction, ties): (Direction, Direction),
+    filter: &Filter,
+    work: &mut Work,
+    mut visit: impl FnMut(Stored) -> DbResult<bool>,
+) -> DbResult<()> {
+    let ranges: Vec<&KeyRange> = match direction {
+        Direction::Ascending => ranges.iter().collect(),
+        Direction::Descending => ranges.iter().rev().collect(),
+    };
+    for range in ranges {
+        let entries = index
+            .range::<&[u8]>(borrowed(range))
+            .map_err(storage_error)?;
+        for entry in in_direction(entries, direction) {
+            let (_, ids) = entry.map_err(storage_error)?;
+            for id in in_direction(ids, ties) {
+                let id = id.map_err(storage_error)?;
+                let Some(text) = docs.get(id.value()).map_err(storage_error)? else {
+                    continue;
+                };
+                if !check(filter, work, &mut visit, id.value(), text.value())? {
+                    return Ok(());
+                }
+            }
         }
     }
     Ok(())

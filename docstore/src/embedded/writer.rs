@@ -278,6 +278,7 @@ impl Collection<'_, '_> {
             field,
             unique,
             multikey: false,
+            sortable: true,
         }];
         let everything = Filter::And(Vec::new());
         let (txn, usage, state) = (self.txn, &mut *self.usage, &mut *self.state);
