@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use modhost_docstore::{EmbeddedStore, Filter, Limits, QueryBudget, Scope};
 use serde_json::{Value, json};
-use support::{Modhost, module_table, temp_dir, try_http_request, write_config};
+use support::{Modhost, temp_dir, try_http_request, write_config};
 
 const INITIAL_CREDITS: i64 = 100;
 const USER_COUNT: usize = 7;
@@ -23,37 +23,12 @@ fn users() -> Vec<String> {
 
 /// `user_management` with the test's users, and `wallet`.
 fn credit_system() -> String {
-    let users: Vec<String> = users()
-        .iter()
-        .map(|id| {
-            format!("{{ id = \"{id}\", name = \"User {id}\", email = \"{id}@example.com\" }}")
-        })
-        .collect();
-    format!(
-        "{}[modules.user_management.config]\nusers = [{}]\n{}[modules.wallet.config]\ninitial_credits = {INITIAL_CREDITS}\n",
-        module_table("user_management"),
-        users.join(", "),
-        module_table("wallet"),
-    )
+    support::credit_system(&users(), INITIAL_CREDITS)
 }
 
 /// Every transfer in `user`'s history, paged.
 fn history(modhost: &Modhost, user: &str) -> Vec<Value> {
-    const PAGE: usize = 500;
-    let mut all = Vec::new();
-    loop {
-        let page = modhost.get(&format!(
-            "/wallet/{user}/transactions?skip={}&limit={PAGE}",
-            all.len()
-        ));
-        page.expect_status(200);
-        let found = page.json()["transactions"].as_array().unwrap().clone();
-        let short = found.len() < PAGE;
-        all.extend(found);
-        if short {
-            return all;
-        }
-    }
+    modhost.all_pages(&format!("/wallet/{user}/transactions"), "transactions")
 }
 
 /// Checks the books: no balance negative, the total what the users started

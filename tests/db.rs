@@ -13,25 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{Modhost, module_table, temp_dir, try_http_request, write_config};
 
-/// The records `GET /my-module/data` pages through, until a page is short.
-/// A short page ends it even while writers are still adding records, so
-/// paging cannot chase them forever.
+/// Every record `GET /my-module/data` pages through.
 fn all_records(modhost: &Modhost) -> Vec<Value> {
-    const PAGE: usize = 500;
-    let mut records = Vec::new();
-    loop {
-        let page = modhost.get(&format!(
-            "/my-module/data?skip={}&limit={PAGE}",
-            records.len()
-        ));
-        page.expect_status(200);
-        let data = page.json()["data"].as_array().unwrap().clone();
-        let short = data.len() < PAGE;
-        records.extend(data);
-        if short {
-            return records;
-        }
-    }
+    modhost.all_pages("/my-module/data", "data")
 }
 
 #[test]
@@ -178,18 +162,7 @@ const USERS: [&str; 4] = ["u1", "u2", "u3", "u4"];
 const INITIAL_CREDITS: i64 = 100;
 
 fn credit_system() -> String {
-    let users: Vec<String> = USERS
-        .iter()
-        .map(|id| {
-            format!("{{ id = \"{id}\", name = \"User {id}\", email = \"{id}@example.com\" }}")
-        })
-        .collect();
-    format!(
-        "{}[modules.user_management.config]\nusers = [{}]\n{}[modules.wallet.config]\ninitial_credits = {INITIAL_CREDITS}\n",
-        module_table("user_management"),
-        users.join(", "),
-        module_table("wallet"),
-    )
+    support::credit_system(&USERS, INITIAL_CREDITS)
 }
 
 #[test]

@@ -51,6 +51,24 @@ pub fn module_table(name: &str) -> String {
     )
 }
 
+/// `user_management` with `users` (ids; each named "User <id>" with the
+/// email `<id>@example.com`), and `wallet` giving each `initial_credits`.
+pub fn credit_system<S: AsRef<str>>(users: &[S], initial_credits: i64) -> String {
+    let users: Vec<String> = users
+        .iter()
+        .map(|id| {
+            let id = id.as_ref();
+            format!("{{ id = \"{id}\", name = \"User {id}\", email = \"{id}@example.com\" }}")
+        })
+        .collect();
+    format!(
+        "{}[modules.user_management.config]\nusers = [{}]\n{}[modules.wallet.config]\ninitial_credits = {initial_credits}\n",
+        module_table("user_management"),
+        users.join(", "),
+        module_table("wallet"),
+    )
+}
+
 /// A `[modules.<name>]` table whose component does not exist, at
 /// `/nonexistent/<name>.wasm`.
 pub fn missing_module_table(name: &str) -> String {
@@ -148,6 +166,26 @@ impl Modhost {
             stdout_path,
             stdout_copier: Some(stdout_copier),
             _dir: None,
+        }
+    }
+
+    /// The items under `field` of every page of `route` (`skip` and a
+    /// `limit` of 500 added to its query), until a page is short. A short
+    /// page ends it even while writers are still adding items, so paging
+    /// cannot chase them forever.
+    pub fn all_pages(&self, route: &str, field: &str) -> Vec<serde_json::Value> {
+        const PAGE: usize = 500;
+        let joiner = if route.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        loop {
+            let page = self.get(&format!("{route}{joiner}skip={}&limit={PAGE}", items.len()));
+            page.expect_status(200);
+            let found = page.json()[field].as_array().unwrap().clone();
+            let short = found.len() < PAGE;
+            items.extend(found);
+            if short {
+                return items;
+            }
         }
     }
 
