@@ -27,7 +27,7 @@ mod update;
 use serde_json::Value;
 
 pub use budget::QueryBudget;
-pub use embedded::{EmbeddedStore, Found};
+pub use embedded::{EmbeddedStore, Found, MAX_BATCH_WRITES};
 pub use error::{DbError, DbResult};
 pub use filter::Filter;
 pub use mongo::MongoStore;

@@ -5,20 +5,14 @@
 //! The version-1 files are written here with redb directly, in the old
 //! encoding, as the runtime before the version wrote them.
 
+mod common;
+
 use std::path::Path;
 
-use modhost_docstore::{DocumentStore, EmbeddedStore, FindOptions, Limits, QueryBudget, Scope};
+use common::{LIMITS, NO_DEADLINE};
+use modhost_docstore::{DocumentStore, EmbeddedStore, FindOptions, Scope};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, TableDefinition};
 use serde_json::{Value, json};
-
-const LIMITS: Limits = Limits {
-    max_document_bytes: 4096,
-    max_find_documents: 100,
-    max_query_bytes: 1 << 20,
-    max_examined_documents: 10_000,
-};
-
-const NO_DEADLINE: QueryBudget = QueryBudget { deadline: None };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");

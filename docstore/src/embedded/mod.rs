@@ -11,6 +11,7 @@
 
 mod catalog;
 mod format;
+mod group_commit;
 mod indexing;
 mod keys;
 mod plan;
@@ -41,11 +42,13 @@ use crate::transaction::{CheckedAction, TransactionError, WriteResult, check_exp
 use crate::update::Update;
 use crate::{Limits, Matches, UpdateResult, Upsert};
 use catalog::{CATALOG, IndexSpec};
+use group_commit::GroupCommit;
+pub use group_commit::MAX_BATCH_WRITES;
 use indexing::{index_table, index_table_name};
 use plan::{Access, KeyRange, is_exact, plan};
 use query::{Stored, count_keys, for_each_in_index_order, for_each_match};
 use top_k::TopK;
-use writer::{Collection, write};
+use writer::Collection;
 
 /// How many indexes one collection may have.
 const MAX_INDEXES: usize = 16;
@@ -81,6 +84,7 @@ pub struct Found {
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    writer: Arc<GroupCommit>,
     limits: Limits,
 }
 
@@ -135,13 +139,15 @@ impl EmbeddedStore {
                 other => format!("cannot open the database {name}: {other}"),
             })?;
         format::prepare(&db, name)?;
+        let db = Arc::new(db);
         Ok(EmbeddedStore {
-            db: Arc::new(db),
+            writer: Arc::new(GroupCommit::start(db.clone())?),
+            db,
             limits,
         })
     }
 
-    /// Runs storage work on `collection` off the async threads. A call
+    /// Runs reading work on `collection` off the async threads. A call
     /// stopped by its budget is logged here, inside the work, since
     /// the caller may be gone by then (its request ended, and with it the
     /// wait for this result).
@@ -157,10 +163,8 @@ impl EmbeddedStore {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             let result = work(&store.db, &store.limits);
-            if let Err(err) = &result
-                && let err @ (DbError::Timeout(_) | DbError::QueryTooLarge(_)) = err.as_ref()
-            {
-                tracing::info!(%collection, "query stopped: {}", err.message());
+            if let Err(err) = &result {
+                log_stopped(&collection, err.as_ref());
             }
             result
         })
@@ -336,14 +340,13 @@ impl EmbeddedStore {
         budget: QueryBudget,
         body: impl FnOnce(&mut Collection, &mut Work, &Limits) -> DbResult<T> + Send + 'static,
     ) -> DbResult<T> {
-        let namespace = namespace.clone();
-        self.blocking(namespace.key(), move |db, limits| {
-            write(db, &namespace, |writer| {
-                let mut work = Work::for_write(budget, limits);
-                body(&mut writer.collection(&namespace)?, &mut work, limits)
+        let (namespace, limits) = (namespace.clone(), self.limits);
+        self.writer
+            .write(namespace.clone(), move |writer| {
+                let mut work = Work::for_write(budget, &limits);
+                body(&mut writer.collection(&namespace)?, &mut work, &limits)
             })
-        })
-        .await
+            .await
     }
 
     /// Runs `writes` in one write transaction: all of them, or (when one
@@ -357,23 +360,29 @@ impl EmbeddedStore {
         let Some((first, _, _)) = writes.first() else {
             return Ok(Vec::new());
         };
-        let scope = first.clone();
-        self.blocking(scope.key(), move |db, limits| {
-            write(db, &scope, |writer| {
-                let mut work = Work::for_write(budget, limits);
+        let (scope, limits) = (first.clone(), self.limits);
+        self.writer
+            .write(scope, move |writer| {
+                let mut work = Work::for_write(budget, &limits);
                 let mut results = Vec::with_capacity(writes.len());
                 for (index, (namespace, action, expected)) in writes.into_iter().enumerate() {
                     work.step()?;
                     let mut collection = writer.collection(&namespace)?;
-                    let result = apply(&mut collection, action, &mut work, limits)
+                    let result = apply(&mut collection, action, &mut work, &limits)
                         .map_err(TransactionError::at(index))?;
                     check_expectation(index, expected, result.matched)?;
                     results.push(result);
                 }
                 Ok(results)
             })
-        })
-        .await
+            .await
+    }
+}
+
+/// Logs a call its budget stopped, on `collection`.
+fn log_stopped(collection: &str, err: &DbError) {
+    if let DbError::Timeout(_) | DbError::QueryTooLarge(_) = err {
+        tracing::info!(%collection, "query stopped: {}", err.message());
     }
 }
 

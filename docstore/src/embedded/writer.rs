@@ -3,7 +3,7 @@
 //! scope's stored bytes. A single call and a multi-write transaction both
 //! go through here, so they behave the same.
 
-use redb::{Database, ReadableTable, WriteTransaction};
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use serde_json::Value;
 
 use super::catalog::{self, CATALOG, IndexSpec};
@@ -20,14 +20,16 @@ use crate::scope::Namespace;
 use crate::update::Update;
 use crate::{Limits, Matches, UpdateResult, Upsert};
 
-/// Runs `body` in a write transaction on `namespace`'s scope: committed (and
-/// on disk) when it succeeds, rolled back when it fails.
+/// Runs `body` in a write transaction on `namespace`'s scope: committed
+/// with `durability` when it succeeds, rolled back when it fails.
 pub fn write<T, E: From<DbError>>(
     db: &Database,
     namespace: &Namespace,
+    durability: Durability,
     body: impl FnOnce(&mut Writer) -> Result<T, E>,
 ) -> Result<T, E> {
-    let txn = db.begin_write().map_err(storage_error)?;
+    let mut txn = db.begin_write().map_err(storage_error)?;
+    txn.set_durability(durability).map_err(storage_error)?;
     let done = Writer::open(&txn, namespace)
         .map_err(E::from)
         .and_then(|mut writer| {

@@ -6,28 +6,25 @@
 //!
 //! A transfer is one transaction of three writes in two collections: a
 //! conditional debit, a credit and a ledger entry, so half of one shows as
-//! a ledger that disagrees with the balances.
+//! a ledger that disagrees with the balances. Transfers come one by one,
+//! and in rounds of concurrent callers, whose writes the store makes
+//! durable together (group commit).
 
 mod faulty_backend;
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 
+use common::{LIMITS, NO_DEADLINE};
 use modhost_docstore::{
-    DocumentStore, EmbeddedStore, Filter, Limits, Matches, Namespace, QueryBudget, Scope, Sort,
-    Upsert, Write, WriteAction,
+    DocumentStore, EmbeddedStore, Filter, Matches, Namespace, Scope, Sort, Upsert, Write,
+    WriteAction,
 };
 use serde_json::{Value, json};
 
 use faulty_backend::{FaultyBackend, PowerCut};
-
-const LIMITS: Limits = Limits {
-    max_document_bytes: 4096,
-    max_find_documents: 100,
-    max_query_bytes: 1 << 20,
-    max_examined_documents: 10_000,
-};
-
-const NO_DEADLINE: QueryBudget = QueryBudget { deadline: None };
 
 const ACCOUNTS: [&str; 4] = ["ann", "bob", "cat", "dan"];
 
@@ -104,41 +101,73 @@ async fn open_bank(disk: &FaultyBackend) -> DocumentStore {
     store
 }
 
+/// How the transfers of a run are made.
+#[derive(Debug, Clone, Copy)]
+enum Callers {
+    /// One after another, each acknowledged before the next.
+    OneByOne,
+    /// In rounds of this many at once, which the store's group commit
+    /// makes durable together.
+    Concurrent(u64),
+}
+
 /// One run with the power cut at mutating call `n` of the transfers.
 /// Returns false when the transfers all finished before it.
-async fn run(cut: PowerCut, n: u64) -> bool {
+async fn run(callers: Callers, cut: PowerCut, n: u64) -> bool {
     let disk = FaultyBackend::default();
     let store = open_bank(&disk).await;
     disk.crash_at(n);
-    let mut acknowledged = 0;
-    for transfer in 0..TRANSFERS {
-        match store.transact(transfer_writes(transfer), NO_DEADLINE).await {
-            Ok(_) => acknowledged = transfer + 1,
-            Err(err) => {
-                assert!(
+    let round = match callers {
+        Callers::OneByOne => 1,
+        Callers::Concurrent(round) => round,
+    };
+    let mut acknowledged = Vec::new();
+    for first in (0..TRANSFERS).step_by(round as usize) {
+        let mut calls = tokio::task::JoinSet::new();
+        for transfer in first..(first + round).min(TRANSFERS) {
+            let store = store.clone();
+            calls.spawn(async move {
+                let answer = store.transact(transfer_writes(transfer), NO_DEADLINE).await;
+                (transfer, answer)
+            });
+        }
+        for (transfer, answer) in calls.join_all().await {
+            match answer {
+                Ok(_) => acknowledged.push(transfer),
+                Err(err) => assert!(
                     disk.crashed(),
                     "transfer {transfer} failed with power on: {err:?}"
-                );
-                break;
+                ),
             }
+        }
+        if disk.crashed() {
+            break;
         }
     }
     drop(store);
     if !disk.crashed() {
         return false;
     }
-    let what = format!("after a power cut ({cut:?}) at mutating call {n}");
+    let what = format!("{callers:?}, after a power cut ({cut:?}) at mutating call {n}");
     let survivor = FaultyBackend::holding(disk.surviving(cut));
     let store = EmbeddedStore::with_backend(survivor, LIMITS)
         .unwrap_or_else(|err| panic!("{what}, the database does not open: {err}"));
-    check(&store, acknowledged, &what).await;
-    // The survivor takes new transfers, and its indexes stay right.
-    let next = ledger_ids(&store).await.len() as u64;
+    let there = check(&store, &acknowledged, &what).await;
+    if let Callers::OneByOne = callers {
+        let first: Vec<u64> = (0..there.len() as u64).collect();
+        assert_eq!(
+            there, first,
+            "{what}: the ledger is not the first transfers"
+        );
+    }
+    // The survivor takes a new transfer, and its indexes stay right.
     DocumentStore::Embedded(store.clone())
-        .transact(transfer_writes(next), NO_DEADLINE)
+        .transact(transfer_writes(TRANSFERS), NO_DEADLINE)
         .await
         .unwrap_or_else(|err| panic!("{what}, a new transfer fails: {err:?}"));
-    check(&store, next + 1, &what).await;
+    let mut now = there;
+    now.push(TRANSFERS);
+    check(&store, &now, &what).await;
     true
 }
 
@@ -171,26 +200,25 @@ async fn ledger_ids(store: &EmbeddedStore) -> Vec<u64> {
         .collect()
 }
 
-/// What survived: the transfers there are the first ones, at least those
-/// acknowledged, each wholly (its ledger entry, debit and credit, so the
+/// What survived, returned as the ledger's transfers: every acknowledged
+/// transfer, each wholly (its ledger entry, debit and credit, so the
 /// balances are those of exactly these transfers, and their total is kept);
 /// and a find through each index answers as a scan does.
-async fn check(store: &EmbeddedStore, acknowledged: u64, what: &str) {
+async fn check(store: &EmbeddedStore, acknowledged: &[u64], what: &str) -> Vec<u64> {
     let there = ledger_ids(store).await;
-    let committed = there.len() as u64;
-    assert_eq!(
-        there,
-        (0..committed).collect::<Vec<_>>(),
-        "{what}: the ledger is not the first transfers"
-    );
+    for transfer in acknowledged {
+        assert!(
+            there.contains(transfer),
+            "{what}: transfer {transfer} was acknowledged and is lost"
+        );
+    }
     assert!(
-        committed >= acknowledged,
-        "{what}: {acknowledged} transfers were acknowledged, {committed} survived"
+        there.iter().all(|n| *n <= TRANSFERS),
+        "{what}: transfers from nowhere: {there:?}"
     );
-    assert!(committed <= TRANSFERS + 1, "{what}: transfers from nowhere");
 
     let mut expected: BTreeMap<&str, i64> = ACCOUNTS.iter().map(|id| (*id, OPENING)).collect();
-    for n in 0..committed {
+    for &n in &there {
         let (from, to, amount) = transfer(n);
         *expected.get_mut(from).unwrap() -= amount;
         *expected.get_mut(to).unwrap() += amount;
@@ -207,7 +235,7 @@ async fn check(store: &EmbeddedStore, acknowledged: u64, what: &str) {
         .collect();
     assert_eq!(
         balances, expected,
-        "{what}: the balances are not those of the {committed} transfers in the ledger"
+        "{what}: the balances are not those of the transfers in the ledger, {there:?}"
     );
     assert_eq!(
         balances.values().sum::<i64>(),
@@ -243,12 +271,13 @@ async fn check(store: &EmbeddedStore, acknowledged: u64, what: &str) {
             "{what}: the ledger index disagrees with a scan"
         );
     }
+    there
 }
 
 /// Runs every crash point of `cut` in turn; returns how many there were.
-async fn every_crash_point(cut: impl Fn(u64) -> PowerCut) -> u64 {
+async fn every_crash_point(callers: Callers, cut: impl Fn(u64) -> PowerCut) -> u64 {
     for n in 1..MAX_CRASH_POINTS {
-        if !run(cut(n), n).await {
+        if !run(callers, cut(n), n).await {
             assert!(n > TRANSFERS, "the transfers wrote too little to cut: {n}");
             return n - 1;
         }
@@ -258,12 +287,20 @@ async fn every_crash_point(cut: impl Fn(u64) -> PowerCut) -> u64 {
 
 #[tokio::test]
 async fn a_power_cut_keeps_every_acknowledged_transaction_whole() {
-    let points = every_crash_point(|_| PowerCut::Clean).await;
+    let points = every_crash_point(Callers::OneByOne, |_| PowerCut::Clean).await;
     println!("{points} crash points, unsynced writes lost");
 }
 
 #[tokio::test]
+async fn a_power_cut_keeps_every_acknowledged_transaction_of_a_group_commit() {
+    let concurrent = Callers::Concurrent(4);
+    let clean = every_crash_point(concurrent, |_| PowerCut::Clean).await;
+    let torn = every_crash_point(concurrent, |n| PowerCut::Torn { seed: n }).await;
+    println!("{clean} crash points (unsynced writes lost), {torn} (torn), 4 callers at once");
+}
+
+#[tokio::test]
 async fn a_power_cut_tearing_unsynced_writes_keeps_every_transaction_whole() {
-    let points = every_crash_point(|n| PowerCut::Torn { seed: n }).await;
+    let points = every_crash_point(Callers::OneByOne, |n| PowerCut::Torn { seed: n }).await;
     println!("{points} crash points, unsynced writes torn");
 }
