@@ -8,10 +8,12 @@
 //!   capability-bench db <modhost> <db_bench_module.wasm> [inserts] [finds]
 //!   capability-bench cache <modhost> <cache_bench_module.wasm> [calls]
 //!   capability-bench attack --addr <host:port> --pid <modhost pid> [options]
+//!   capability-bench seed <database file> <documents>
 
 mod attack;
 mod cache;
 mod db;
+mod seed;
 mod server;
 mod transfers;
 
@@ -43,9 +45,15 @@ fn main() {
         Some([which, modhost, guest]) if which == "cache" => {
             cache::run(Path::new(modhost), Path::new(guest), number(4, 20_000));
         }
+        Some([which, path, _]) if which == "seed" => {
+            if let Err(err) = seed::run(Path::new(path), number(3, 0)) {
+                eprintln!("capability-bench seed: {err}");
+                std::process::exit(1);
+            }
+        }
         _ => {
             eprintln!(
-                "usage: capability-bench db|cache <modhost binary> <bench module .wasm> [counts]\n       capability-bench attack --addr <host:port> --pid <pid> [options]"
+                "usage: capability-bench db|cache <modhost binary> <bench module .wasm> [counts]\n       capability-bench attack --addr <host:port> --pid <pid> [options]\n       capability-bench seed <database file> <documents>"
             );
             std::process::exit(2);
         }

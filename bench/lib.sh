@@ -1,0 +1,67 @@
+# Shared by the HTTP benchmarks (bench/serve, bench/db-routes): installing
+# wrk, starting a server on a free port, and measuring a URL with wrk
+# together with the server's CPU time. Source it after setting $work, a
+# scratch folder, and the `pids` array (the servers to stop on exit).
+
+# Installs wrk when it is missing and this is root; stops otherwise.
+need_wrk() {
+    command -v wrk >/dev/null 2>&1 && return
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+    else
+        echo "$0 needs wrk: sudo apt-get install wrk" >&2
+        exit 1
+    fi
+}
+
+# Starts a server that says "listening on|at [http://]ADDR" on stdout or
+# stderr, and sets $addr to that address and $pid to its process.
+start() {
+    local name=$1
+    shift
+    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pid=$!
+    pids+=("$pid")
+    addr=
+    for _ in $(seq 1 600); do
+        addr=$(cat "$work/$name.out" "$work/$name.err" |
+            sed -n 's/.*[Ll]istening \(on\|at\):\{0,1\} \(http:\/\/\)\{0,1\}\([0-9.:]*\).*/\3/p' | head -n1)
+        [ -n "$addr" ] && return
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$name did not start: $(cat "$work/$name.err")" >&2
+    exit 1
+}
+
+# CPU time (user + system, in clock ticks) used so far by process $1 and
+# its children (gunicorn's workers).
+cpu_ticks() {
+    local total=0 ticks child
+    ticks=$(awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0)
+    total=$((total + ticks))
+    for child in $(pgrep -P "$1" || true); do
+        total=$((total + $(cpu_ticks "$child")))
+    done
+    echo "$total"
+}
+
+# measure URL PID CONNECTIONS SECONDS [wrk options...]: runs wrk against
+# URL, served by process PID; echoes its requests per second and the
+# server's CPU time per request in microseconds. Stops on a non-2xx answer.
+measure() {
+    local url=$1 server=$2 connections=$3 seconds=$4 before after
+    shift 4
+    before=$(cpu_ticks "$server")
+    wrk -t1 -c"$connections" -d"${seconds}s" --latency "$@" "$url" >"$work/wrk.txt"
+    after=$(cpu_ticks "$server")
+    if grep -q 'Non-2xx' "$work/wrk.txt"; then
+        echo "non-2xx responses from $url" >&2
+        cat "$work/wrk.txt" >&2
+        exit 1
+    fi
+    awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+        / requests in / { requests = $1 }
+        /Requests\/sec/ { rate = $2 }
+        END { print rate, ticks / hz * 1e6 / requests }' "$work/wrk.txt"
+}
