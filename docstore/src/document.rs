@@ -7,7 +7,8 @@ use crate::error::{DbError, DbResult};
 use crate::filter::{Filter, Op};
 
 /// Checks a document from a guest and gives it an `_id` (a new ObjectId as
-/// 24 hex characters) when it has none. Returns the `_id`.
+/// 24 hex characters) when it has none, as its first field (where MongoDB
+/// keeps it). Returns the `_id`.
 pub fn prepare(doc: &mut Value) -> DbResult<Value> {
     check_integers(doc).map_err(DbError::InvalidDocument)?;
     let Value::Object(fields) = doc else {
@@ -16,11 +17,12 @@ pub fn prepare(doc: &mut Value) -> DbResult<Value> {
         ));
     };
     check_fields(fields)?;
+    // First, as MongoDB stores it, given or made.
     let id = fields
-        .entry("_id")
-        .or_insert_with(|| Value::String(ObjectId::new().to_hex()))
-        .clone();
+        .shift_remove("_id")
+        .unwrap_or_else(|| Value::String(ObjectId::new().to_hex()));
     check_id(&id)?;
+    fields.shift_insert(0, "_id".into(), id.clone());
     Ok(id)
 }
 

@@ -62,6 +62,11 @@ impl Filter {
         parse_filter(filter)
     }
 
+    /// Whether it matches every document (an empty filter).
+    pub fn matches_everything(&self) -> bool {
+        matches!(self, Filter::And(all) if all.iter().all(Filter::matches_everything))
+    }
+
     /// Whether `doc` matches.
     pub fn matches(&self, doc: &Value) -> bool {
         match self {

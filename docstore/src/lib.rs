@@ -27,6 +27,7 @@ mod update;
 use serde_json::Value;
 
 pub use budget::QueryBudget;
+use embedded::{Answer, FindQuery, FromAnswer};
 pub use embedded::{EmbeddedStore, Found, MAX_BATCH_WRITES};
 pub use error::{DbError, DbResult};
 pub use filter::Filter;
@@ -109,28 +110,20 @@ impl DocumentStore {
         options: &FindOptions,
         budget: QueryBudget,
     ) -> DbResult<Vec<Value>> {
-        let parsed = Filter::parse(filter)?;
-        let sort = Sort::parse(options.sort.as_ref())?;
-        let projection = Projection::parse(options.projection.as_ref())?;
-        let page = options.page();
-        match self {
-            DocumentStore::Embedded(store) => Ok(store
-                .find(namespace, parsed, sort, page, projection, budget)
-                .await?
-                .docs),
-            DocumentStore::Mongo(store) => {
-                store
-                    .find(
-                        namespace,
-                        filter,
-                        options.sort.as_ref(),
-                        page,
-                        options.projection.as_ref(),
-                        budget,
-                    )
-                    .await
-            }
-        }
+        self.find_as(namespace, filter, options, budget).await
+    }
+
+    /// The matches of `filter` with `options` applied, as JSON text: on the
+    /// embedded store, the text as stored where nothing changed it, so a
+    /// document passed on untouched is never parsed.
+    pub async fn find_json(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        options: &FindOptions,
+        budget: QueryBudget,
+    ) -> DbResult<Vec<String>> {
+        self.find_as(namespace, filter, options, budget).await
     }
 
     /// The first match, if any.
@@ -141,15 +134,68 @@ impl DocumentStore {
         options: &FindOptions,
         budget: QueryBudget,
     ) -> DbResult<Option<Value>> {
-        let options = FindOptions {
+        let first = options.first_only();
+        Ok(self.find(namespace, filter, &first, budget).await?.pop())
+    }
+
+    /// The first match, if any, as JSON text (see [`DocumentStore::find_json`]).
+    pub async fn find_one_json(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        options: &FindOptions,
+        budget: QueryBudget,
+    ) -> DbResult<Option<String>> {
+        let first = FindOptions {
             limit: Some(1),
             ..options.clone()
         };
         Ok(self
-            .find(namespace, filter, &options, budget)
+            .find_json(namespace, filter, &first, budget)
             .await?
-            .into_iter()
-            .next())
+            .pop())
+    }
+
+    async fn find_as<T: FromAnswer + Send + 'static>(
+        &self,
+        namespace: &Namespace,
+        filter: &Value,
+        options: &FindOptions,
+        budget: QueryBudget,
+    ) -> DbResult<Vec<T>> {
+        // Checked the same way for both backends.
+        let parsed = Filter::parse(filter)?;
+        let sort = Sort::parse(options.sort.as_ref())?;
+        let projection = Projection::parse(options.projection.as_ref())?;
+        let page = options.page();
+        match self {
+            DocumentStore::Embedded(store) => {
+                let query = FindQuery {
+                    namespace: namespace.clone(),
+                    filter: parsed,
+                    sort,
+                    page,
+                    projection,
+                    budget,
+                };
+                Ok(store.run_find(query).await?.docs)
+            }
+            DocumentStore::Mongo(store) => {
+                let docs = store
+                    .find(
+                        namespace,
+                        filter,
+                        options.sort.as_ref(),
+                        page,
+                        options.projection.as_ref(),
+                        budget,
+                    )
+                    .await?;
+                docs.into_iter()
+                    .map(|doc| T::from_answer(Answer::Value(doc)))
+                    .collect()
+            }
+        }
     }
 
     /// Inserts documents, all or none; returns their `_id`s.

@@ -27,6 +27,14 @@ impl FindOptions {
     pub fn page(&self) -> (u64, Option<u64>) {
         (self.skip, self.limit.filter(|&limit| limit != 0))
     }
+
+    /// The same find, for its first document only.
+    pub fn first_only(&self) -> FindOptions {
+        FindOptions {
+            limit: Some(1),
+            ..self.clone()
+        }
+    }
 }
 
 /// An order of reading keys.

@@ -10,6 +10,7 @@
 //! when opened, a newer one refused (see [`format`]).
 
 mod catalog;
+mod find;
 mod format;
 mod group_commit;
 mod indexing;
@@ -22,18 +23,17 @@ mod usage;
 mod writer;
 
 use std::fs::OpenOptions;
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 use redb::backends::FileBackend;
 use redb::{
-    Builder, Database, DatabaseError, ReadOnlyMultimapTable, ReadOnlyTable, ReadTransaction,
-    ReadableDatabase, StorageBackend, TableDefinition, TableError, WriteTransaction,
+    Builder, Database, DatabaseError, ReadableDatabase, StorageBackend, TableDefinition,
+    WriteTransaction,
 };
 use serde_json::Value;
 
-use crate::budget::{Held, QueryBudget, Work};
+use crate::budget::{QueryBudget, Work};
 use crate::error::{DbError, DbResult};
 use crate::filter::Filter;
 use crate::options::{Direction, Projection, Sort};
@@ -41,14 +41,20 @@ use crate::scope::Namespace;
 use crate::transaction::{CheckedAction, TransactionError, WriteResult, check_expectation};
 use crate::update::Update;
 use crate::{Limits, Matches, UpdateResult, Upsert};
-use catalog::{CATALOG, IndexSpec};
+use catalog::IndexSpec;
+pub use find::Found;
 use group_commit::GroupCommit;
 pub use group_commit::MAX_BATCH_WRITES;
+
+pub(crate) use find::{Answer, FindQuery, FromAnswer};
 use indexing::{index_table, index_table_name};
-use plan::{Access, KeyRange, is_exact, plan};
-use query::{Stored, count_keys, for_each_in_index_order, for_each_match};
-use top_k::TopK;
+use plan::{Access, plan, to_check};
+use query::{Parsed, for_each_match};
 use writer::Collection;
+
+/// The most documents a read may examine to run on the caller's thread
+/// rather than a blocking one: a page of the guide's size.
+const INLINE_READS: u64 = 128;
 
 /// How many indexes one collection may have.
 const MAX_INDEXES: usize = 16;
@@ -67,17 +73,6 @@ fn docs_table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
 
 fn docs_table_name(namespace: &Namespace) -> String {
     format!("{DOCS_PREFIX}{}", namespace.key())
-}
-
-/// What a `find` read and returned.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// The matching documents, sorted, paged and projected.
-    pub docs: Vec<Value>,
-    /// How many stored documents were read to find them.
-    pub examined: u64,
-    /// The index used (`_id` for the primary key), or none for a scan.
-    pub index: Option<String>,
 }
 
 /// The embedded document store.
@@ -184,65 +179,42 @@ impl EmbeddedStore {
         projection: Option<Projection>,
         budget: QueryBudget,
     ) -> DbResult<Found> {
-        let namespace = namespace.clone();
-        self.blocking(namespace.key(), move |db, limits| {
+        self.run_find(FindQuery {
+            namespace: namespace.clone(),
+            filter,
+            sort,
+            page,
+            projection,
+            budget,
+        })
+        .await
+    }
+
+    /// Runs `query`, answering its documents as `T` (values, or JSON text
+    /// as stored where nothing changed them). A read whose plan examines at
+    /// most [`INLINE_READS`] documents whatever is stored (by `_id`, or a
+    /// short page in key order) runs here, on the caller's thread, as
+    /// a handful of cached page reads; any other goes to a blocking thread.
+    pub(crate) async fn run_find<T: FromAnswer + Send + 'static>(
+        &self,
+        query: FindQuery,
+    ) -> DbResult<Found<T>> {
+        let key = query.namespace.key();
+        let txn = self.db.begin_read().map_err(storage_error)?;
+        let inline = query.run(&txn, &self.limits, Some(INLINE_READS));
+        drop(txn);
+        match inline {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            Err(err) => {
+                log_stopped(&key, &err);
+                return Err(err);
+            }
+        }
+        self.blocking(key, move |db, limits| {
             let txn = db.begin_read().map_err(storage_error)?;
-            let (mut work, mut held) = (Work::new(budget, limits), Held::new(limits));
-            let (skip, limit) = page;
-            let max = u64::from(limits.max_find_documents);
-            // One more than the cap, to tell "exactly the cap" from "too many".
-            let cap = limit.map_or(max + 1, |limit| limit.min(max + 1));
-            let Some(reader) = Reader::open(&txn, &namespace, &filter)? else {
-                return Ok(Found {
-                    docs: Vec::new(),
-                    examined: 0,
-                    index: None,
-                });
-            };
-            // With no sort, a sort by `_id` the plan reads in, or a sort a
-            // sortable index gives, the first matches read are the page:
-            // stop at its end. Otherwise keep the best skip + limit of
-            // every match.
-            let by_id = match sort.by_id() {
-                _ if sort.is_empty() => Some(Direction::Ascending),
-                Some(direction) if reader.keeps_id_order() => Some(direction),
-                _ => None,
-            };
-            let in_index_order = match by_id {
-                Some(_) => None,
-                None => reader.index_order(&txn, &sort)?,
-            };
-            let mut page = Page::new(skip, cap);
-            let offer = |found: Stored| page.offer(found, &mut held);
-            if let Some(direction) = by_id {
-                reader.for_each(direction, &filter, &mut work, offer)?;
-            } else if let Some(order) = &in_index_order {
-                order.for_each(&reader.docs, &filter, &mut work, offer)?;
-            }
-            let mut docs = if by_id.is_some() || in_index_order.is_some() {
-                page.docs
-            } else {
-                let mut best = TopK::new(&sort, skip.saturating_add(cap));
-                reader.for_each(Direction::Ascending, &filter, &mut work, |found| {
-                    best.offer(found.doc, found.bytes, &mut held)?;
-                    Ok(true)
-                })?;
-                let sorted = best.into_sorted().into_iter();
-                sorted.skip(skip as usize).take(cap as usize).collect()
-            };
-            if docs.len() as u64 > max {
-                return Err(DbError::TooManyResults(limits.max_find_documents));
-            }
-            if let Some(projection) = projection {
-                docs = docs.iter().map(|doc| projection.apply(doc)).collect();
-            }
-            Ok(Found {
-                docs,
-                examined: work.examined(),
-                index: in_index_order
-                    .map(|order| order.field)
-                    .or_else(|| reader.index_used()),
-            })
+            let found = query.run(&txn, limits, None)?;
+            found.ok_or_else(|| storage_error("an unbounded find declined to run"))
         })
         .await
     }
@@ -258,10 +230,7 @@ impl EmbeddedStore {
         self.blocking(namespace.key(), move |db, limits| {
             let txn = db.begin_read().map_err(storage_error)?;
             let mut work = Work::new(budget, limits);
-            let Some(reader) = Reader::open(&txn, &namespace, &filter)? else {
-                return Ok(0);
-            };
-            reader.count(&filter, &mut work)
+            find::count(&txn, &namespace, &filter, &mut work)
         })
         .await
     }
@@ -423,180 +392,9 @@ fn apply(
     })
 }
 
-impl IndexOrder {
-    /// Calls `visit` with each match in the index's order until it
-    /// returns false.
-    fn for_each(
-        &self,
-        docs: &ReadOnlyTable<&'static [u8], &'static [u8]>,
-        filter: &Filter,
-        work: &mut Work,
-        visit: impl FnMut(Stored) -> DbResult<bool>,
-    ) -> DbResult<()> {
-        let (table, ranges) = (&self.table, &self.ranges);
-        for_each_in_index_order(docs, table, ranges, self.directions, filter, work, visit)
-    }
-}
-
-/// A query's plan in a read transaction, with the tables it reads.
-struct Reader {
-    docs: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    index: Option<ReadOnlyMultimapTable<&'static [u8], &'static [u8]>>,
-    access: Access,
-    /// The collection's key and indexes, for a sort an index may serve.
-    key: String,
-    indexes: Vec<IndexSpec>,
-}
-
-/// The first matches of an ordered read, past its skip, up to its cap.
-struct Page {
-    skip: u64,
-    cap: u64,
-    skipped: u64,
-    docs: Vec<Value>,
-}
-
-impl Page {
-    fn new(skip: u64, cap: u64) -> Page {
-        Page {
-            skip,
-            cap,
-            skipped: 0,
-            docs: Vec::new(),
-        }
-    }
-
-    /// Takes the next match in order; says whether to read on.
-    fn offer(&mut self, found: Stored, held: &mut Held) -> DbResult<bool> {
-        if self.skipped < self.skip {
-            self.skipped += 1;
-            return Ok(true);
-        }
-        held.hold(found.bytes)?;
-        self.docs.push(found.doc);
-        Ok((self.docs.len() as u64) < self.cap)
-    }
-}
-
-/// A read of a sortable index in its key order, for a sort on its field.
-struct IndexOrder {
-    table: ReadOnlyMultimapTable<&'static [u8], &'static [u8]>,
-    field: String,
-    ranges: Vec<KeyRange>,
-    directions: (Direction, Direction),
-}
-
-impl Reader {
-    /// The plan of `filter` on `namespace`; `None` when the collection has
-    /// never been written.
-    fn open(
-        txn: &ReadTransaction,
-        namespace: &Namespace,
-        filter: &Filter,
-    ) -> DbResult<Option<Reader>> {
-        let key = namespace.key();
-        let indexes = match txn.open_table(CATALOG) {
-            Ok(table) => catalog::load(&table, &key)?,
-            Err(TableError::TableDoesNotExist(_)) => Vec::new(),
-            Err(err) => return Err(storage_error(err)),
-        };
-        let docs = match txn.open_table(docs_table(&docs_table_name(namespace))) {
-            Ok(table) => table,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(err) => return Err(storage_error(err)),
-        };
-        let access = plan(filter, &indexes);
-        let index = match &access {
-            Access::Index { field, .. } => {
-                let name = index_table_name(&key, field);
-                Some(
-                    txn.open_multimap_table(index_table(&name))
-                        .map_err(storage_error)?,
-                )
-            }
-            _ => None,
-        };
-        Ok(Some(Reader {
-            docs,
-            index,
-            access,
-            key,
-            indexes,
-        }))
-    }
-
-    /// The in-order read of an index that gives `sort`'s order, when there
-    /// is one and the plan reads nothing narrower: the sort is by one field
-    /// (then perhaps `_id`), that field has a sortable index, and the plan
-    /// is a scan or that same index (whose ranges are kept).
-    fn index_order(&self, txn: &ReadTransaction, sort: &Sort) -> DbResult<Option<IndexOrder>> {
-        let Some((field, direction, ties)) = sort.by_field() else {
-            return Ok(None);
-        };
-        if !self.indexes.iter().any(|i| i.field == field && i.sortable) {
-            return Ok(None);
-        }
-        let ranges = match &self.access {
-            Access::Scan => vec![(Bound::Unbounded, Bound::Unbounded)],
-            Access::Index {
-                field: planned,
-                ranges,
-            } if planned == field => ranges.clone(),
-            _ => return Ok(None),
-        };
-        let name = index_table_name(&self.key, field);
-        let table = txn
-            .open_multimap_table(index_table(&name))
-            .map_err(storage_error)?;
-        Ok(Some(IndexOrder {
-            table,
-            field: field.to_string(),
-            ranges,
-            directions: (direction, ties),
-        }))
-    }
-
-    /// Whether the plan reads documents in `_id` order (either way): a scan
-    /// or an `_id` range does, an index does not.
-    fn keeps_id_order(&self) -> bool {
-        !matches!(self.access, Access::Index { .. })
-    }
-
-    /// Calls `visit` with each match until it returns false, in `_id` order
-    /// `direction` first where the plan keeps it.
-    fn for_each(
-        &self,
-        direction: Direction,
-        filter: &Filter,
-        work: &mut Work,
-        visit: impl FnMut(Stored) -> DbResult<bool>,
-    ) -> DbResult<()> {
-        let plan = (&self.access, direction);
-        for_each_match(&self.docs, self.index.as_ref(), plan, filter, work, visit)
-    }
-
-    /// How many documents match: counted from the keys alone when they are
-    /// exactly the matches, otherwise by reading each candidate.
-    fn count(&self, filter: &Filter, work: &mut Work) -> DbResult<u64> {
-        if is_exact(filter, &self.access) {
-            return count_keys(&self.docs, self.index.as_ref(), &self.access, work);
-        }
-        let mut count = 0;
-        self.for_each(Direction::Ascending, filter, work, |_| {
-            count += 1;
-            Ok(true)
-        })?;
-        Ok(count)
-    }
-
-    /// The index used (`_id` for the primary key), or none for a scan.
-    fn index_used(&self) -> Option<String> {
-        used_index(&self.access)
-    }
-}
-
-/// Calls `visit` with each match in a write transaction until it returns
-/// false: the collection `key`, its documents in the table `docs_name`.
+/// Calls `visit` with each match, parsed, in a write transaction until it
+/// returns false: the collection `key`, its documents in the table
+/// `docs_name`.
 fn write_matches(
     txn: &WriteTransaction,
     key: &str,
@@ -604,7 +402,7 @@ fn write_matches(
     indexes: &[IndexSpec],
     filter: &Filter,
     work: &mut Work,
-    visit: impl FnMut(Stored) -> DbResult<bool>,
+    mut visit: impl FnMut(Parsed) -> DbResult<bool>,
 ) -> DbResult<()> {
     let docs = txn
         .open_table(docs_table(docs_name))
@@ -621,7 +419,10 @@ fn write_matches(
         _ => None,
     };
     let plan = (&access, Direction::Ascending);
-    for_each_match(&docs, index.as_ref(), plan, filter, work, visit)
+    let filter = to_check(filter, &access);
+    for_each_match(&docs, index.as_ref(), plan, filter, work, |stored| {
+        visit(stored.parsed()?)
+    })
 }
 
 fn used_index(access: &Access) -> Option<String> {

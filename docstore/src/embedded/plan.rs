@@ -65,12 +65,15 @@ pub fn plan(filter: &Filter, indexes: &[IndexSpec]) -> Access {
 }
 
 /// Whether the keys `access` reads are exactly the matches of `filter`, so
-/// they can be counted without reading a document: the filter is one
-/// equality or `$in` of scalars on the very field read. (An index key of a
+/// they can be counted without reading a document: the filter is empty, or
+/// one equality or `$in` of scalars on the very field read. (An index key of a
 /// scalar equals exactly the values MongoDB calls equal to it, array
 /// elements included; a range's bounds are inclusive here, so it is not
 /// exact.)
 pub fn is_exact(filter: &Filter, access: &Access) -> bool {
+    if filter.matches_everything() {
+        return true;
+    }
     let Some((path, [op])) = filter.only_condition() else {
         return false;
     };
@@ -80,6 +83,12 @@ pub fn is_exact(filter: &Filter, access: &Access) -> bool {
         Access::Scan => return false,
     };
     path == read && points(std::slice::from_ref(op)).is_some()
+}
+
+/// What of `filter` is left to check on the documents `access` reads:
+/// nothing when they are exactly its matches.
+pub fn to_check<'f>(filter: &'f Filter, access: &Access) -> Option<&'f Filter> {
+    (!is_exact(filter, access)).then_some(filter)
 }
 
 fn keyable(value: &Value) -> bool {

@@ -24,8 +24,18 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> DocTable for T {}
 pub trait IndexTable: ReadableMultimapTable<&'static [u8], &'static [u8]> {}
 impl<T: ReadableMultimapTable<&'static [u8], &'static [u8]>> IndexTable for T {}
 
-/// A matching document as it is stored.
+/// A matching document as it is stored: its JSON text, and the document
+/// parsed if the filter needed it.
 pub struct Stored {
+    /// Its `_id` key.
+    pub key: Vec<u8>,
+    /// Its JSON text.
+    pub text: Vec<u8>,
+    parsed: Option<Value>,
+}
+
+/// A matching document, parsed.
+pub struct Parsed {
     /// Its `_id` key.
     pub key: Vec<u8>,
     /// The document.
@@ -34,15 +44,38 @@ pub struct Stored {
     pub bytes: usize,
 }
 
+impl Stored {
+    /// The length of its JSON text.
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The document, parsed now unless the filter parsed it already.
+    pub fn parsed(self) -> DbResult<Parsed> {
+        let bytes = self.text.len();
+        let doc = match self.parsed {
+            Some(doc) => doc,
+            None => serde_json::from_slice(&self.text).map_err(storage_error)?,
+        };
+        Ok(Parsed {
+            key: self.key,
+            doc,
+            bytes,
+        })
+    }
+}
+
 /// Calls `visit` with each matching document until it returns false,
 /// counting each document read in `work` (which may stop the scan). A scan
 /// and an `_id` plan read in `_id` order, `direction` first; an index plan
-/// reads in index order, ascending.
+/// reads in index order, ascending. `filter` is what remains to be
+/// checked: `None` when every document the plan reads matches (see
+/// [`super::plan::to_check`]), and then none is parsed.
 pub fn for_each_match(
     docs: &impl DocTable,
     index: Option<&impl IndexTable>,
     (access, direction): (&Access, Direction),
-    filter: &Filter,
+    filter: Option<&Filter>,
     work: &mut Work,
     mut visit: impl FnMut(Stored) -> DbResult<bool>,
 ) -> DbResult<()> {
@@ -105,37 +138,44 @@ pub fn for_each_match(
 }
 
 /// Reads one document: counts it in `work`, and calls `visit` with it when
-/// it matches `filter`. Returns whether to go on.
+/// it matches `filter` (parsing it only to check that). Returns whether to
+/// go on.
 fn check(
-    filter: &Filter,
+    filter: Option<&Filter>,
     work: &mut Work,
     visit: &mut impl FnMut(Stored) -> DbResult<bool>,
     key: &[u8],
     text: &[u8],
 ) -> DbResult<bool> {
     work.examine()?;
-    let doc: Value = serde_json::from_slice(text).map_err(storage_error)?;
-    if filter.matches(&doc) {
-        visit(Stored {
-            key: key.to_vec(),
-            doc,
-            bytes: text.len(),
-        })
-    } else {
-        Ok(true)
-    }
+    let parsed = match filter {
+        Some(filter) => {
+            let doc: Value = serde_json::from_slice(text).map_err(storage_error)?;
+            if !filter.matches(&doc) {
+                return Ok(true);
+            }
+            Some(doc)
+        }
+        None => None,
+    };
+    visit(Stored {
+        key: key.to_vec(),
+        text: text.to_vec(),
+        parsed,
+    })
 }
 
 /// Calls `visit` with each match in the order of a sortable `index` over
 /// `ranges` (`direction` first; the documents of one key in `ties` order of
 /// their `_id`) until it returns false. A sortable index is not multikey,
-/// so each document is under one key and is read once.
+/// so each document is under one key and is read once. `filter` is what
+/// remains to be checked, as for [`for_each_match`].
 pub fn for_each_in_index_order(
     docs: &impl DocTable,
     index: &impl IndexTable,
     ranges: &[KeyRange],
     (direction, ties): (Direction, Direction),
-    filter: &Filter,
+    filter: Option<&Filter>,
     work: &mut Work,
     mut visit: impl FnMut(Stored) -> DbResult<bool>,
 ) -> DbResult<()> {
@@ -164,7 +204,8 @@ pub fn for_each_in_index_order(
 }
 
 /// How many documents the keys of `access` lead to, without reading one:
-/// for a plan [`super::plan::is_exact`] says is exact. Each key counts as a
+/// for a plan [`super::plan::is_exact`] says is exact (a scan only for
+/// an empty filter). Each key counts as a
 /// unit of `work`, so the deadline still stops a long count.
 pub fn count_keys(
     docs: &impl DocTable,
@@ -209,8 +250,11 @@ pub fn count_keys(
         (Access::Index { field, .. }, None) => {
             return Err(storage_error(format!("the index on {field} has no table")));
         }
+        // Only an empty filter is exact on a scan: every document counts,
+        // and the table knows how many it holds.
         (Access::Scan, _) => {
-            return Err(storage_error("a scan cannot be counted by its keys"));
+            work.step()?;
+            count = docs.len().map_err(storage_error)?;
         }
     }
     Ok(count)

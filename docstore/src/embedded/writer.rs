@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::catalog::{self, CATALOG, IndexSpec};
 use super::indexing::{self, index_table, index_table_name};
 use super::keys;
-use super::query::Stored;
+use super::query::Parsed;
 use super::usage::{Usage, document_bytes, index_bytes};
 use super::{MAX_INDEXES, docs_table, docs_table_name, storage_error, write_matches};
 use crate::budget::{Held, Work};
@@ -122,7 +122,7 @@ impl Collection<'_, '_> {
         which: Matches,
         work: &mut Work,
         limits: &Limits,
-    ) -> DbResult<Vec<Stored>> {
+    ) -> DbResult<Vec<Parsed>> {
         let mut held = Held::new(limits);
         let mut found = Vec::new();
         write_matches(
@@ -222,7 +222,7 @@ impl Collection<'_, '_> {
         Ok(matches.len() as u64)
     }
 
-    fn replace(&mut self, old: &Stored, new: &Value, limits: &Limits) -> DbResult<()> {
+    fn replace(&mut self, old: &Parsed, new: &Value, limits: &Limits) -> DbResult<()> {
         let text = encode(new, limits.max_document_bytes)?;
         let key = old.key.as_slice();
         let indexes = &mut self.state.indexes;
@@ -240,7 +240,7 @@ impl Collection<'_, '_> {
         Ok(())
     }
 
-    fn remove(&mut self, found: &Stored) -> DbResult<()> {
+    fn remove(&mut self, found: &Parsed) -> DbResult<()> {
         let key = found.key.as_slice();
         let indexes = &self.state.indexes;
         indexing::remove(self.txn, &self.state.key, indexes, &found.doc, key)?;

@@ -25,8 +25,11 @@ impl wit::Host for DbView<'_> {
     ) -> DbResult<Vec<String>> {
         let budget = self.admit(&find_texts(&filter, &options))?;
         let (namespace, filter, options) = self.query(&collection, &filter, options)?;
-        let docs = self.db.store.find(&namespace, &filter, &options, budget);
-        Ok(docs.await?.iter().map(Value::to_string).collect())
+        let docs = self
+            .db
+            .store
+            .find_json(&namespace, &filter, &options, budget);
+        Ok(docs.await?)
     }
 
     async fn find_one(
@@ -40,8 +43,8 @@ impl wit::Host for DbView<'_> {
         let doc = self
             .db
             .store
-            .find_one(&namespace, &filter, &options, budget);
-        Ok(doc.await?.map(|doc| doc.to_string()))
+            .find_one_json(&namespace, &filter, &options, budget);
+        Ok(doc.await?)
     }
 
     async fn insert_one(&mut self, collection: String, document: String) -> DbResult<String> {
