@@ -38,6 +38,21 @@ pub struct Collection {
     name: &'static str,
 }
 
+/// A document exactly as the database sent it, its fields not parsed: find
+/// `RawDocument`s to pass documents on (into a response, say) without
+/// parsing and encoding each again. Serializing one writes its JSON text
+/// as it is; `serde_json::from_str(raw.get())` reads it when needed.
+///
+/// ```no_run
+/// use modhost_sdk::db::{Collection, FindOptions, RawDocument};
+/// use serde_json::json;
+///
+/// const ITEMS: Collection = Collection::new("items");
+/// let page: Vec<RawDocument> = ITEMS.find(json!({}), &FindOptions::new().limit(100))?;
+/// # Ok::<(), modhost_sdk::db::DbError>(())
+/// ```
+pub type RawDocument = Box<serde_json::value::RawValue>;
+
 /// How `find` orders, pages and trims its results.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FindOptions {

@@ -3,10 +3,11 @@
 //! initialised, `GET` and `POST /my-module/data` list and store records in
 //! its own collection, and its health says how long it has been up.
 
-use modhost_sdk::db::{Collection, FindOptions};
+use modhost_sdk::db::{Collection, FindOptions, RawDocument};
 use modhost_sdk::{
     Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module, info,
 };
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// The guide's collection.
@@ -76,9 +77,25 @@ fn failure(err: Error) -> Result<Response> {
     )
 }
 
+/// A page of records, as `GET /my-module/data` answers it. The records are
+/// passed on as the database sent them, never parsed.
+#[derive(Serialize)]
+struct Listing {
+    success: bool,
+    count: usize,
+    data: Vec<RawDocument>,
+}
+
+/// One record, as `GET /my-module/data/:id` answers it.
+#[derive(Serialize)]
+struct Record {
+    success: bool,
+    data: RawDocument,
+}
+
 /// `GET /my-module/data[?skip=N&limit=N]`: stored records, oldest first.
 fn list_data(req: Request) -> Result<Response> {
-    let page = || -> Result<Vec<Value>> {
+    let page = || -> Result<Vec<RawDocument>> {
         let options = FindOptions::new()
             .sort_asc("_id")
             .skip(req.query_number("skip", 0)?)
@@ -86,7 +103,11 @@ fn list_data(req: Request) -> Result<Response> {
         Ok(DATA.find(json!({}), &options)?)
     };
     match page() {
-        Ok(data) => Response::json(&json!({"success": true, "count": data.len(), "data": data})),
+        Ok(data) => Response::json(&Listing {
+            success: true,
+            count: data.len(),
+            data,
+        }),
         Err(err) => failure(err),
     }
 }
@@ -94,8 +115,11 @@ fn list_data(req: Request) -> Result<Response> {
 /// `GET /my-module/data/:id`: one record.
 fn get_data(req: Request) -> Result<Response> {
     let id = req.param("id")?;
-    match DATA.find_one::<Value>(json!({"_id": id})) {
-        Ok(Some(record)) => Response::json(&json!({"success": true, "data": record})),
+    match DATA.find_one::<RawDocument>(json!({"_id": id})) {
+        Ok(Some(data)) => Response::json(&Record {
+            success: true,
+            data,
+        }),
         Ok(None) => failure(Error::not_found(format!("no record with id {id}"))),
         Err(err) => failure(err.into()),
     }
