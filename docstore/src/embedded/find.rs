@@ -192,7 +192,7 @@ pub fn count(
     let Some(reader) = Reader::open(txn, namespace, filter)? else {
         return Ok(0);
     };
-    if reader.to_check().is_none() {
+    if reader.to_check.is_none() {
         return count_keys(&reader.docs, reader.index.as_ref(), &reader.access, work);
     }
     let mut count = 0;
@@ -208,7 +208,8 @@ struct Reader<'f> {
     docs: ReadOnlyTable<&'static [u8], &'static [u8]>,
     index: Option<ReadOnlyMultimapTable<&'static [u8], &'static [u8]>>,
     access: Access,
-    filter: &'f Filter,
+    /// What of the filter is left to check on each document read.
+    to_check: Option<&'f Filter>,
     /// The collection's key and indexes, for a sort an index may serve.
     key: String,
     indexes: Vec<IndexSpec>,
@@ -261,7 +262,7 @@ impl IndexOrder {
         work: &mut Work,
         visit: impl FnMut(Stored) -> DbResult<bool>,
     ) -> DbResult<()> {
-        let (table, ranges, filter) = (&self.table, &self.ranges, reader.to_check());
+        let (table, ranges, filter) = (&self.table, &self.ranges, reader.to_check);
         for_each_in_index_order(
             &reader.docs,
             table,
@@ -307,23 +308,18 @@ impl<'f> Reader<'f> {
         Ok(Some(Reader {
             docs,
             index,
+            to_check: to_check(filter, &access),
             access,
-            filter,
             key,
             indexes,
         }))
-    }
-
-    /// What of the filter is left to check on each document read.
-    fn to_check(&self) -> Option<&'f Filter> {
-        to_check(self.filter, &self.access)
     }
 
     /// The most documents the read can examine, whatever is stored: an
     /// ordered read that checks nothing stops at `page_end`; a read of
     /// points by `_id` examines one document a point. Otherwise no bound.
     fn most_read(&self, ordered: bool, page_end: u64) -> u64 {
-        if ordered && self.to_check().is_none() {
+        if ordered && self.to_check.is_none() {
             return page_end;
         }
         match &self.access {
@@ -379,7 +375,7 @@ impl<'f> Reader<'f> {
     ) -> DbResult<()> {
         let plan = (&self.access, direction);
         let index = self.index.as_ref();
-        for_each_match(&self.docs, index, plan, self.to_check(), work, visit)
+        for_each_match(&self.docs, index, plan, self.to_check, work, visit)
     }
 
     /// The index used (`_id` for the primary key), or none for a scan.

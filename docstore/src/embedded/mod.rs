@@ -199,7 +199,6 @@ impl EmbeddedStore {
         &self,
         query: FindQuery,
     ) -> DbResult<Found<T>> {
-        let key = query.namespace.key();
         let txn = self.db.begin_read().map_err(storage_error)?;
         let inline = query.run(&txn, &self.limits, Some(INLINE_READS));
         drop(txn);
@@ -207,11 +206,11 @@ impl EmbeddedStore {
             Ok(Some(found)) => return Ok(found),
             Ok(None) => {}
             Err(err) => {
-                log_stopped(&key, &err);
+                log_stopped(&query.namespace.key(), &err);
                 return Err(err);
             }
         }
-        self.blocking(key, move |db, limits| {
+        self.blocking(query.namespace.key(), move |db, limits| {
             let txn = db.begin_read().map_err(storage_error)?;
             let found = query.run(&txn, limits, None)?;
             found.ok_or_else(|| storage_error("an unbounded find declined to run"))
