@@ -43,9 +43,24 @@ struct SyncState {
     held: bool,
     waiting: bool,
     syncs: u64,
+    /// The disk as the last sync left it: what a power cut would keep.
+    durable: Vec<u8>,
 }
 
 impl HeldDisk {
+    /// A disk holding `image`.
+    fn holding(image: &[u8]) -> HeldDisk {
+        let disk = HeldDisk::default();
+        disk.0.memory.set_len(image.len() as u64).unwrap();
+        disk.0.memory.write(0, image).unwrap();
+        disk
+    }
+
+    /// What a power cut now would leave on the disk.
+    fn after_a_power_cut(&self) -> HeldDisk {
+        HeldDisk::holding(&self.state().durable)
+    }
+
     fn state(&self) -> MutexGuard<'_, SyncState> {
         self.0.state.lock().unwrap()
     }
@@ -94,6 +109,9 @@ impl StorageBackend for HeldDisk {
         }
         state.waiting = false;
         state.syncs += 1;
+        let mut image = vec![0; self.0.memory.len()? as usize];
+        self.0.memory.read(0, &mut image)?;
+        state.durable = image;
         Ok(())
     }
 
@@ -121,6 +139,11 @@ fn insert(store: &DocumentStore, id: &str) -> JoinHandle<Result<(), DbError>> {
         store.insert(&items(), vec![doc], NO_DEADLINE).await?;
         Ok(())
     })
+}
+
+/// Waits until the writes started so far are queued.
+async fn queued() {
+    tokio::time::sleep(QUEUEING).await;
 }
 
 /// The `_id`s stored, in order.
@@ -187,7 +210,7 @@ async fn writes_that_wait_together_share_one_sync_and_keep_their_own_failures() 
             store.transact(writes, NO_DEADLINE).await
         })
     };
-    tokio::time::sleep(QUEUEING).await;
+    queued().await;
     let before = disk.syncs();
     disk.release();
     holder.await.unwrap().unwrap();
@@ -238,7 +261,7 @@ async fn a_batch_holds_at_most_its_bound_of_writes() {
     let writes: Vec<_> = (0..waiting)
         .map(|n| insert(&store, &format!("w{n:03}")))
         .collect();
-    tokio::time::sleep(QUEUEING).await;
+    queued().await;
     let before = disk.syncs();
     disk.release();
     holder.await.unwrap().unwrap();
@@ -260,7 +283,7 @@ async fn a_write_whose_caller_left_while_it_waited_is_not_applied() {
     let holder = hold_the_writer(&disk, &store).await;
     let left = insert(&store, "left");
     let stayed = insert(&store, "stayed");
-    tokio::time::sleep(QUEUEING).await;
+    queued().await;
     left.abort();
     assert!(left.await.unwrap_err().is_cancelled());
     disk.release();
@@ -270,4 +293,27 @@ async fn a_write_whose_caller_left_while_it_waited_is_not_applied() {
     let ids: Vec<Value> = vec![json!({"_id": "after"})];
     store.insert(&items(), ids, NO_DEADLINE).await.unwrap();
     assert_eq!(stored(&store).await, ["after", "holder", "stayed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_last_write_fails_is_made_durable_all_the_same() {
+    let (disk, store) = open();
+    insert(&store, "taken").await.unwrap().unwrap();
+    let holder = hold_the_writer(&disk, &store).await;
+    // In this order: the batch's last write is the one that fails.
+    let kept = insert(&store, "kept");
+    queued().await;
+    let refused = insert(&store, "taken");
+    queued().await;
+    disk.release();
+    holder.await.unwrap().unwrap();
+    kept.await.unwrap().unwrap();
+    assert!(matches!(
+        refused.await.unwrap(),
+        Err(DbError::DuplicateKey(_))
+    ));
+    // What the disk kept is what was acknowledged.
+    let survivor = EmbeddedStore::with_backend(disk.after_a_power_cut(), LIMITS).unwrap();
+    let survivor = DocumentStore::Embedded(survivor);
+    assert_eq!(stored(&survivor).await, ["holder", "kept", "taken"]);
 }

@@ -12,10 +12,12 @@
 //! duplicate key or failed expectation never undoes another's write; a
 //! multi-write transaction is one write here. A write whose caller has gone
 //! (its request timed out) while it waited is dropped unapplied. A batch
-//! holds at most [`MAX_BATCH_WRITES`] writes and takes new ones for at most
-//! [`MAX_BATCH_TIME`], so a caller waits for a bounded amount of other
-//! work.
+//! holds at most [`MAX_BATCH_WRITES`] writes and starts applying them for at
+//! most [`MAX_BATCH_TIME`]; those it has no time left for go first into the
+//! next batch. So an applied write waits for its sync behind at most that
+//! time plus one write (itself bounded by the writer's hold limit).
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -32,7 +34,7 @@ use crate::scope::Namespace;
 /// The most writes one batch applies before its sync.
 pub const MAX_BATCH_WRITES: usize = 64;
 
-/// How long a batch takes in more writes before it syncs.
+/// How long a batch starts applying writes before it syncs.
 pub const MAX_BATCH_TIME: Duration = Duration::from_millis(20);
 
 /// How many writes may wait for the writer; more wait to be queued.
@@ -153,18 +155,33 @@ where
 
 /// The writer thread: batch after batch until every handle is dropped.
 fn run_batches(db: &Database, mut waiting: mpsc::Receiver<Box<dyn Queued>>) {
-    while let Some(first) = waiting.blocking_recv() {
+    // Writes a batch took in but left for the next, when its time ran out.
+    let mut carried: VecDeque<Box<dyn Queued>> = VecDeque::new();
+    loop {
+        let first = match carried.pop_front() {
+            Some(write) => write,
+            None => match waiting.blocking_recv() {
+                Some(write) => write,
+                None => return,
+            },
+        };
         let started = Instant::now();
         let mut batch = vec![first];
         let mut unsynced = false;
         let mut index = 0;
         while index < batch.len() {
-            if batch.len() < MAX_BATCH_WRITES && started.elapsed() < MAX_BATCH_TIME {
-                while let Ok(next) = waiting.try_recv() {
-                    batch.push(next);
-                    if batch.len() == MAX_BATCH_WRITES {
-                        break;
-                    }
+            if started.elapsed() >= MAX_BATCH_TIME && index > 0 {
+                // Those not applied yet go first into the next batch.
+                let rest: Vec<_> = batch.drain(index..).collect();
+                for write in rest.into_iter().rev() {
+                    carried.push_front(write);
+                }
+                break;
+            }
+            while batch.len() < MAX_BATCH_WRITES {
+                match carried.pop_front().or_else(|| waiting.try_recv().ok()) {
+                    Some(next) => batch.push(next),
+                    None => break,
                 }
             }
             let last = index + 1 == batch.len();
@@ -189,6 +206,9 @@ fn run_batches(db: &Database, mut waiting: mpsc::Receiver<Box<dyn Queued>>) {
 
 /// An empty durable commit: the batch's writes so far reach the disk.
 fn sync(db: &Database) -> Result<(), DbError> {
-    let txn = db.begin_write().map_err(storage_error)?;
-    txn.commit().map_err(storage_error)
+    catch_unwind(AssertUnwindSafe(|| {
+        let txn = db.begin_write().map_err(storage_error)?;
+        txn.commit().map_err(storage_error)
+    }))
+    .unwrap_or_else(|_| Err(storage_error("the sync to disk panicked")))
 }

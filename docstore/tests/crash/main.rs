@@ -167,7 +167,8 @@ async fn run(callers: Callers, cut: PowerCut, n: u64) -> bool {
         .unwrap_or_else(|err| panic!("{what}, a new transfer fails: {err:?}"));
     let mut now = there;
     now.push(TRANSFERS);
-    check(&store, &now, &what).await;
+    let after = check(&store, &now, &what).await;
+    assert_eq!(after, now, "{what}: the ledger after one more transfer");
     true
 }
 
