@@ -912,11 +912,24 @@ async fn sorted_pages_equal_a_stable_full_sort(store: DocumentStore, scope: Scop
             if let Some(b) = b {
                 doc["b"] = b;
             }
+            // Scalars of every type, null and missing, never an array: its
+            // index stays sortable and is read in key order.
+            let d = match i % 6 {
+                0 => None,
+                1 => Some(Value::Null),
+                2 => Some(json!(i % 4)),
+                3 => Some(json!(format!("t{}", i % 3))),
+                4 => Some(json!(i % 4 == 0)),
+                _ => Some(json!((i % 4) as f64 + 0.5)),
+            };
+            if let Some(d) = d {
+                doc["d"] = d;
+            }
             doc
         })
         .collect();
     let (plain, indexed) = (ns(&scope, "mixed"), ns(&scope, "mixed_indexed"));
-    for field in ["a", "b", "c"] {
+    for field in ["a", "b", "c", "d"] {
         store
             .create_index(&indexed, field, false, NO_DEADLINE)
             .await
@@ -941,6 +954,10 @@ async fn sorted_pages_equal_a_stable_full_sort(store: DocumentStore, scope: Scop
         (json!({"b": 1}), false),
         (json!({"b": -1}), false),
         (json!({"c": -1}), false),
+        (json!({"d": 1}), false),
+        (json!({"d": -1}), false),
+        (json!({"d": 1, "_id": -1}), true),
+        (json!({"d": -1, "_id": 1}), true),
         (json!({"a": 1, "c": -1}), false),
         (json!({"c": 1, "b": -1}), false),
         (json!({"a": 1, "_id": -1}), true),
@@ -962,12 +979,15 @@ async fn sorted_pages_equal_a_stable_full_sort(store: DocumentStore, scope: Scop
         (0, Some(40)),
         (38, None),
     ];
-    let filters: [(Value, Keeps); 3] = [
+    let filters: [(Value, Keeps); 4] = [
         (json!({}), |_| true),
         (json!({"a": {"$gte": 1}}), |doc| {
             doc["a"].as_i64() >= Some(1)
         }),
         (json!({"c": "c1"}), |doc| doc["c"] == "c1"),
+        (json!({"d": {"$gte": 1}}), |doc| {
+            doc["d"].as_f64() >= Some(1.0)
+        }),
     ];
     for ns in [&plain, &indexed] {
         for (filter, keeps) in &filters {

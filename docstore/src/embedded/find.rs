@@ -86,14 +86,15 @@ pub struct FindQuery {
 }
 
 impl FindQuery {
-    /// Runs the query in `txn`. With `at_most`, only when the plan reads at
-    /// most that many documents whatever is stored: `None` otherwise, and
-    /// nothing read.
+    /// Runs the query in `txn`. Within `small`, only a read that stays
+    /// small: `None` when the plan could read more documents than it
+    /// allows whatever is stored, or when the documents read come to more
+    /// bytes (the read then stops).
     pub fn run<T: FromAnswer>(
         &self,
         txn: &ReadTransaction,
         limits: &Limits,
-        at_most: Option<u64>,
+        small: Option<Small>,
     ) -> DbResult<Option<Found<T>>> {
         let (mut work, mut held) = (Work::new(self.budget, limits), Held::new(limits));
         let (skip, limit) = self.page;
@@ -120,18 +121,21 @@ impl FindQuery {
             None => reader.index_order(txn, &self.sort)?,
         };
         let ordered = by_id.is_some() || in_index_order.is_some();
-        if let Some(at_most) = at_most
-            && reader.most_read(ordered, skip.saturating_add(cap)) > at_most
+        if let Some(small) = small
+            && (!ordered || reader.most_read(skip.saturating_add(cap)) > small.documents)
         {
             return Ok(None);
         }
         let answers: Vec<Answer> = if ordered {
-            let mut page = Page::new(skip, cap);
+            let mut page = Page::new(skip, cap, small.map(|small| small.bytes));
             let offer = |found: Stored| page.offer(found, &mut held);
             match (by_id, &in_index_order) {
                 (Some(direction), _) => reader.for_each(direction, &mut work, offer)?,
                 (None, Some(order)) => order.for_each(&reader, &mut work, offer)?,
                 (None, None) => {}
+            }
+            if page.too_big {
+                return Ok(None);
             }
             page.stored
                 .into_iter()
@@ -215,21 +219,38 @@ struct Reader<'f> {
     indexes: Vec<IndexSpec>,
 }
 
+/// What a read may come to to run on the caller's thread.
+#[derive(Debug, Clone, Copy)]
+pub struct Small {
+    /// The most documents its plan may read, whatever is stored.
+    pub documents: u64,
+    /// The most bytes of documents it may keep.
+    pub bytes: usize,
+}
+
 /// The first matches of an ordered read, past its skip, up to its cap.
 struct Page {
     skip: u64,
     cap: u64,
     skipped: u64,
     stored: Vec<Stored>,
+    bytes: usize,
+    /// The most bytes it may keep, for a read that must stay small.
+    max_bytes: Option<usize>,
+    /// Whether it stopped at `max_bytes`.
+    too_big: bool,
 }
 
 impl Page {
-    fn new(skip: u64, cap: u64) -> Page {
+    fn new(skip: u64, cap: u64, max_bytes: Option<usize>) -> Page {
         Page {
             skip,
             cap,
             skipped: 0,
             stored: Vec::new(),
+            bytes: 0,
+            max_bytes,
+            too_big: false,
         }
     }
 
@@ -240,6 +261,11 @@ impl Page {
             return Ok(true);
         }
         held.hold(found.bytes())?;
+        self.bytes += found.bytes();
+        if self.max_bytes.is_some_and(|max| self.bytes > max) {
+            self.too_big = true;
+            return Ok(false);
+        }
         self.stored.push(found);
         Ok((self.stored.len() as u64) < self.cap)
     }
@@ -315,11 +341,11 @@ impl<'f> Reader<'f> {
         }))
     }
 
-    /// The most documents the read can examine, whatever is stored: an
-    /// ordered read that checks nothing stops at `page_end`; a read of
-    /// points by `_id` examines one document a point. Otherwise no bound.
-    fn most_read(&self, ordered: bool, page_end: u64) -> u64 {
-        if ordered && self.to_check.is_none() {
+    /// The most documents an ordered read can examine, whatever is stored:
+    /// one that checks nothing stops at `page_end`; a read of points by
+    /// `_id` examines one document a point. Otherwise no bound.
+    fn most_read(&self, page_end: u64) -> u64 {
+        if self.to_check.is_none() {
             return page_end;
         }
         match &self.access {

@@ -46,15 +46,18 @@ pub use find::Found;
 use group_commit::GroupCommit;
 pub use group_commit::MAX_BATCH_WRITES;
 
-pub(crate) use find::{Answer, FindQuery, FromAnswer};
+pub(crate) use find::{Answer, FindQuery, FromAnswer, Small};
 use indexing::{index_table, index_table_name};
 use plan::{Access, plan, to_check};
 use query::{Parsed, for_each_match};
 use writer::Collection;
 
-/// The most documents a read may examine to run on the caller's thread
-/// rather than a blocking one: a page of the guide's size.
-const INLINE_READS: u64 = 128;
+/// What a read may come to to run on the caller's thread rather than a
+/// blocking one: a page of the guide's size, of small documents.
+const INLINE: Small = Small {
+    documents: 128,
+    bytes: 256 * 1024,
+};
 
 /// How many indexes one collection may have.
 const MAX_INDEXES: usize = 16;
@@ -191,16 +194,18 @@ impl EmbeddedStore {
     }
 
     /// Runs `query`, answering its documents as `T` (values, or JSON text
-    /// as stored where nothing changed them). A read whose plan examines at
-    /// most [`INLINE_READS`] documents whatever is stored (by `_id`, or a
-    /// short page in key order) runs here, on the caller's thread, as
-    /// a handful of cached page reads; any other goes to a blocking thread.
+    /// as stored where nothing changed them). A read in key order whose
+    /// plan examines at most [`INLINE`]'s documents whatever is stored (by
+    /// `_id`, or a short page that checks nothing), and whose documents come
+    /// to at most its bytes, runs here, on the caller's thread, as a
+    /// handful of cached page reads; any other goes to a blocking thread
+    /// (one that outgrows the bytes starts again there).
     pub(crate) async fn run_find<T: FromAnswer + Send + 'static>(
         &self,
         query: FindQuery,
     ) -> DbResult<Found<T>> {
         let txn = self.db.begin_read().map_err(storage_error)?;
-        let inline = query.run(&txn, &self.limits, Some(INLINE_READS));
+        let inline = query.run(&txn, &self.limits, Some(INLINE));
         drop(txn);
         match inline {
             Ok(Some(found)) => return Ok(found),
