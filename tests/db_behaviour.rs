@@ -2250,3 +2250,29 @@ async fn embedded_a_count_the_index_answers_reads_no_document() {
         .unwrap_err();
     assert!(matches!(err, DbError::QueryTooLarge(_)), "{err:?}");
 }
+
+/// A page in `_id` order starts on the caller's thread; one whose
+/// documents outgrow what that thread may read (256 KiB) is read again,
+/// whole, on a blocking thread: the answer is the full page either way.
+#[tokio::test]
+async fn embedded_a_page_too_big_for_the_callers_thread_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_document_bytes: 16 * 1024,
+        max_find_documents: 1000,
+        max_query_bytes: 4 << 20,
+        max_examined_documents: 10_000,
+    };
+    let store = embedded(&dir, limits);
+    let ns = ns(&Scope::new("t", "m").unwrap(), "big_pages");
+    let docs: Vec<Value> = (0..60)
+        .map(|i| json!({"_id": i, "pad": "x".repeat(10_000)}))
+        .collect();
+    store.insert(&ns, docs, NO_DEADLINE).await.unwrap();
+    for limit in [Some(20), Some(60), None] {
+        let found = ids(&store, &ns, json!({}), page(None, 5, limit)).await;
+        let end = limit.map_or(60, |limit| (5 + limit).min(60));
+        let expected: Vec<Value> = (5..end).map(|i| json!(i)).collect();
+        assert_eq!(found, expected, "limit {limit:?}");
+    }
+}
