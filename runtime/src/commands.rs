@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::auth::Gate;
 use crate::capabilities::HostCapabilities;
 use crate::capacity::HostCapacity;
 use crate::check_report::{CheckFormat, CheckReport};
@@ -17,22 +18,26 @@ use crate::registry::{ModuleRegistry, ModuleState};
 use crate::server::HttpService;
 use crate::{engine, listener, loader};
 
-/// Reads the config, builds the engine for the capacity it asks for, starts
-/// every capability and loads the modules: what `serve` and `check` share.
-async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, ModuleRegistry)> {
+/// Reads the config and its auth keys, builds the engine for the capacity
+/// it asks for, starts every capability and loads the modules: what `serve`
+/// and `check` share.
+async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, ModuleRegistry, Gate)> {
     let config = RuntimeConfig::load(config_path)?;
+    // Keys first: a key that cannot be read stops the start before any
+    // module is compiled.
+    let gate = Gate::from_config(&config)?;
     let capacity = HostCapacity::of(&config, component_bytes(&config));
     let engine =
         engine::build_engine(&capacity).with_context(|| format!("{}", config.source.display()))?;
     let capabilities = HostCapabilities::start(&config).await?;
     let registry = loader::load_deployment(&config, &engine, capabilities).await?;
-    Ok((config, capacity, registry))
+    Ok((config, capacity, registry, gate))
 }
 
 /// Loads the modules of the config at `config_path` and serves them over
 /// HTTP on `listen` (or `server.listen`) until interrupted.
 pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
-    let (config, _, registry) = load(config_path).await?;
+    let (config, _, registry, gate) = load(config_path).await?;
     let addr = listen.unwrap_or(config.server.listen);
     let limits = ConnectionLimits::of(&config.server);
     let listener = listener::bind(addr, limits.max_connections)
@@ -41,6 +46,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<Exi
     let body_timeout = Duration::from_millis(config.server.body_timeout_ms);
     let service = Arc::new(HttpService::new(
         registry,
+        gate,
         config.server.max_body_bytes,
         body_timeout,
     ));
@@ -67,7 +73,7 @@ fn component_bytes(config: &RuntimeConfig) -> u64 {
 /// Loads and checks every module of the config at `config_path` without
 /// serving, prints the report in `format`, and fails when any module does.
 pub async fn check(config_path: &Path, format: CheckFormat) -> Result<ExitCode> {
-    let (config, capacity, registry) = load(config_path).await?;
+    let (config, capacity, registry, _) = load(config_path).await?;
     let report = CheckReport::new(&registry, &config, &capacity);
     match format {
         CheckFormat::Text => report.print_text(),

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use modhost_docstore::Limits;
 use serde::Deserialize;
 
+use crate::auth::{AuthConfig, ModuleAuth};
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
 
 /// The whole deployment, as read from one `runtime.toml`.
@@ -28,6 +29,8 @@ pub struct RuntimeConfig {
     /// The cache the `cache` capability serves.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// How bearer tokens are checked, for modules that require them.
+    pub auth: Option<AuthConfig>,
     /// The modules to load, by name: `[modules.<name>]`.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,
@@ -184,6 +187,8 @@ pub struct ModuleConfig {
     /// Limits of this module that differ from `[sandbox]`.
     #[serde(default)]
     pub limits: LimitsTable,
+    /// What this module's routes require of a request (`[auth]` checks it).
+    pub auth: Option<ModuleAuth>,
 }
 
 impl RuntimeConfig {
@@ -210,7 +215,7 @@ impl RuntimeConfig {
     }
 
     /// The folder the config file is in: relative paths are relative to it.
-    fn folder(&self) -> &Path {
+    pub fn folder(&self) -> &Path {
         self.source.parent().unwrap_or(Path::new("."))
     }
 

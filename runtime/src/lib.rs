@@ -5,6 +5,7 @@
 //! reference.
 
 mod admission;
+mod auth;
 mod bindings;
 mod call_budget;
 mod callable_modules;

@@ -9,6 +9,7 @@ use hyper::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 
 use crate::admission::Refused;
+use crate::auth::Gate;
 use crate::bindings;
 use crate::guest_request::{RequestParts, guest_request};
 use crate::http_response::{Body, error_response, method_not_allowed};
@@ -24,19 +25,27 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 /// How long a client should wait before retrying a refused request.
 const RETRY_AFTER_SECONDS: &str = "1";
 
-/// What every connection shares: the modules and the server's limits.
+/// What every connection shares: the modules, the token check and the
+/// server's limits.
 pub struct HttpService {
     registry: ModuleRegistry,
+    gate: Gate,
     max_body_bytes: usize,
     body_timeout: Duration,
 }
 
 impl HttpService {
-    /// A service answering for `registry`, refusing bodies over `max_body_bytes`
-    /// or slower than `body_timeout`.
-    pub fn new(registry: ModuleRegistry, max_body_bytes: usize, body_timeout: Duration) -> Self {
+    /// A service answering for `registry` behind `gate`, refusing bodies
+    /// over `max_body_bytes` or slower than `body_timeout`.
+    pub fn new(
+        registry: ModuleRegistry,
+        gate: Gate,
+        max_body_bytes: usize,
+        body_timeout: Duration,
+    ) -> Self {
         Self {
             registry,
+            gate,
             max_body_bytes,
             body_timeout,
         }
@@ -95,6 +104,18 @@ impl HttpService {
         request_id: &str,
     ) -> Response<Body> {
         let module = route.module;
+        // First, before the module's state is told or the body read or a
+        // slot taken: a refused request learns nothing and costs nothing.
+        match self.gate.check(module, request.headers()) {
+            Ok(Some(principal)) => {
+                tracing::debug!(%module, %request_id, subject = %principal.subject, "authenticated");
+            }
+            Ok(None) => {}
+            Err(rejection) => {
+                tracing::debug!(%module, %request_id, "refused: {}", rejection.reason());
+                return rejection.response(request_id);
+            }
+        }
         let entry = self
             .registry
             .get(module)

@@ -1,0 +1,59 @@
+//! `[auth]` in `runtime.toml`: the keys that sign the tokens the host
+//! accepts, and the issuer and audience they must carry; and
+//! `[modules.<name>.auth]`: what a module's routes require.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// `[auth]`: how bearer tokens are checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry (one of its values, when a list).
+    pub audience: String,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// The keys tokens may be signed with: `[[auth.keys]]`.
+    pub keys: Vec<KeyConfig>,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+/// `[[auth.keys]]`: one key. An HS256 secret comes from an environment
+/// variable or a file, never from the config itself; a public key from a
+/// PEM file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// The key id a token names in its `kid` header; needed when there are
+    /// several keys of one algorithm (rotation).
+    pub kid: Option<String>,
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
+    pub algorithm: String,
+    /// HS256: the environment variable holding the secret.
+    pub secret_env: Option<String>,
+    /// HS256: a file holding the secret (relative to the config file).
+    pub secret_file: Option<PathBuf>,
+    /// RS256, ES256, EdDSA: the public key, PEM (relative to the config
+    /// file).
+    pub public_key_file: Option<PathBuf>,
+}
+
+/// `[modules.<name>.auth]`: what every route of the module requires,
+/// whatever the module declares.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleAuth {
+    /// Whether a valid token is required.
+    #[serde(default)]
+    pub required: bool,
+    /// Roles the token must carry (every one), in its `roles` claim.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}

@@ -1,0 +1,137 @@
+//! Auth at the door: bearer tokens (JWT, checked with `jsonwebtoken`)
+//! required by the operator for a module's routes, checked before the
+//! request reaches the module, so a refused request never runs guest code.
+//!
+//! `[auth]` says which keys sign the tokens and which issuer and audience
+//! they carry; `[modules.<name>.auth]` says whether the module's routes
+//! need a token, and which roles (the token's `roles` claim).
+
+mod config;
+mod keys;
+mod rejection;
+mod verifier;
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use hyper::HeaderMap;
+use hyper::header::AUTHORIZATION;
+
+use crate::config::RuntimeConfig;
+pub use config::{AuthConfig, ModuleAuth};
+pub use rejection::Rejection;
+pub use verifier::{Principal, TokenVerifier};
+
+/// The host's token check and what each module requires.
+pub struct Gate {
+    verifier: Option<TokenVerifier>,
+    required: BTreeMap<String, ModuleAuth>,
+}
+
+impl Gate {
+    /// The gate `config` describes: its keys read, every module's
+    /// requirement checked against them. Errors name the file, the key and
+    /// the fix.
+    pub fn from_config(config: &RuntimeConfig) -> Result<Gate> {
+        let file = config.source.display();
+        let verifier = match &config.auth {
+            Some(auth) => {
+                let keys = keys::load(&auth.keys, config.folder(), &config.source)?;
+                Some(TokenVerifier::new(auth, keys))
+            }
+            None => None,
+        };
+        let mut required = BTreeMap::new();
+        for (name, module) in &config.modules {
+            let Some(auth) = &module.auth else { continue };
+            if !auth.required && !auth.roles.is_empty() {
+                bail!(
+                    "{file}: modules.{name}.auth: roles are given but required = false; set required = true"
+                );
+            }
+            if auth.required && verifier.is_none() {
+                bail!(
+                    "{file}: modules.{name}.auth.required: no [auth] section says how to check tokens; add [auth] with issuer, audience and [[auth.keys]]"
+                );
+            }
+            if auth.required {
+                required.insert(name.clone(), auth.clone());
+            }
+        }
+        Ok(Gate { verifier, required })
+    }
+
+    /// Whether a request to `module` with `headers` may go in: `Ok(None)`
+    /// when the module requires nothing, the principal when its token
+    /// holds, or why not.
+    pub fn check(&self, module: &str, headers: &HeaderMap) -> Result<Option<Principal>, Rejection> {
+        let (Some(needs), Some(verifier)) = (self.required.get(module), &self.verifier) else {
+            return Ok(None);
+        };
+        let token = bearer(headers)?;
+        let principal = verifier.verify(token)?;
+        if let Some(role) = needs
+            .roles
+            .iter()
+            .find(|role| !principal.roles.contains(role))
+        {
+            return Err(Rejection::MissingRole(role.clone()));
+        }
+        Ok(Some(principal))
+    }
+}
+
+/// The token of the `Authorization: Bearer` header (the scheme in any
+/// case, as RFC 6750 allows).
+fn bearer(headers: &HeaderMap) -> Result<&str, Rejection> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(Rejection::Missing),
+        (Some(value), None) => value,
+        (Some(_), Some(_)) => {
+            return Err(Rejection::Malformed(
+                "more than one Authorization header".into(),
+            ));
+        }
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Rejection::Malformed("the Authorization header is not text".into()))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(Rejection::Missing),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::header::HeaderValue;
+
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case_and_only_once() {
+        assert_eq!(bearer(&headers(&["Bearer abc"])), Ok("abc"));
+        assert_eq!(bearer(&headers(&["bearer  abc "])), Ok("abc"));
+        assert_eq!(bearer(&headers(&["BEARER abc"])), Ok("abc"));
+        assert_eq!(bearer(&headers(&[])), Err(Rejection::Missing));
+        assert_eq!(bearer(&headers(&["Basic abc"])), Err(Rejection::Missing));
+        assert_eq!(bearer(&headers(&["Bearer "])), Err(Rejection::Missing));
+        assert!(matches!(
+            bearer(&headers(&["Bearer a", "Bearer b"])),
+            Err(Rejection::Malformed(_))
+        ));
+    }
+}

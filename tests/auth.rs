@@ -1,0 +1,364 @@
+//! Bearer tokens at the door, against the real binary with keys made in
+//! the test: the operator requires a token for `my_new_module` and the
+//! `admin` role for `user_management`; `wallet` stays open. Every way a
+//! token can be wrong is a 401 with `WWW-Authenticate: Bearer` and a JSON
+//! reason, a missing role a 403, and the module never runs for either.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+use support::{HttpResponse, Modhost, module_table, run_modhost, temp_dir, write_config};
+
+const ISSUER: &str = "https://id.example.test";
+const AUDIENCE: &str = "modhost-test";
+/// Two HS256 secrets in rotation, by `kid`.
+const OLD_SECRET: &str = "an-old-secret-of-at-least-thirty-two-bytes";
+const NEW_SECRET: &str = "a-new-secret-of-at-least-thirty-two-bytes!";
+
+/// The keys of one test: HS256 secrets in files, an Ed25519 pair.
+struct Keys {
+    dir: tempfile::TempDir,
+    ed_private_pem: String,
+    ed_public_pem: String,
+}
+
+impl Keys {
+    fn make() -> Keys {
+        let dir = temp_dir();
+        std::fs::write(dir.path().join("old.secret"), OLD_SECRET).unwrap();
+        std::fs::write(dir.path().join("new.secret"), format!("{NEW_SECRET}\n")).unwrap();
+        // Made here, fresh for each run (from the clock: a test key needs no
+        // secrecy, only to be this run's own).
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let mut bytes = [0u8; 32];
+        bytes[..16].copy_from_slice(&seed.to_le_bytes());
+        let signing = SigningKey::from_bytes(&bytes);
+        let ed_private_pem = signing.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
+        let ed_public_pem = signing
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        std::fs::write(dir.path().join("ed.pub.pem"), &ed_public_pem).unwrap();
+        Keys {
+            dir,
+            ed_private_pem,
+            ed_public_pem,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// `[auth]` with the test's keys.
+fn auth_section(keys: &Keys) -> String {
+    format!(
+        "[auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\nleeway_seconds = 5\n\
+         [[auth.keys]]\nkid = \"old\"\nalgorithm = \"HS256\"\nsecret_file = {:?}\n\
+         [[auth.keys]]\nkid = \"new\"\nalgorithm = \"HS256\"\nsecret_file = {:?}\n\
+         [[auth.keys]]\nkid = \"ed\"\nalgorithm = \"EdDSA\"\npublic_key_file = {:?}\n",
+        keys.path("old.secret"),
+        keys.path("new.secret"),
+        keys.path("ed.pub.pem"),
+    )
+}
+
+fn deployment(keys: &Keys) -> String {
+    format!(
+        "{}{}[modules.my_new_module.auth]\nrequired = true\n{}[modules.user_management.config]\nusers = [{{ id = \"u1\", name = \"Ada\", email = \"ada@example.com\" }}]\n[modules.user_management.auth]\nrequired = true\nroles = [\"admin\"]\n{}",
+        auth_section(keys),
+        module_table("my_new_module"),
+        module_table("user_management"),
+        module_table("wallet"),
+    )
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Valid claims for `sub`, changed by `edit`.
+fn claims(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut claims = json!({
+        "sub": "u1", "iss": ISSUER, "aud": AUDIENCE,
+        "iat": now(), "exp": now() + 600, "roles": ["user"],
+    });
+    edit(&mut claims);
+    claims
+}
+
+fn hs256(kid: &str, secret: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.into());
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn eddsa(keys: &Keys, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("ed".into());
+    let key = EncodingKey::from_ed_pem(keys.ed_private_pem.as_bytes()).unwrap();
+    encode(&header, claims, &key).unwrap()
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn get_as(modhost: &Modhost, path: &str, token: &str) -> HttpResponse {
+    let bearer = format!("Bearer {token}");
+    modhost.request("GET", path, &[("authorization", &bearer)], b"")
+}
+
+/// A 401 whose JSON error and challenge say `why`.
+fn refused(response: &HttpResponse, why: &str) {
+    response.expect_error(401, why);
+    let challenge = response.header("www-authenticate").unwrap_or_default();
+    assert!(challenge.starts_with("Bearer"), "challenge {challenge:?}");
+}
+
+#[test]
+fn every_wrong_token_is_a_401_naming_why_and_a_missing_role_a_403() {
+    let keys = Keys::make();
+    let modhost = Modhost::start(&deployment(&keys));
+    let info = "/my-module/info";
+    let good = hs256("new", NEW_SECRET, &claims(|_| {}));
+
+    get_as(&modhost, info, &good).expect_status(200);
+    let missing = modhost.get(info);
+    refused(&missing, "no bearer token");
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
+    refused(
+        &modhost.request("GET", info, &[("authorization", "Basic dTE6cHc=")], b""),
+        "no bearer token",
+    );
+    refused(&get_as(&modhost, info, "not.a.token"), "malformed");
+    refused(&get_as(&modhost, info, "garbage"), "malformed");
+
+    let expired = claims(|c| c["exp"] = json!(now() - 60));
+    refused(
+        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &expired)),
+        "expired",
+    );
+    let early = claims(|c| c["nbf"] = json!(now() + 600));
+    refused(
+        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &early)),
+        "not valid yet",
+    );
+    let forged = hs256(
+        "new",
+        "someone-elses-secret-of-thirty-two-bytes",
+        &claims(|_| {}),
+    );
+    refused(&get_as(&modhost, info, &forged), "signature");
+    let other_issuer = claims(|c| c["iss"] = json!("https://evil.example"));
+    refused(
+        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &other_issuer)),
+        "issuer",
+    );
+    let other_audience = claims(|c| c["aud"] = json!("another-host"));
+    refused(
+        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &other_audience)),
+        "audience",
+    );
+    let no_subject = claims(|c| {
+        c.as_object_mut().unwrap().remove("sub");
+    });
+    refused(
+        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &no_subject)),
+        "sub",
+    );
+    refused(
+        &get_as(
+            &modhost,
+            info,
+            &hs256("retired", NEW_SECRET, &claims(|_| {})),
+        ),
+        "key id",
+    );
+
+    // Valid, but user_management wants the admin role.
+    get_as(&modhost, "/users/u1", &good).expect_error(403, "admin");
+    let admin = hs256(
+        "new",
+        NEW_SECRET,
+        &claims(|c| c["roles"] = json!(["user", "admin"])),
+    );
+    get_as(&modhost, "/users/u1", &admin).expect_status(200);
+    // wallet requires nothing.
+    modhost.get("/wallet/u1").expect_status(200);
+
+    // A refused request never reaches the module: nothing was stored.
+    let record = json!({"name": "sneaked"});
+    let bad = format!("Bearer {forged}");
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", bad.as_str()),
+    ];
+    let post = modhost.request(
+        "POST",
+        "/my-module/data",
+        &headers,
+        record.to_string().as_bytes(),
+    );
+    refused(&post, "signature");
+    refused(
+        &modhost.post_json("/my-module/data", &record),
+        "no bearer token",
+    );
+    let stored = get_as(&modhost, "/my-module/data", &good);
+    assert_eq!(stored.expect_status(200).json()["count"], 0);
+}
+
+#[test]
+fn unsigned_tokens_and_algorithm_confusion_are_refused() {
+    let keys = Keys::make();
+    let modhost = Modhost::start(&deployment(&keys));
+    let info = "/my-module/info";
+    // alg "none", no signature.
+    let head = base64url(br#"{"alg":"none","typ":"JWT"}"#);
+    let body = base64url(claims(|_| {}).to_string().as_bytes());
+    refused(
+        &get_as(&modhost, info, &format!("{head}.{body}.")),
+        "malformed",
+    );
+    // An HS256 token whose secret is the Ed25519 public key (which anyone
+    // has), under the Ed25519 key's kid: the key checks EdDSA only.
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("ed".into());
+    let confused = encode(
+        &header,
+        &claims(|_| {}),
+        &EncodingKey::from_secret(keys.ed_public_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    refused(&get_as(&modhost, info, &confused), "algorithm");
+    // The same without a kid: no HS256 key has that secret.
+    let unnamed = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(|_| {}),
+        &EncodingKey::from_secret(keys.ed_public_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    refused(&get_as(&modhost, info, &unnamed), "signature");
+    // The real Ed25519 token passes.
+    get_as(&modhost, info, &eddsa(&keys, &claims(|_| {}))).expect_status(200);
+}
+
+#[test]
+fn keys_rotate_by_kid() {
+    let keys = Keys::make();
+    let modhost = Modhost::start(&deployment(&keys));
+    let info = "/my-module/info";
+    for (kid, secret) in [("old", OLD_SECRET), ("new", NEW_SECRET)] {
+        get_as(&modhost, info, &hs256(kid, secret, &claims(|_| {}))).expect_status(200);
+    }
+    // Without a kid, every key of the token's algorithm is tried.
+    for secret in [OLD_SECRET, NEW_SECRET] {
+        let key = EncodingKey::from_secret(secret.as_bytes()).unwrap();
+        let unnamed = encode(&Header::new(Algorithm::HS256), &claims(|_| {}), &key).unwrap();
+        get_as(&modhost, info, &unnamed).expect_status(200);
+    }
+    // A kid names one key: the old secret under the new kid is forged.
+    refused(
+        &get_as(&modhost, info, &hs256("new", OLD_SECRET, &claims(|_| {}))),
+        "signature",
+    );
+}
+
+/// Start-up refuses a key it cannot use, naming the file, the key and the
+/// fix, before any module is compiled.
+#[test]
+fn key_mistakes_stop_the_start_naming_the_key() {
+    let keys = Keys::make();
+    let dir = temp_dir();
+    let cases = [
+        (
+            "[[auth.keys]]\nalgorithm = \"HS256\"\nsecret_env = \"MODHOST_TEST_UNSET_SECRET\"\n"
+                .to_string(),
+            "auth.keys[0]: secret_env names the environment variable MODHOST_TEST_UNSET_SECRET, which is not set",
+        ),
+        (
+            format!(
+                "[[auth.keys]]\nalgorithm = \"EdDSA\"\npublic_key_file = {:?}\n",
+                keys.path("missing.pem")
+            ),
+            "auth.keys[0]: cannot read public_key_file",
+        ),
+        (
+            format!(
+                "[[auth.keys]]\nalgorithm = \"RS256\"\npublic_key_file = {:?}\n",
+                keys.path("old.secret")
+            ),
+            "is not a RS256 public key in PEM",
+        ),
+        (
+            "[[auth.keys]]\nalgorithm = \"HS512\"\nsecret_env = \"X\"\n".to_string(),
+            "algorithm \"HS512\" is not supported; use HS256, RS256, ES256 or EdDSA",
+        ),
+        (
+            "[[auth.keys]]\nalgorithm = \"none\"\n".to_string(),
+            "\"none\" (unsigned tokens) is never accepted",
+        ),
+        (
+            format!(
+                "[[auth.keys]]\nalgorithm = \"HS256\"\nsecret_file = {:?}\n",
+                write_short(dir.path())
+            ),
+            "use at least 32 random bytes",
+        ),
+        (
+            "[[auth.keys]]\nalgorithm = \"HS256\"\nsecret = \"inline\"\n".to_string(),
+            "unknown field `secret`",
+        ),
+    ];
+    for (keys_toml, needle) in cases {
+        let text = format!(
+            "[auth]\nissuer = \"i\"\naudience = \"a\"\n{keys_toml}{}",
+            module_table("my_new_module")
+        );
+        let config = write_config(dir.path(), &text);
+        let (status, _, stderr) = run_modhost(&["check", "--config", config.to_str().unwrap()]);
+        assert!(!status.success(), "{keys_toml} was accepted");
+        assert!(stderr.contains("runtime.toml"), "{stderr}");
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    }
+    // A module that requires auth needs [auth].
+    let text = format!(
+        "{}[modules.my_new_module.auth]\nrequired = true\n",
+        module_table("my_new_module")
+    );
+    let config = write_config(dir.path(), &text);
+    let (status, _, stderr) = run_modhost(&["check", "--config", config.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("modules.my_new_module.auth.required: no [auth] section"),
+        "{stderr}"
+    );
+}
+
+fn write_short(dir: &Path) -> PathBuf {
+    let path = dir.join("short.secret");
+    std::fs::write(&path, "too-short").unwrap();
+    path
+}
