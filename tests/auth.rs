@@ -362,3 +362,56 @@ fn write_short(dir: &Path) -> PathBuf {
     std::fs::write(&path, "too-short").unwrap();
     path
 }
+
+/// A module declares which routes need a token (`Router::auth`,
+/// `auth_roles`); the host checks them like the operator's, and the guest
+/// gets the principal: subject, roles and every claim.
+#[test]
+fn routes_a_module_declares_get_the_principal_and_others_do_not() {
+    let keys = Keys::make();
+    let config = format!("{}{}", auth_section(&keys), module_table("whoami_module"));
+    let modhost = Modhost::start(&config);
+    let token = hs256("new", NEW_SECRET, &claims(|c| c["team"] = json!("blue")));
+
+    refused(&modhost.get("/whoami"), "no bearer token");
+    let me = get_as(&modhost, "/whoami", &token);
+    let me = me.expect_status(200).json();
+    assert_eq!(me["subject"], "u1");
+    assert_eq!(me["roles"], json!(["user"]));
+    assert_eq!(me["claims"]["team"], "blue");
+    assert_eq!(me["claims"]["iss"], ISSUER);
+
+    get_as(&modhost, "/whoami/admin", &token).expect_error(403, "admin");
+    let admin = hs256(
+        "new",
+        NEW_SECRET,
+        &claims(|c| c["roles"] = json!(["admin"])),
+    );
+    get_as(&modhost, "/whoami/admin", &admin).expect_status(200);
+
+    // A route that asks for nothing gets no principal, even with a token.
+    let public = get_as(&modhost, "/whoami/public", &token);
+    assert_eq!(public.expect_status(200).json()["principal"], false);
+    assert_eq!(modhost.get("/whoami/public").json()["principal"], false);
+}
+
+/// A module whose routes need tokens does not load on a host without
+/// `[auth]`, and says why; the other modules serve.
+#[test]
+fn a_module_declaring_auth_routes_needs_an_auth_section() {
+    let config = format!(
+        "{}{}",
+        module_table("whoami_module"),
+        module_table("my_new_module")
+    );
+    let modhost = Modhost::start(&config);
+    modhost.get("/my-module/info").expect_status(200);
+    let listing = modhost.module_listing("whoami_module");
+    let listed = listing.to_string();
+    assert!(listed.contains("failed"), "{listing}");
+    assert!(
+        listed.contains("GET /whoami needs a bearer token"),
+        "{listing}"
+    );
+    assert!(listed.contains("has no [auth] section"), "{listing}");
+}

@@ -48,7 +48,7 @@ pub mod time;
 pub use error::{Error, HostError, Result};
 pub use module::{Health, HealthStatus, Module};
 pub use modules::{CallError, Dependency};
-pub use request::Request;
+pub use request::{Principal, Request};
 pub use response::Response;
 pub use router::{Handler, Router};
 

@@ -2,6 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
+pub use crate::bindings::modhost::module::types::Principal;
 use crate::bindings::modhost::module::types::Request as WitRequest;
 use crate::error::{Error, Result};
 
@@ -37,6 +38,22 @@ impl Request {
     /// The route pattern that matched, as the module declared it.
     pub fn route(&self) -> &str {
         &self.inner.route
+    }
+
+    /// Who the request's bearer token speaks for, on a route that needs
+    /// one ([`Router::auth`](crate::Router::auth)): the host checked the
+    /// token (signature, expiry, issuer, audience, roles) before the
+    /// handler runs. `None` on other routes and on module calls.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.inner.principal.as_ref()
+    }
+
+    /// The subject (`sub`) of the request's token, or a 401 for a route
+    /// that was not declared as needing one.
+    pub fn subject(&self) -> Result<&str> {
+        self.principal()
+            .map(|principal| principal.subject.as_str())
+            .ok_or_else(|| Error::new(401, "this route needs a bearer token"))
     }
 
     /// The value of a `:name` route segment (or `...` for the tail),
@@ -123,6 +140,7 @@ mod tests {
             query: Vec::new(),
             headers: Vec::new(),
             body: Vec::new(),
+            principal: None,
         })
     }
 

@@ -4,7 +4,7 @@
 //! request arrives with the pattern it matched; the router only has to find
 //! the handler declared for that method and pattern.
 
-use crate::bindings::modhost::module::types::Route;
+use crate::bindings::modhost::module::types::{Route, RouteAuth};
 use crate::error::Result;
 use crate::request::Request;
 use crate::response::Response;
@@ -19,7 +19,16 @@ pub type Handler = Box<dyn Fn(Request) -> Result<Response>>;
 /// pattern when the module loads.
 #[derive(Default)]
 pub struct Router {
-    routes: Vec<(String, String, Handler)>,
+    routes: Vec<Served>,
+}
+
+/// One route: method, pattern, handler, and the roles a token must hold
+/// when it needs one.
+struct Served {
+    method: String,
+    path: String,
+    handler: Handler,
+    auth: Option<Vec<String>>,
 }
 
 impl Router {
@@ -35,11 +44,48 @@ impl Router {
         path: &str,
         handler: impl Fn(Request) -> Result<Response> + 'static,
     ) -> Self {
-        self.routes.push((
-            method.to_ascii_uppercase(),
-            path.to_string(),
-            Box::new(handler),
-        ));
+        self.routes.push(Served {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            handler: Box::new(handler),
+            auth: None,
+        });
+        self
+    }
+
+    /// The route added last needs a valid bearer token: the host checks it
+    /// against its `[auth]` config and answers 401 itself when it fails;
+    /// the handler finds who it is in [`Request::principal`].
+    ///
+    /// ```no_run
+    /// # use modhost_sdk::{Request, Response, Result, Router};
+    /// # fn me(_: Request) -> Result<Response> { Response::json(&()) }
+    /// # fn credit(_: Request) -> Result<Response> { Response::json(&()) }
+    /// Router::new()
+    ///     .get("/users/me", me).auth()
+    ///     .post("/wallet/:id/credit", credit).auth_roles(&["admin"]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When no route was added before it: the module then fails to load,
+    /// with this message in the host's log.
+    pub fn auth(self) -> Self {
+        self.auth_roles(&[])
+    }
+
+    /// Like [`Router::auth`], and the token must hold every one of `roles`
+    /// (its `roles` claim); without one the host answers 403.
+    ///
+    /// # Panics
+    ///
+    /// When no route was added before it.
+    pub fn auth_roles(mut self, roles: &[&str]) -> Self {
+        let last = self
+            .routes
+            .last_mut()
+            .expect("Router::auth marks the route added just before it; add a route first");
+        last.auth = Some(roles.iter().map(|role| role.to_string()).collect());
         self
     }
 
@@ -91,9 +137,10 @@ impl Router {
     pub(crate) fn declared(&self) -> Vec<Route> {
         self.routes
             .iter()
-            .map(|(method, path, _)| Route {
-                method: method.clone(),
-                path: path.clone(),
+            .map(|served| Route {
+                method: served.method.clone(),
+                path: served.path.clone(),
+                auth: served.auth.clone().map(|roles| RouteAuth { roles }),
             })
             .collect()
     }
@@ -102,8 +149,10 @@ impl Router {
     pub(crate) fn handler(&self, method: &str, route: &str) -> Option<&Handler> {
         self.routes
             .iter()
-            .find(|(m, p, _)| p == route && (m == method || m == "*"))
-            .map(|(_, _, handler)| handler)
+            .find(|served| {
+                served.path == route && (served.method == method || served.method == "*")
+            })
+            .map(|served| &served.handler)
     }
 }
 

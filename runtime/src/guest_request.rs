@@ -1,7 +1,10 @@
 //! Builds the request record a guest receives, from an HTTP request or from
-//! another module's call.
+//! another module's call, and adds the principal of a checked token.
 
-use crate::bindings::modhost::module::types::Request;
+use serde_json::Value;
+
+use crate::auth::Principal;
+use crate::bindings::modhost::module::types::{Principal as WitPrincipal, Request};
 use crate::routing::RouteMatch;
 
 /// What a request is made of before it reaches a guest.
@@ -34,5 +37,18 @@ pub fn guest_request(parts: RequestParts<'_>, route: RouteMatch<'_>) -> Request 
         query,
         headers: parts.headers,
         body: parts.body,
+        principal: None,
+    }
+}
+
+/// `request` with the principal the host's token check found, if any.
+pub fn with_principal(request: Request, principal: Option<Principal>) -> Request {
+    Request {
+        principal: principal.map(|principal| WitPrincipal {
+            subject: principal.subject,
+            roles: principal.roles,
+            claims: Value::Object(principal.claims).to_string(),
+        }),
+        ..request
     }
 }

@@ -23,7 +23,7 @@ use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
 use crate::long_calls::LongCallLane;
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
-use crate::routing::{RoutePattern, RouteTable};
+use crate::routing::{DeclaredRoute, RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
 
 /// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
@@ -144,6 +144,7 @@ impl Loader<'_> {
         }
         let loaded = described.and_then(|(sandbox, manifest)| {
             check_manifest(name, &manifest)?;
+            check_auth_configured(&manifest, config)?;
             // Set once, right after the only describe of this context.
             let _ = context.dependencies.set(manifest.dependencies.clone());
             Ok((sandbox, manifest))
@@ -277,8 +278,51 @@ fn check_manifest(name: &str, manifest: &Manifest) -> Result<(), String> {
     for route in &manifest.routes {
         check_method(&route.method)?;
         RoutePattern::parse(&route.path)?;
+        if let Some(auth) = &route.auth {
+            check_roles(&route.path, &auth.roles)?;
+        }
     }
     Ok(())
+}
+
+/// The most roles one route may require.
+const MAX_ROUTE_ROLES: usize = 16;
+
+/// The longest role name, in bytes.
+const MAX_ROLE_BYTES: usize = 64;
+
+fn check_roles(path: &str, roles: &[String]) -> Result<(), String> {
+    if roles.len() > MAX_ROUTE_ROLES {
+        return Err(format!(
+            "its route {path} requires {} roles; at most {MAX_ROUTE_ROLES}",
+            roles.len()
+        ));
+    }
+    match roles
+        .iter()
+        .find(|role| role.is_empty() || role.len() > MAX_ROLE_BYTES)
+    {
+        Some(role) => Err(format!(
+            "its route {path} requires the role {:?}: a role is 1 to {MAX_ROLE_BYTES} bytes",
+            role.chars().take(MAX_ROLE_BYTES).collect::<String>()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A route that needs a token can only be served when `[auth]` says how
+/// to check one.
+fn check_auth_configured(manifest: &Manifest, config: &RuntimeConfig) -> Result<(), String> {
+    let needs_token = manifest.routes.iter().find(|route| route.auth.is_some());
+    match (needs_token, &config.auth) {
+        (Some(route), None) => Err(format!(
+            "its route {} {} needs a bearer token, but {} has no [auth] section to check one; add [auth] with issuer, audience and [[auth.keys]]",
+            route.method,
+            route.path,
+            config.source.display()
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_method(method: &str) -> Result<(), String> {
@@ -293,12 +337,14 @@ fn check_method(method: &str) -> Result<(), String> {
     }
 }
 
-/// The routes a module declared, as `(module, method, pattern)`.
-fn declared_routes(entry: &ModuleEntry) -> impl Iterator<Item = (String, String, RoutePattern)> {
+/// The routes a module declared.
+fn declared_routes(entry: &ModuleEntry) -> impl Iterator<Item = DeclaredRoute> {
     entry.manifest.iter().flat_map(move |manifest| {
-        manifest.routes.iter().map(move |route| {
-            let pattern = RoutePattern::parse(&route.path).expect("checked by check_manifest");
-            (entry.name.clone(), route.method.clone(), pattern)
+        manifest.routes.iter().map(move |route| DeclaredRoute {
+            module: entry.name.clone(),
+            method: route.method.clone(),
+            pattern: RoutePattern::parse(&route.path).expect("checked by check_manifest"),
+            auth: route.auth.as_ref().map(|auth| auth.roles.clone()),
         })
     })
 }
@@ -364,7 +410,7 @@ async fn initialise(entry: &mut ModuleEntry) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::modhost::module::types::Route;
+    use crate::bindings::modhost::module::types::{Route, RouteAuth};
 
     fn manifest(name: &str, routes: &[(&str, &str)]) -> Manifest {
         Manifest {
@@ -377,9 +423,30 @@ mod tests {
                 .map(|(method, path)| Route {
                     method: method.to_string(),
                     path: path.to_string(),
+                    auth: None,
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn the_roles_a_route_requires_are_bounded() {
+        let mut declared = manifest("m", &[("GET", "/a")]);
+        let roles = |n: usize, name: &str| -> Option<RouteAuth> {
+            Some(RouteAuth {
+                roles: vec![name.to_string(); n],
+            })
+        };
+        declared.routes[0].auth = roles(16, "admin");
+        assert!(check_manifest("m", &declared).is_ok());
+        declared.routes[0].auth = roles(17, "admin");
+        let err = check_manifest("m", &declared).unwrap_err();
+        assert!(err.contains("17 roles; at most 16"), "{err}");
+        declared.routes[0].auth = roles(1, "");
+        assert!(check_manifest("m", &declared).is_err());
+        declared.routes[0].auth = roles(1, &"r".repeat(65));
+        let err = check_manifest("m", &declared).unwrap_err();
+        assert!(err.contains("1 to 64 bytes"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hyper::{Request, Response, StatusCode};
 use crate::admission::Refused;
 use crate::auth::Gate;
 use crate::bindings;
-use crate::guest_request::{RequestParts, guest_request};
+use crate::guest_request::{RequestParts, guest_request, with_principal};
 use crate::http_response::{Body, error_response, method_not_allowed};
 use crate::registry::{ModuleRegistry, ModuleState};
 use crate::request_id::next_request_id;
@@ -106,15 +106,15 @@ impl HttpService {
         let module = route.module;
         // First, before the module's state is told or the body read or a
         // slot taken: a refused request learns nothing and costs nothing.
-        match self.gate.check(module, request.headers()) {
-            Ok(Some(principal)) => {
-                tracing::debug!(%module, %request_id, subject = %principal.subject, "authenticated");
-            }
-            Ok(None) => {}
+        let principal = match self.gate.check(&route, request.headers()) {
+            Ok(principal) => principal,
             Err(rejection) => {
                 tracing::debug!(%module, %request_id, "refused: {}", rejection.reason());
                 return rejection.response(request_id);
             }
+        };
+        if let Some(principal) = &principal {
+            tracing::debug!(%module, %request_id, subject = %principal.subject, "authenticated");
         }
         let entry = self
             .registry
@@ -135,6 +135,7 @@ impl HttpService {
         let guest = match self
             .read_request(route, request, request_id, deadline)
             .await
+            .map(|guest| with_principal(guest, principal))
         {
             Ok(guest) => guest,
             Err(response) => return *response,

@@ -4,7 +4,9 @@
 //!
 //! `[auth]` says which keys sign the tokens and which issuer and audience
 //! they carry; `[modules.<name>.auth]` says whether the module's routes
-//! need a token, and which roles (the token's `roles` claim).
+//! need a token, and which roles (the token's `roles` claim); a module may
+//! also declare it route by route in its manifest. The guest then finds the
+//! principal in its request.
 
 mod config;
 mod keys;
@@ -18,6 +20,7 @@ use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 
 use crate::config::RuntimeConfig;
+use crate::routing::RouteMatch;
 pub use config::{AuthConfig, ModuleAuth};
 pub use rejection::Rejection;
 pub use verifier::{Principal, TokenVerifier};
@@ -61,21 +64,32 @@ impl Gate {
         Ok(Gate { verifier, required })
     }
 
-    /// Whether a request to `module` with `headers` may go in: `Ok(None)`
-    /// when the module requires nothing, the principal when its token
-    /// holds, or why not.
-    pub fn check(&self, module: &str, headers: &HeaderMap) -> Result<Option<Principal>, Rejection> {
-        let (Some(needs), Some(verifier)) = (self.required.get(module), &self.verifier) else {
+    /// Whether a request on `route` with `headers` may go in: `Ok(None)`
+    /// when neither the route nor its module's config requires a token,
+    /// the principal when the token holds (with every role either asks
+    /// for), or why not.
+    pub fn check(
+        &self,
+        route: &RouteMatch,
+        headers: &HeaderMap,
+    ) -> Result<Option<Principal>, Rejection> {
+        let configured = self.required.get(route.module);
+        if configured.is_none() && route.auth.is_none() {
             return Ok(None);
-        };
+        }
+        // A module whose routes need tokens does not load without [auth];
+        // should one get here all the same, it is refused, never let in.
+        let verifier = self.verifier.as_ref().ok_or(Rejection::NotConfigured)?;
         let token = bearer(headers)?;
         let principal = verifier.verify(token)?;
-        if let Some(role) = needs
-            .roles
-            .iter()
-            .find(|role| !principal.roles.contains(role))
-        {
-            return Err(Rejection::MissingRole(role.clone()));
+        let roles = configured
+            .into_iter()
+            .flat_map(|needs| &needs.roles)
+            .chain(route.auth.into_iter().flatten());
+        for role in roles {
+            if !principal.roles.contains(role) {
+                return Err(Rejection::MissingRole(role.clone()));
+            }
         }
         Ok(Some(principal))
     }

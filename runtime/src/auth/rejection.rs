@@ -30,6 +30,8 @@ pub enum Rejection {
     WrongAudience,
     /// Valid, but without this role.
     MissingRole(String),
+    /// The route needs a token and the host has no `[auth]` to check it.
+    NotConfigured,
 }
 
 impl Rejection {
@@ -46,13 +48,23 @@ impl Rejection {
             Rejection::WrongIssuer => "the token's issuer (iss) is not accepted".into(),
             Rejection::WrongAudience => "the token's audience (aud) is not this host".into(),
             Rejection::MissingRole(role) => format!("the token lacks the role {role}"),
+            Rejection::NotConfigured => {
+                "this route needs a token, and the host has no [auth] to check one".into()
+            }
         }
     }
 
     /// The HTTP answer.
     pub fn response(&self, request_id: &str) -> Response<Body> {
-        if let Rejection::MissingRole(_) = self {
-            return error_response(StatusCode::FORBIDDEN, &self.reason(), request_id);
+        match self {
+            Rejection::MissingRole(_) => {
+                return error_response(StatusCode::FORBIDDEN, &self.reason(), request_id);
+            }
+            Rejection::NotConfigured => {
+                let status = StatusCode::INTERNAL_SERVER_ERROR;
+                return error_response(status, &self.reason(), request_id);
+            }
+            _ => {}
         }
         let mut response = error_response(StatusCode::UNAUTHORIZED, &self.reason(), request_id);
         let challenge = match self {

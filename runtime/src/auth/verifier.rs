@@ -17,6 +17,8 @@ pub struct Principal {
     pub subject: String,
     /// The strings of its `roles` claim.
     pub roles: Vec<String>,
+    /// Every claim, as the token carries them.
+    pub claims: Map<String, Value>,
 }
 
 /// Why `jsonwebtoken` refused a token whose signature matched (or that it
@@ -132,6 +134,7 @@ impl TokenVerifier {
         Ok(Principal {
             subject: subject.clone(),
             roles,
+            claims,
         })
     }
 }

@@ -4,4 +4,4 @@ mod pattern;
 mod table;
 
 pub use pattern::RoutePattern;
-pub use table::{Lookup, RouteMatch, RouteTable};
+pub use table::{DeclaredRoute, Lookup, RouteMatch, RouteTable};

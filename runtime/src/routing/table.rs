@@ -16,12 +16,18 @@ pub fn is_reserved_path(pattern: &RoutePattern) -> bool {
         .is_some_and(|first| RESERVED_FIRST_SEGMENTS.contains(&first))
 }
 
-/// One route of one module.
+/// One route as a module declared it.
 #[derive(Debug, Clone)]
-struct RouteEntry {
-    module: String,
-    method: String,
-    pattern: RoutePattern,
+pub struct DeclaredRoute {
+    /// The module that serves it.
+    pub module: String,
+    /// The method in upper case, or `*`.
+    pub method: String,
+    /// The path pattern.
+    pub pattern: RoutePattern,
+    /// `Some(roles)` when a request needs a valid bearer token with these
+    /// roles (none: any valid token).
+    pub auth: Option<Vec<String>>,
 }
 
 /// Why a set of routes cannot be served together.
@@ -87,6 +93,8 @@ pub struct RouteMatch<'a> {
     pub route: &'a str,
     /// The captured `:params` (and `...`), percent-decoded.
     pub params: Vec<(String, String)>,
+    /// The roles a token must hold, when the route needs one.
+    pub auth: Option<&'a [String]>,
 }
 
 /// What the table says about one request.
@@ -104,22 +112,15 @@ pub enum Lookup<'a> {
 /// Every module's routes.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    entries: Vec<RouteEntry>,
+    entries: Vec<DeclaredRoute>,
 }
 
 impl RouteTable {
-    /// Builds the table from `(module, method, pattern)` triples, refusing
-    /// routes that clash with another route or with a reserved path.
-    pub fn build(
-        routes: impl IntoIterator<Item = (String, String, RoutePattern)>,
-    ) -> Result<Self, RouteTableError> {
-        let mut entries: Vec<RouteEntry> = Vec::new();
-        for (module, method, pattern) in routes {
-            let entry = RouteEntry {
-                module,
-                method,
-                pattern,
-            };
+    /// Builds the table from the modules' routes, refusing routes that
+    /// clash with another route or with a reserved path.
+    pub fn build(routes: impl IntoIterator<Item = DeclaredRoute>) -> Result<Self, RouteTableError> {
+        let mut entries: Vec<DeclaredRoute> = Vec::new();
+        for entry in routes {
             if is_reserved_path(&entry.pattern) {
                 let route = describe(&entry);
                 return Err(RouteTableError::Reserved {
@@ -160,6 +161,7 @@ impl RouteTable {
                     module: &entry.module,
                     route: entry.pattern.as_str(),
                     params,
+                    auth: entry.auth.as_deref(),
                 });
             }
             allowed.push(entry.method.clone());
@@ -174,12 +176,12 @@ impl RouteTable {
     }
 }
 
-fn clashes(a: &RouteEntry, b: &RouteEntry) -> bool {
+fn clashes(a: &DeclaredRoute, b: &DeclaredRoute) -> bool {
     let methods_overlap = a.method == b.method || a.method == "*" || b.method == "*";
     methods_overlap && a.pattern.shape() == b.pattern.shape()
 }
 
-fn describe(entry: &RouteEntry) -> String {
+fn describe(entry: &DeclaredRoute) -> String {
     format!("{} {}", entry.method, entry.pattern)
 }
 
@@ -202,12 +204,11 @@ mod tests {
     use super::*;
 
     fn table(routes: &[(&str, &str, &str)]) -> Result<RouteTable, RouteTableError> {
-        RouteTable::build(routes.iter().map(|(module, method, path)| {
-            (
-                module.to_string(),
-                method.to_string(),
-                RoutePattern::parse(path).unwrap(),
-            )
+        RouteTable::build(routes.iter().map(|(module, method, path)| DeclaredRoute {
+            module: module.to_string(),
+            method: method.to_string(),
+            pattern: RoutePattern::parse(path).unwrap(),
+            auth: None,
         }))
     }
 
