@@ -30,11 +30,12 @@ lint:
 # The benchmarks: requests per second against plain hyper (same load
 # generator), then db and cache calls through a guest against the same calls
 # from Rust, the data routes against the Flask original (1k to 1M records),
-# then a well-behaved module's latency under attack against without
-# (containment).
+# what a bearer-token check costs, then a well-behaved module's latency
+# under attack against without (containment).
 bench: guests
     bench/serve
     bench/db
     bench/db-routes
+    bench/auth
     bench/cache
     bench/attack

@@ -9,12 +9,14 @@
 //!   capability-bench cache <modhost> <cache_bench_module.wasm> [calls]
 //!   capability-bench attack --addr <host:port> --pid <modhost pid> [options]
 //!   capability-bench seed <database file> <documents>
+//!   capability-bench tokens <folder>
 
 mod attack;
 mod cache;
 mod db;
 mod seed;
 mod server;
+mod tokens;
 mod transfers;
 
 use std::path::Path;
@@ -25,6 +27,13 @@ fn main() {
     if args.get(1).is_some_and(|which| which == "attack") {
         if let Err(err) = attack::run(&args[2..]) {
             eprintln!("capability-bench attack: {err}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let (Some("tokens"), Some(dir)) = (args.get(1).map(String::as_str), args.get(2)) {
+        if let Err(err) = tokens::run(Path::new(dir)) {
+            eprintln!("capability-bench tokens: {err}");
             std::process::exit(1);
         }
         return;
@@ -53,7 +62,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: capability-bench db|cache <modhost binary> <bench module .wasm> [counts]\n       capability-bench attack --addr <host:port> --pid <pid> [options]\n       capability-bench seed <database file> <documents>"
+                "usage: capability-bench db|cache <modhost binary> <bench module .wasm> [counts]\n       capability-bench attack --addr <host:port> --pid <pid> [options]\n       capability-bench seed <database file> <documents>\n       capability-bench tokens <folder>"
             );
             std::process::exit(2);
         }
