@@ -65,8 +65,13 @@ impl Keys {
 
 /// `[auth]` with the test's keys.
 fn auth_section(keys: &Keys) -> String {
+    auth_section_with_leeway(keys, 5)
+}
+
+/// `[auth]` with the test's keys and `leeway` seconds of clock skew.
+fn auth_section_with_leeway(keys: &Keys, leeway: u64) -> String {
     format!(
-        "[auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\nleeway_seconds = 5\n\
+        "[auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\nleeway_seconds = {leeway}\n\
          [[auth.keys]]\nkid = \"old\"\nalgorithm = \"HS256\"\nsecret_file = {:?}\n\
          [[auth.keys]]\nkid = \"new\"\nalgorithm = \"HS256\"\nsecret_file = {:?}\n\
          [[auth.keys]]\nkid = \"ed\"\nalgorithm = \"EdDSA\"\npublic_key_file = {:?}\n",
@@ -414,4 +419,23 @@ fn a_module_declaring_auth_routes_needs_an_auth_section() {
         "{listing}"
     );
     assert!(listed.contains("has no [auth] section"), "{listing}");
+}
+
+/// A token checked once is let through again from the host's recent
+/// tokens, but never past its `exp`.
+#[test]
+fn a_token_let_through_before_is_refused_once_it_expires() {
+    let keys = Keys::make();
+    let config = format!(
+        "{}{}[modules.my_new_module.auth]\nrequired = true\n",
+        auth_section_with_leeway(&keys, 0),
+        module_table("my_new_module")
+    );
+    let modhost = Modhost::start(&config);
+    let short = hs256("new", NEW_SECRET, &claims(|c| c["exp"] = json!(now() + 2)));
+    for _ in 0..3 {
+        get_as(&modhost, "/my-module/info", &short).expect_status(200);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    refused(&get_as(&modhost, "/my-module/info", &short), "expired");
 }

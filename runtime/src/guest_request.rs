@@ -1,7 +1,7 @@
 //! Builds the request record a guest receives, from an HTTP request or from
 //! another module's call, and adds the principal of a checked token.
 
-use serde_json::Value;
+use std::sync::Arc;
 
 use crate::auth::Principal;
 use crate::bindings::modhost::module::types::{Principal as WitPrincipal, Request};
@@ -42,12 +42,12 @@ pub fn guest_request(parts: RequestParts<'_>, route: RouteMatch<'_>) -> Request 
 }
 
 /// `request` with the principal the host's token check found, if any.
-pub fn with_principal(request: Request, principal: Option<Principal>) -> Request {
+pub fn with_principal(request: Request, principal: Option<Arc<Principal>>) -> Request {
     Request {
         principal: principal.map(|principal| WitPrincipal {
-            subject: principal.subject,
-            roles: principal.roles,
-            claims: Value::Object(principal.claims).to_string(),
+            subject: principal.subject.clone(),
+            roles: principal.roles.clone(),
+            claims: principal.claims.clone(),
         }),
         ..request
     }

@@ -10,10 +10,12 @@
 
 mod config;
 mod keys;
+mod recent;
 mod rejection;
 mod verifier;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use hyper::HeaderMap;
@@ -72,7 +74,7 @@ impl Gate {
         &self,
         route: &RouteMatch,
         headers: &HeaderMap,
-    ) -> Result<Option<Principal>, Rejection> {
+    ) -> Result<Option<Arc<Principal>>, Rejection> {
         let configured = self.required.get(route.module);
         if configured.is_none() && route.auth.is_none() {
             return Ok(None);

@@ -3,11 +3,14 @@
 //! `iss` and `aud`. The answer is the principal, or why not.
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Validation, decode, decode_header};
+use std::sync::Arc;
+
+use jsonwebtoken::{Validation, decode, decode_header, get_current_timestamp};
 use serde_json::{Map, Value};
 
 use super::config::AuthConfig;
 use super::keys::VerifyingKey;
+use super::recent::RecentTokens;
 use super::rejection::Rejection;
 
 /// Who a valid token speaks for.
@@ -17,8 +20,8 @@ pub struct Principal {
     pub subject: String,
     /// The strings of its `roles` claim.
     pub roles: Vec<String>,
-    /// Every claim, as the token carries them.
-    pub claims: Map<String, Value>,
+    /// Every claim, as a JSON object.
+    pub claims: String,
 }
 
 /// Why `jsonwebtoken` refused a token whose signature matched (or that it
@@ -41,9 +44,15 @@ fn rejection(kind: &ErrorKind) -> Rejection {
     }
 }
 
-/// The keys and the claims a token must carry.
+/// The longest token read, in bytes; a longer one is refused unread.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The keys and the claims a token must carry, and the tokens verified
+/// recently.
 pub struct TokenVerifier {
     keys: Vec<(VerifyingKey, Validation)>,
+    leeway: u64,
+    recent: RecentTokens,
 }
 
 impl TokenVerifier {
@@ -65,11 +74,34 @@ impl TokenVerifier {
                 (key, validation)
             })
             .collect();
-        TokenVerifier { keys }
+        TokenVerifier {
+            keys,
+            leeway: config.leeway_seconds,
+            recent: RecentTokens::default(),
+        }
     }
 
-    /// The principal `token` speaks for.
-    pub fn verify(&self, token: &str) -> Result<Principal, Rejection> {
+    /// The principal `token` speaks for: from the tokens verified recently
+    /// while it is valid, else checked (and then kept).
+    pub fn verify(&self, token: &str) -> Result<Arc<Principal>, Rejection> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Rejection::Malformed(format!(
+                "it is longer than {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
+        let now = get_current_timestamp();
+        if let Some(principal) = self.recent.get(token, now) {
+            return Ok(principal);
+        }
+        let (principal, exp) = self.check(token)?;
+        let principal = Arc::new(principal);
+        let valid_until = exp.saturating_add(self.leeway);
+        self.recent.keep(token, principal.clone(), valid_until, now);
+        Ok(principal)
+    }
+
+    /// Checks `token` in full: the principal, and its `exp`.
+    fn check(&self, token: &str) -> Result<(Principal, u64), Rejection> {
         let header = decode_header(token).map_err(|err| match err.kind() {
             ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
                 Rejection::Malformed("its algorithm is not one this host accepts".into())
@@ -113,6 +145,8 @@ impl TokenVerifier {
         }
         let data = data.ok_or(Rejection::BadSignature)?;
         let claims = data.claims;
+        // Required and checked as a number by the validation.
+        let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0) as u64;
         let Some(Value::String(subject)) = claims.get("sub") else {
             return Err(Rejection::Malformed("its sub claim is not a string".into()));
         };
@@ -131,10 +165,11 @@ impl TokenVerifier {
                 ));
             }
         };
-        Ok(Principal {
+        let principal = Principal {
             subject: subject.clone(),
             roles,
-            claims,
-        })
+            claims: Value::Object(claims).to_string(),
+        };
+        Ok((principal, exp))
     }
 }
