@@ -210,8 +210,21 @@ fn every_wrong_token_is_a_401_naming_why_and_a_missing_role_a_403() {
         &claims(|c| c["roles"] = json!(["user", "admin"])),
     );
     get_as(&modhost, "/users/u1", &admin).expect_status(200);
-    // wallet requires nothing.
-    modhost.get("/wallet/u1").expect_status(200);
+    // wallet requires nothing, but it cannot relay a client to the
+    // protected user_management: module calls carry no token.
+    let relayed = modhost.get("/wallet/u1");
+    assert_ne!(
+        relayed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&relayed.body)
+    );
+    assert!(!String::from_utf8_lossy(&relayed.body).contains("Ada"));
+    let said = String::from_utf8_lossy(&relayed.body).into_owned();
+    assert!(
+        said.contains("needs a bearer token, and module calls carry none"),
+        "{said}"
+    );
 
     // A refused request never reaches the module: nothing was stored.
     let record = json!({"name": "sneaked"});
@@ -348,6 +361,16 @@ fn key_mistakes_stop_the_start_naming_the_key() {
         assert!(stderr.contains("runtime.toml"), "{stderr}");
         assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
     }
+    // A leeway past an hour would let expired tokens through.
+    let text = format!(
+        "[auth]\nissuer = \"i\"\naudience = \"a\"\nleeway_seconds = 100000\n[[auth.keys]]\nalgorithm = \"EdDSA\"\npublic_key_file = {:?}\n{}",
+        keys.path("ed.pub.pem"),
+        module_table("my_new_module")
+    );
+    let config = write_config(dir.path(), &text);
+    let (status, _, stderr) = run_modhost(&["check", "--config", config.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(stderr.contains("auth.leeway_seconds is 100000"), "{stderr}");
     // A module that requires auth needs [auth].
     let text = format!(
         "{}[modules.my_new_module.auth]\nrequired = true\n",

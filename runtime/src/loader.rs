@@ -78,7 +78,12 @@ pub async fn load_deployment(
             None => {
                 let entry = modules.get_mut(name).expect("ordered modules are loaded");
                 initialise(entry).await;
-                publish_if_ready(&callable, entry);
+                let protected = config.modules[name].auth.as_ref();
+                publish_if_ready(
+                    &callable,
+                    entry,
+                    protected.is_some_and(|auth| auth.required),
+                );
             }
         }
     }
@@ -358,7 +363,7 @@ fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTab
 
 /// Makes a module that came up callable by the modules that depend on it,
 /// through a route table of its own routes.
-fn publish_if_ready(callable: &CallableModules, entry: &ModuleEntry) {
+fn publish_if_ready(callable: &CallableModules, entry: &ModuleEntry, requires_token: bool) {
     let (ModuleState::Ready, Some(sandbox)) = (&entry.state, &entry.sandbox) else {
         return;
     };
@@ -368,6 +373,7 @@ fn publish_if_ready(callable: &CallableModules, entry: &ModuleEntry) {
             CallTarget {
                 sandbox: sandbox.clone(),
                 routes,
+                requires_token,
             },
         ),
         // The whole table was built from these routes already.

@@ -27,6 +27,9 @@ pub use config::{AuthConfig, ModuleAuth};
 pub use rejection::Rejection;
 pub use verifier::{Principal, TokenVerifier};
 
+/// The most clock skew allowed on `exp` and `nbf`: an hour.
+const MAX_LEEWAY_SECONDS: u64 = 3600;
+
 /// The host's token check and what each module requires.
 pub struct Gate {
     verifier: Option<TokenVerifier>,
@@ -40,6 +43,12 @@ impl Gate {
     pub fn from_config(config: &RuntimeConfig) -> Result<Gate> {
         let file = config.source.display();
         let verifier = match &config.auth {
+            Some(auth) if auth.leeway_seconds > MAX_LEEWAY_SECONDS => {
+                bail!(
+                    "{file}: auth.leeway_seconds is {}; clock skew above {MAX_LEEWAY_SECONDS} seconds would let expired tokens through, use at most that",
+                    auth.leeway_seconds
+                );
+            }
             Some(auth) => {
                 let keys = keys::load(&auth.keys, config.folder(), &config.source)?;
                 Some(TokenVerifier::new(auth, keys))
