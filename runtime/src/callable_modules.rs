@@ -16,8 +16,6 @@ pub struct CallTarget {
     pub sandbox: Arc<ModuleSandbox>,
     /// The callee's own routes.
     pub routes: RouteTable,
-    /// Whether the operator requires a bearer token for all its routes.
-    pub requires_token: bool,
 }
 
 /// Every module that is up, by name.

