@@ -2,9 +2,10 @@
 
 config := "runtime.toml"
 
-# Serve the example deployment (runtime.toml) on the embedded defaults.
+# Serve the example deployment (runtime.toml) on the embedded defaults,
+# with a token secret of this machine's own unless MODHOST_AUTH_SECRET is set.
 run: guests
-    cargo run --release --bin modhost -- serve --config {{config}}
+    MODHOST_AUTH_SECRET="${MODHOST_AUTH_SECRET:-$(scripts/dev-secret)}" cargo run --release --bin modhost -- serve --config {{config}}
 
 # Build every guest module under guest-modules/ into target/guests/.
 guests:
@@ -19,7 +20,7 @@ test: guests
 
 # Check a config without serving: modules, routes, errors.
 check: guests
-    cargo run --release --bin modhost -- check --config {{config}}
+    MODHOST_AUTH_SECRET="${MODHOST_AUTH_SECRET:-$(scripts/dev-secret)}" cargo run --release --bin modhost -- check --config {{config}}
 
 # Formatting and lints, as CI runs them.
 lint:

@@ -1,6 +1,6 @@
 //! Bearer tokens at the door, against the real binary with keys made in
 //! the test: the operator requires a token for `my_new_module` and the
-//! `admin` role for `user_management`; `wallet` stays open. Every way a
+//! `admin` role for `user_management`; `wallet` needs a token of its own. Every way a
 //! token can be wrong is a 401 with `WWW-Authenticate: Bearer` and a JSON
 //! reason, a missing role a 403, and the module never runs for either.
 
@@ -210,9 +210,9 @@ fn every_wrong_token_is_a_401_naming_why_and_a_missing_role_a_403() {
         &claims(|c| c["roles"] = json!(["user", "admin"])),
     );
     get_as(&modhost, "/users/u1", &admin).expect_status(200);
-    // wallet requires nothing, but it cannot relay a client to the
-    // protected user_management: module calls carry no token.
-    let relayed = modhost.get("/wallet/u1");
+    // wallet lets u1 in, but it cannot relay a client to the protected
+    // user_management: module calls carry no token.
+    let relayed = get_as(&modhost, "/wallet/u1", &good);
     assert_ne!(
         relayed.status,
         200,

@@ -13,11 +13,7 @@ use serde_json::json;
 use support::{Modhost, module_table};
 
 fn credit_system(cache: &str) -> String {
-    format!(
-        "{cache}{}[modules.user_management.config]\nusers = [{{ id = \"u1\", name = \"Ada\", email = \"ada@example.com\" }}, {{ id = \"u2\", name = \"Alan\", email = \"alan@example.com\" }}]\n{}[modules.wallet.config]\ninitial_credits = 100\n",
-        module_table("user_management"),
-        module_table("wallet"),
-    )
+    format!("{cache}{}", support::credit_system(&["u1", "u2"], 100))
 }
 
 /// A `redis-server` of this test's own on a free port, killed when dropped.
@@ -205,7 +201,7 @@ fn a_guests_ttl_is_a_redis_ttl() {
 }
 
 fn balance(modhost: &Modhost, user: &str) -> (i64, bool) {
-    let answer = modhost.get(&format!("/wallet/{user}"));
+    let answer = modhost.as_user(user).get(&format!("/wallet/{user}"));
     answer.expect_status(200);
     let body = answer.json();
     (
@@ -219,7 +215,7 @@ fn balances_are_cached_and_dropped_on_every_change() {
     let modhost = Modhost::start(&credit_system(""));
     assert_eq!(balance(&modhost, "u1"), (100, false));
     assert_eq!(balance(&modhost, "u1"), (100, true));
-    let transfer = modhost.post_json(
+    let transfer = modhost.as_user("u1").post_json(
         "/wallet/transfer",
         &json!({"from": "u1", "to": "u2", "amount": 30}),
     );
@@ -265,7 +261,7 @@ fn with_redis_down_requests_fall_back_to_the_database_and_hits_return_after() {
         // with room for a loaded machine.
         let took = started.elapsed();
         assert!(took < Duration::from_secs(2), "request {n} took {took:?}");
-        let transfer = modhost.post_json(
+        let transfer = modhost.as_user("u1").post_json(
             "/wallet/transfer",
             &json!({"from": "u1", "to": "u2", "amount": 5}),
         );

@@ -28,7 +28,9 @@ fn credit_system() -> String {
 
 /// Every transfer in `user`'s history, paged.
 fn history(modhost: &Modhost, user: &str) -> Vec<Value> {
-    modhost.all_pages(&format!("/wallet/{user}/transactions"), "transactions")
+    modhost
+        .as_user(user)
+        .all_pages(&format!("/wallet/{user}/transactions"), "transactions")
 }
 
 /// Checks the books: no balance negative, the total what the users started
@@ -39,7 +41,7 @@ fn check_the_books(modhost: &Modhost, round: usize) -> u64 {
     let mut total = 0;
     let mut recorded = 0;
     for user in users() {
-        let wallet = modhost.get(&format!("/wallet/{user}"));
+        let wallet = modhost.as_user(&user).get(&format!("/wallet/{user}"));
         wallet.expect_status(200);
         let balance = wallet.json()["balance"].as_i64().unwrap();
         assert!(
@@ -93,7 +95,11 @@ fn transfer_until_killed(modhost: &mut Modhost, round: usize) -> u64 {
                     }
                     let amount = 1 + (seed / 3) % 40;
                     let body = json!({"from": from, "to": to, "amount": amount}).to_string();
-                    let headers = [("content-type", "application/json")];
+                    let bearer = format!("Bearer {}", support::token(&from, &["user"]));
+                    let headers = [
+                        ("content-type", "application/json"),
+                        ("authorization", bearer.as_str()),
+                    ];
                     let sent = try_http_request(
                         addr,
                         "POST",
@@ -202,16 +208,18 @@ fn ids_holding_an_encoded_query_slash_or_hash_reach_no_other_route_and_never_wri
         "%2E%2E",
         "u1%3Fid%3Du2",
     ] {
-        modhost
+        let admin = modhost.as_admin();
+        admin
             .get(&format!("/wallet/{forged}"))
             .expect_error(404, "no user with id");
-        modhost
+        admin
             .get(&format!("/wallet/{forged}/transactions"))
             .expect_status(200);
     }
     for forged in ["u1?x", "u1?", "u1/../u2", "u1#x", "u2/", "u1%3Fx"] {
         for (from, to) in [(forged, "u2"), ("u2", forged)] {
             modhost
+                .as_user(from)
                 .post_json(
                     "/wallet/transfer",
                     &json!({"from": from, "to": to, "amount": 100}),
@@ -221,10 +229,13 @@ fn ids_holding_an_encoded_query_slash_or_hash_reach_no_other_route_and_never_wri
     }
     // A known user with no wallet yet reads the initial credits, and the
     // read stores nothing.
-    let wallet = modhost.get("/wallet/u3");
+    let wallet = modhost.as_user("u3").get("/wallet/u3");
     wallet.expect_status(200);
     assert_eq!(wallet.json()["balance"], INITIAL_CREDITS);
-    assert_eq!(modhost.get("/wallet/u3").json()["balance"], INITIAL_CREDITS);
+    assert_eq!(
+        modhost.as_user("u3").get("/wallet/u3").json()["balance"],
+        INITIAL_CREDITS
+    );
     modhost.kill();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -234,13 +245,20 @@ fn ids_holding_an_encoded_query_slash_or_hash_reach_no_other_route_and_never_wri
     // The first transfer makes both wallets, in its transaction.
     let mut modhost = Modhost::start_with(&config, dir.path());
     modhost
+        .as_user("u3")
         .post_json(
             "/wallet/transfer",
             &json!({"from": "u3", "to": "u4", "amount": 30}),
         )
         .expect_status(200);
-    assert_eq!(modhost.get("/wallet/u3").json()["balance"], 70);
-    assert_eq!(modhost.get("/wallet/u4").json()["balance"], 130);
+    assert_eq!(
+        modhost.as_user("u3").get("/wallet/u3").json()["balance"],
+        70
+    );
+    assert_eq!(
+        modhost.as_user("u4").get("/wallet/u4").json()["balance"],
+        130
+    );
     modhost.kill();
     assert_eq!(runtime.block_on(stored_wallets(&db)), 2);
 }
@@ -253,6 +271,7 @@ fn a_refused_transfer_changes_nothing() {
     let config = write_config(dir.path(), &credit_system());
     let mut modhost = Modhost::start_with(&config, dir.path());
     modhost
+        .as_user("u5")
         .post_json(
             "/wallet/transfer",
             &json!({"from": "u5", "to": "u6", "amount": INITIAL_CREDITS + 1}),

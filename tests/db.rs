@@ -183,7 +183,11 @@ fn concurrent_transfers_keep_every_credit_and_never_overdraw() {
                     }
                     let amount = 1 + (seed * 13) % 60;
                     let body = json!({"from": from, "to": to, "amount": amount}).to_string();
-                    let headers = [("content-type", "application/json")];
+                    let bearer = format!("Bearer {}", support::token(from, &["user"]));
+                    let headers = [
+                        ("content-type", "application/json"),
+                        ("authorization", bearer.as_str()),
+                    ];
                     let answer = try_http_request(
                         addr,
                         "POST",
@@ -227,11 +231,12 @@ fn concurrent_transfers_keep_every_credit_and_never_overdraw() {
     let mut total = 0;
     let mut recorded = 0;
     for user in USERS {
-        let wallet = modhost.get(&format!("/wallet/{user}")).json();
+        let session = modhost.as_user(user);
+        let wallet = session.get(&format!("/wallet/{user}")).json();
         let balance = wallet["balance"].as_i64().unwrap();
         assert!(balance >= 0, "{user} is overdrawn: {wallet}");
         total += balance;
-        let history = modhost
+        let history = session
             .get(&format!("/wallet/{user}/transactions?limit=1000"))
             .json();
         recorded += history["count"].as_i64().unwrap();
@@ -247,12 +252,12 @@ fn concurrent_transfers_keep_every_credit_and_never_overdraw() {
         "each transfer is in the history of both users"
     );
 
-    let overdraw = modhost.post_json(
+    let overdraw = modhost.as_user("u1").post_json(
         "/wallet/transfer",
         &json!({"from": "u1", "to": "u2", "amount": 1000}),
     );
     assert_eq!(overdraw.status, 409);
-    let stranger = modhost.post_json(
+    let stranger = modhost.as_user("u1").post_json(
         "/wallet/transfer",
         &json!({"from": "u1", "to": "nobody", "amount": 1}),
     );
@@ -261,7 +266,14 @@ fn concurrent_transfers_keep_every_credit_and_never_overdraw() {
 
 #[test]
 fn users_are_stored_with_a_unique_email() {
-    let modhost = Modhost::start(&credit_system());
+    let server = Modhost::start(&credit_system());
+    // Listing and adding users take the admin role.
+    server.get("/users").expect_status(401);
+    server
+        .as_user("u1")
+        .get("/users")
+        .expect_error(403, "lacks the role admin");
+    let modhost = server.as_admin();
     assert_eq!(modhost.get("/users").json()["count"], 4);
     let ada = json!({"id": "ada", "name": "Ada", "email": "ada@example.com"});
     let created = modhost.post_json("/users", &ada);

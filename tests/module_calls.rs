@@ -105,7 +105,7 @@ fn a_chain_deeper_than_the_limit_ends_with_a_clear_error() {
 #[test]
 fn the_example_wallet_asks_user_management_about_its_users() {
     let modhost = Modhost::start(&support::example_deployment());
-    let wallet = modhost.get("/wallet/u1");
+    let wallet = modhost.as_user("u1").get("/wallet/u1");
     assert_eq!(wallet.status, 200);
     let body = wallet.json();
     assert_eq!(body["user"]["name"], "Ada Lovelace");
@@ -113,6 +113,7 @@ fn the_example_wallet_asks_user_management_about_its_users() {
 
     // An SDK error: its status, and the request id in body and header.
     modhost
+        .as_admin()
         .get("/wallet/nobody")
         .expect_error(404, "no user with id nobody");
 
@@ -123,6 +124,7 @@ fn the_example_wallet_asks_user_management_about_its_users() {
     );
     assert_eq!(
         modhost.get("/modules/user_management/health").json()["users"],
-        2
+        3,
+        "u1, u2 and admin"
     );
 }

@@ -189,7 +189,7 @@ fn request_lines_and_headers_too_large_are_refused_by_hyper_and_the_next_request
 #[test]
 fn a_body_that_does_not_parse_is_a_400_naming_the_problem() {
     let modhost = Modhost::start(&support::example_deployment());
-    let broken = modhost.request(
+    let broken = modhost.as_user("u1").request(
         "POST",
         "/wallet/transfer",
         &[("content-type", "application/json")],

@@ -154,7 +154,8 @@ impl HostError for CacheError {
             | CacheError::ValueTooLarge(why)
             | CacheError::QuotaExceeded(why)
             | CacheError::NotANumber(why)
-            | CacheError::InvalidTtl(why) => why,
+            | CacheError::InvalidTtl(why)
+            | CacheError::NotGranted(why) => why,
         }
     }
 
@@ -182,6 +183,7 @@ mod tests {
             (CacheError::InvalidKey(why()), 500),
             (CacheError::NotANumber(why()), 500),
             (CacheError::InvalidTtl(why()), 500),
+            (CacheError::NotGranted(why()), 500),
         ];
         crate::error::assert_statuses(cases);
     }

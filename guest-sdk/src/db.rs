@@ -216,7 +216,8 @@ impl HostError for DbError {
             | DbError::Timeout(why)
             | DbError::QueryTooLarge(why)
             | DbError::QuotaExceeded(why)
-            | DbError::ExpectationFailed(why) => why,
+            | DbError::ExpectationFailed(why)
+            | DbError::NotGranted(why) => why,
         }
     }
 
@@ -251,6 +252,7 @@ mod tests {
             (DbError::InvalidFilter(why()), 500),
             (DbError::QueryTooLarge(why()), 500),
             (DbError::TooManyResults(why()), 500),
+            (DbError::NotGranted(why()), 500),
         ];
         crate::error::assert_statuses(cases);
     }

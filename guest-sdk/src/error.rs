@@ -59,7 +59,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// An error value of a host interface ([`DbError`], [`CacheError`],
-/// [`CallError`]): the host's message, written once by the host, and the
+/// [`CallError`], [`AuthError`]): the host's message, written once by the host, and the
 /// HTTP status the SDK answers with when a handler returns it with `?`.
 /// (The WIT bindings derive `Display` from `Debug` for these types, so the
 /// words are here, as [`HostError::message`].)
@@ -67,6 +67,7 @@ impl std::error::Error for Error {}
 /// [`DbError`]: crate::db::DbError
 /// [`CacheError`]: crate::cache::CacheError
 /// [`CallError`]: crate::modules::CallError
+/// [`AuthError`]: crate::auth::AuthError
 pub trait HostError {
     /// What went wrong, in the host's words.
     fn message(&self) -> &str;

@@ -32,6 +32,7 @@
 
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod allocator;
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod db;

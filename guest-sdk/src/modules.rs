@@ -154,8 +154,9 @@ impl Dependency {
 }
 
 /// A refused or failed module call as an HTTP answer: 503 when the callee
-/// is busy, 413 for a call too large, else 502 (the callee, not this
-/// module or its client, is at fault).
+/// is busy, 413 for a call too large, 500 when this module is not granted
+/// module calls (its deployment is at fault), else 502 (the callee, not
+/// this module or its client, is at fault).
 impl HostError for CallError {
     fn message(&self) -> &str {
         match self {
@@ -165,7 +166,8 @@ impl HostError for CallError {
             | CallError::DepthExceeded(why)
             | CallError::Failed(why)
             | CallError::Busy(why)
-            | CallError::TooLarge(why) => why,
+            | CallError::TooLarge(why)
+            | CallError::NotGranted(why) => why,
         }
     }
 
@@ -173,6 +175,7 @@ impl HostError for CallError {
         match self {
             CallError::Busy(_) => 503,
             CallError::TooLarge(_) => 413,
+            CallError::NotGranted(_) => 500,
             _ => 502,
         }
     }
@@ -213,6 +216,7 @@ mod tests {
             (CallError::NotDeclared(why()), 502),
             (CallError::Unavailable(why()), 502),
             (CallError::DepthExceeded(why()), 502),
+            (CallError::NotGranted(why()), 500),
         ];
         crate::error::assert_statuses(cases);
     }

@@ -2,7 +2,7 @@
 //!
 //! Exports are async because every guest call runs on tokio with an epoch
 //! deadline; imports are synchronous unless they wait (a module call and
-//! every database and cache call do).
+//! every database and cache call, and the password hashing, do).
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -11,6 +11,8 @@ wasmtime::component::bindgen!({
         "modhost:module/modules.call": async,
         "modhost:module/db": async,
         "modhost:module/cache": async,
+        "modhost:module/auth.hash-password": async,
+        "modhost:module/auth.verify-password": async,
     },
     exports: { default: async },
 });

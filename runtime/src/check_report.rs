@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::capacity::HostCapacity;
 use crate::config::RuntimeConfig;
+use crate::grants::{Grant, Grants};
 use crate::limits::ModuleLimits;
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 
@@ -46,6 +47,11 @@ pub struct ModuleReport {
     pub dependencies: Vec<String>,
     /// Its routes as `METHOD /path`.
     pub routes: Vec<String>,
+    /// What its config grants it.
+    pub grants: Vec<&'static str>,
+    /// The interfaces its component imports, each with whether a grant
+    /// it lacks keeps it closed.
+    pub imports: Vec<Import>,
     /// Its limits with every default applied.
     pub limits: ModuleLimits,
 }
@@ -62,7 +68,11 @@ impl CheckReport {
             .filter(|entry| !registry.init_order().contains(&entry.name));
         let modules = ordered
             .chain(unordered)
-            .map(|entry| ModuleReport::new(entry, config.module_limits(&entry.name)))
+            .map(|entry| {
+                // Every module loaded is one of the config's.
+                let grants = &config.modules[&entry.name].grants;
+                ModuleReport::new(entry, config.module_limits(&entry.name), grants)
+            })
             .collect();
         Self {
             modules,
@@ -93,8 +103,18 @@ impl CheckReport {
     }
 }
 
+/// One interface a component imports.
+#[derive(Debug, Serialize)]
+pub struct Import {
+    /// Its name, as the component names it.
+    pub name: String,
+    /// False when it needs a grant the module lacks: every call of it
+    /// answers `not-granted`.
+    pub granted: bool,
+}
+
 impl ModuleReport {
-    fn new(entry: &ModuleEntry, limits: ModuleLimits) -> Self {
+    fn new(entry: &ModuleEntry, limits: ModuleLimits, grants: &Grants) -> Self {
         let (state, reason) = match &entry.state {
             ModuleState::Ready => ("ready", None),
             ModuleState::Failed(reason) => ("failed", Some(reason.clone())),
@@ -110,6 +130,16 @@ impl ModuleReport {
                 .flat_map(|m| &m.routes)
                 .map(|route| format!("{} {}", route.method, route.path))
                 .collect(),
+            grants: grants.iter().map(|grant| grant.name()).collect(),
+            imports: entry
+                .sandbox
+                .iter()
+                .flat_map(|sandbox| sandbox.imports())
+                .map(|name| Import {
+                    granted: is_open(&name, grants),
+                    name,
+                })
+                .collect(),
             limits,
         }
     }
@@ -124,6 +154,22 @@ impl ModuleReport {
         }
         for route in &self.routes {
             println!("          route {route}");
+        }
+        let grants = match self.grants.as_slice() {
+            [] => "none".to_string(),
+            grants => grants.join(", "),
+        };
+        println!("          grants: {grants}");
+        let imports: Vec<String> = self
+            .imports
+            .iter()
+            .map(|import| match import.granted {
+                true => import.name.clone(),
+                false => format!("{} (not granted)", import.name),
+            })
+            .collect();
+        if !imports.is_empty() {
+            println!("          imports: {}", imports.join(", "));
         }
         let l = &self.limits;
         println!(
@@ -141,6 +187,17 @@ impl ModuleReport {
             mib(l.max_host_call_bytes as u64),
         );
     }
+}
+
+/// Whether the interface `import` is open to a module with `grants`: it
+/// needs no grant, or one of those that open it is given.
+fn is_open(import: &str, grants: &Grants) -> bool {
+    let interface = import.split('@').next().unwrap_or(import);
+    let opening: Vec<Grant> = Grant::ALL
+        .into_iter()
+        .filter(|grant| grant.interface() == interface)
+        .collect();
+    opening.is_empty() || opening.iter().any(|grant| grants.contains(grant))
 }
 
 /// Bytes as MiB with one decimal.

@@ -1,4 +1,4 @@
-//! What the command line runs: `serve` and `check`.
+//! What the command line runs: `serve`, `check` and `hash-password`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
-use crate::auth::Gate;
+use crate::auth::{Gate, PasswordHashing};
 use crate::capabilities::HostCapabilities;
 use crate::capacity::HostCapacity;
 use crate::check_report::{CheckFormat, CheckReport};
@@ -87,4 +87,26 @@ pub async fn check(config_path: &Path, format: CheckFormat) -> Result<ExitCode> 
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// How long `hash-password` waits for its one hash.
+const HASH_PASSWORD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Reads one line from stdin as a password and prints its argon2id hash,
+/// made with the costs of the config at `config_path`.
+pub async fn hash_password(config_path: &Path) -> Result<ExitCode> {
+    let config = RuntimeConfig::load(config_path)?;
+    let hashing = PasswordHashing::from_config(&config.passwords, &config.source)?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    let deadline = std::time::Instant::now() + HASH_PASSWORD_DEADLINE;
+    let (hash, _) = hashing
+        .hash(password, deadline)
+        .await
+        .map_err(|err| anyhow!("{err}"))?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
 }

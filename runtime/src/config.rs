@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use modhost_docstore::Limits;
 use serde::Deserialize;
 
-use crate::auth::{AuthConfig, ModuleAuth};
+use crate::auth::{AuthConfig, ModuleAuth, PasswordConfig};
+use crate::grants::Grants;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
 
 /// The whole deployment, as read from one `runtime.toml`.
@@ -31,6 +32,9 @@ pub struct RuntimeConfig {
     pub cache: CacheConfig,
     /// How bearer tokens are checked, for modules that require them.
     pub auth: Option<AuthConfig>,
+    /// `[passwords]`: the host's password hashing.
+    #[serde(default)]
+    pub passwords: PasswordConfig,
     /// The modules to load, by name: `[modules.<name>]`.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,
@@ -189,6 +193,9 @@ pub struct ModuleConfig {
     pub limits: LimitsTable,
     /// What this module's routes require of a request (`[auth]` checks it).
     pub auth: Option<ModuleAuth>,
+    /// The capabilities it may use beyond log, config and clock.
+    #[serde(default)]
+    pub grants: Grants,
 }
 
 impl RuntimeConfig {

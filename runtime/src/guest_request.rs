@@ -47,6 +47,7 @@ pub fn with_principal(request: Request, principal: Option<Arc<Principal>>) -> Re
         principal: principal.map(|principal| WitPrincipal {
             subject: principal.subject.clone(),
             roles: principal.roles.clone(),
+            tenant: principal.tenant.clone(),
             claims: principal.claims.clone(),
         }),
         ..request

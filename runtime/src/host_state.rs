@@ -10,6 +10,8 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use crate::admission::Admission;
 use crate::call_budget::{CallBudget, Exhausted};
 use crate::capabilities::{CallCapabilities, HostCapabilities, ModuleCapabilities, ModuleSetup};
+use crate::config::ModuleConfig;
+use crate::grants::Grants;
 use crate::limits::ModuleLimits;
 use crate::long_calls::{LongCallLane, Seat};
 
@@ -24,6 +26,8 @@ pub struct ModuleContext {
     pub dependencies: OnceLock<Vec<String>>,
     /// The module's limits.
     pub limits: ModuleLimits,
+    /// What its config grants it.
+    pub grants: Grants,
     /// Its slots and queue: how many of its calls run at once.
     pub admission: Admission,
     /// The host's seats for long-running calls.
@@ -36,11 +40,11 @@ pub struct ModuleContext {
 pub const DEFAULT_TENANT: &str = "default";
 
 impl ModuleContext {
-    /// A context for `name` with its own config table and limits, set up by
-    /// every capability of `host`, taking turns on `long_calls`.
+    /// A context for `name` with its own config table, limits and grants,
+    /// set up by every capability of `host`, taking turns on `long_calls`.
     pub fn new(
         name: &str,
-        config: &toml::Table,
+        config: &ModuleConfig,
         limits: ModuleLimits,
         host: &HostCapabilities,
         long_calls: LongCallLane,
@@ -48,8 +52,9 @@ impl ModuleContext {
         let capabilities = host.for_module(&ModuleSetup {
             name,
             tenant: DEFAULT_TENANT,
-            config,
+            config: &config.config,
             limits: &limits,
+            grants: &config.grants,
         })?;
         Ok(Self {
             name: name.to_string(),
@@ -58,6 +63,7 @@ impl ModuleContext {
             admission: Admission::new(limits.max_concurrency, limits.max_queue),
             long_calls,
             limits,
+            grants: config.grants.clone(),
             capabilities,
         })
     }

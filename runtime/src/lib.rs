@@ -16,6 +16,7 @@ pub mod commands;
 mod config;
 mod dependency_graph;
 mod engine;
+mod grants;
 mod guest_request;
 mod host_state;
 mod http_response;

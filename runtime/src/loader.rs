@@ -128,7 +128,7 @@ impl Loader<'_> {
         let shown = config.shown_module_path(module_config);
         let context = Arc::new(ModuleContext::new(
             name,
-            &module_config.config,
+            module_config,
             config.module_limits(name),
             &self.capabilities,
             self.long_calls.clone(),

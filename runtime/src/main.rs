@@ -43,6 +43,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+    /// Reads a password from stdin (one line) and prints its argon2id hash
+    /// with the config's `[passwords]` costs, for a configured user's
+    /// `password_hash`.
+    HashPassword {
+        /// The deployment whose costs to use.
+        #[arg(long, default_value = "runtime.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,5 +85,6 @@ async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Serve { config, listen } => commands::serve(&config, listen).await,
         Command::Check { config, format } => commands::check(&config, format).await,
+        Command::HashPassword { config } => commands::hash_password(&config).await,
     }
 }

@@ -167,6 +167,17 @@ impl ModuleSandbox {
         &self.context
     }
 
+    /// The names of the interfaces the component imports, as it names them
+    /// (`modhost:module/db@0.7.0`, `wasi:io/streams@0.2.0`...).
+    pub fn imports(&self) -> Vec<String> {
+        let component = self.pre.component();
+        component
+            .component_type()
+            .imports(component.engine())
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
     /// Calls `describe`.
     pub async fn describe(&self) -> Result<Manifest, GuestCallError> {
         let call = self.startup_call();

@@ -43,16 +43,58 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
-/// The `[modules.<name>]` table loading guest `name` from the build output.
+/// The `[modules.<name>]` table loading guest `name` from the build output,
+/// granted the capabilities the fixtures use (not `auth.issue`, which
+/// needs an `issue_key`).
 pub fn module_table(name: &str) -> String {
+    module_table_granted(name, &["db", "cache", "modules", "auth.passwords"])
+}
+
+/// The `[modules.<name>]` table loading guest `name`, granted `grants`.
+pub fn module_table_granted(name: &str, grants: &[&str]) -> String {
     format!(
-        "[modules.{name}]\npath = {:?}\n",
+        "[modules.{name}]\npath = {:?}\ngrants = {grants:?}\n",
         guest(name).display().to_string()
     )
 }
 
-/// `user_management` with `users` (ids; each named "User <id>" with the
-/// email `<id>@example.com`), and `wallet` giving each `initial_credits`.
+/// The environment variable the tests' HS256 secret is in, as in the
+/// example deployment; every runtime the tests start has it set.
+pub const SECRET_ENV: &str = "MODHOST_AUTH_SECRET";
+/// The tests' HS256 secret.
+pub const TEST_SECRET: &str = "the-end-to-end-tests-own-secret-of-enough-bytes";
+/// The issuer and audience of the example deployment and of [`auth_section`].
+pub const ISSUER: &str = "modhost-example";
+
+/// `[auth]` as the example deployment has it: one HS256 key, kid `main`,
+/// read from [`SECRET_ENV`], that `auth.issue` signs with.
+pub fn auth_section() -> String {
+    format!(
+        "[auth]\nissuer = {ISSUER:?}\naudience = {ISSUER:?}\nissue_key = \"main\"\n\
+         [[auth.keys]]\nkid = \"main\"\nalgorithm = \"HS256\"\nsecret_env = {SECRET_ENV:?}\n"
+    )
+}
+
+/// A token for `subject` with `roles`, valid for ten minutes, signed with
+/// the tests' secret.
+pub fn token(subject: &str, roles: &[&str]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "sub": subject, "iss": ISSUER, "aud": ISSUER,
+        "iat": now, "exp": now + 600, "roles": roles,
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("main".into());
+    let key = jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+/// `[auth]` and the credit system: `user_management` with `users` (ids;
+/// each named "User <id>" with the email `<id>@example.com`), and `wallet`
+/// giving each `initial_credits`.
 pub fn credit_system<S: AsRef<str>>(users: &[S], initial_credits: i64) -> String {
     let users: Vec<String> = users
         .iter()
@@ -62,10 +104,14 @@ pub fn credit_system<S: AsRef<str>>(users: &[S], initial_credits: i64) -> String
         })
         .collect();
     format!(
-        "{}[modules.user_management.config]\nusers = [{}]\n{}[modules.wallet.config]\ninitial_credits = {initial_credits}\n",
-        module_table("user_management"),
+        "{}{}[modules.user_management.config]\nusers = [{}]\n{}[modules.wallet.config]\ninitial_credits = {initial_credits}\n",
+        auth_section(),
+        module_table_granted(
+            "user_management",
+            &["db", "cache", "auth.passwords", "auth.issue"]
+        ),
         users.join(", "),
-        module_table("wallet"),
+        module_table_granted("wallet", &["db", "cache", "modules"]),
     )
 }
 
@@ -133,6 +179,7 @@ impl Modhost {
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .env("MODHOST_LOG", filter)
+            .env(SECRET_ENV, TEST_SECRET)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -169,23 +216,31 @@ impl Modhost {
         }
     }
 
-    /// The items under `field` of every page of `route` (`skip` and a
-    /// `limit` of 500 added to its query), until a page is short. A short
-    /// page ends it even while writers are still adding items, so paging
-    /// cannot chase them forever.
+    /// The items under `field` of every page of `route`; see
+    /// [`Session::all_pages`].
     pub fn all_pages(&self, route: &str, field: &str) -> Vec<serde_json::Value> {
-        const PAGE: usize = 500;
-        let joiner = if route.contains('?') { '&' } else { '?' };
-        let mut items = Vec::new();
-        loop {
-            let page = self.get(&format!("{route}{joiner}skip={}&limit={PAGE}", items.len()));
-            page.expect_status(200);
-            let found = page.json()[field].as_array().unwrap().clone();
-            let short = found.len() < PAGE;
-            items.extend(found);
-            if short {
-                return items;
-            }
+        self.session(&[]).all_pages(route, field)
+    }
+
+    /// Requests with a bearer token for `user` (roles `user`).
+    pub fn as_user(&self, user: &str) -> Session<'_> {
+        let bearer = format!("Bearer {}", token(user, &["user"]));
+        self.session(&[("authorization", bearer)])
+    }
+
+    /// Requests with a bearer token for `admin` (roles `admin`).
+    pub fn as_admin(&self) -> Session<'_> {
+        let bearer = format!("Bearer {}", token("admin", &["admin"]));
+        self.session(&[("authorization", bearer)])
+    }
+
+    fn session(&self, headers: &[(&str, String)]) -> Session<'_> {
+        Session {
+            modhost: self,
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone()))
+                .collect(),
         }
     }
 
@@ -202,13 +257,12 @@ impl Modhost {
 
     /// `GET path`.
     pub fn get(&self, path: &str) -> HttpResponse {
-        self.request("GET", path, &[], b"")
+        self.session(&[]).get(path)
     }
 
     /// `POST path` with `body` as JSON.
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
-        let headers = [("content-type", "application/json")];
-        self.request("POST", path, &headers, body.to_string().as_bytes())
+        self.session(&[]).post_json(path, body)
     }
 
     /// Kills the runtime with SIGKILL, as a crash would, and reaps it; its
@@ -262,6 +316,62 @@ impl Modhost {
     }
 }
 
+/// Requests to one runtime that all carry the same headers (a token).
+pub struct Session<'a> {
+    modhost: &'a Modhost,
+    headers: Vec<(String, String)>,
+}
+
+impl Session<'_> {
+    /// Sends one request with the session's headers and `headers`.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
+        let mut all: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        all.extend_from_slice(headers);
+        self.modhost.request(method, path, &all, body)
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        self.request("GET", path, &[], b"")
+    }
+
+    /// `POST path` with `body` as JSON.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        let headers = [("content-type", "application/json")];
+        self.request("POST", path, &headers, body.to_string().as_bytes())
+    }
+
+    /// The items under `field` of every page of `route` (`skip` and a
+    /// `limit` of 500 added to its query), until a page is short. A short
+    /// page ends it even while writers are still adding items, so paging
+    /// cannot chase them forever.
+    pub fn all_pages(&self, route: &str, field: &str) -> Vec<serde_json::Value> {
+        const PAGE: usize = 500;
+        let joiner = if route.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        loop {
+            let page = self.get(&format!("{route}{joiner}skip={}&limit={PAGE}", items.len()));
+            page.expect_status(200);
+            let found = page.json()[field].as_array().unwrap().clone();
+            let short = found.len() < PAGE;
+            items.extend(found);
+            if short {
+                return items;
+            }
+        }
+    }
+}
+
 impl Drop for Modhost {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -284,6 +394,7 @@ pub fn run_modhost(args: &[&str]) -> (ExitStatus, String, String) {
         .arg("60")
         .arg(env!("CARGO_BIN_EXE_modhost"))
         .args(args)
+        .env(SECRET_ENV, TEST_SECRET)
         .output()
         .expect("run modhost");
     (

@@ -20,7 +20,7 @@ impl Server {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let guest = guest.canonicalize().expect("the guest component exists");
         let text = format!(
-            "{config}[sandbox]\ntimeout_ms = 600000\n[modules.{module}]\npath = \"{}\"\n",
+            "{config}[sandbox]\ntimeout_ms = 600000\n[modules.{module}]\npath = \"{}\"\ngrants = [\"db\", \"cache\"]\n",
             guest.display()
         );
         let config_path = dir.path().join("runtime.toml");

@@ -4,6 +4,10 @@
 //! `initial_credits`; the document is made by the first transfer that
 //! touches it, so reading a balance never writes.
 //!
+//! Every route needs a bearer token and acts for its subject: a user sees
+//! their own wallet (an `admin` sees any) and spends only their own
+//! credits; crediting an account takes the `admin` role.
+//!
 //! A transfer is one database transaction: make both wallets if missing,
 //! debit with a condition (`balance >= amount`, so concurrent transfers can
 //! never overdraw), credit, and record it in `transactions`. All of it
@@ -24,6 +28,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 const USERS: Dependency = Dependency::new("user_management");
+/// The role that sees every wallet and credits accounts.
+const ADMIN: &str = "admin";
+/// The most credits one transfer or credit moves.
+const MAX_AMOUNT: i64 = 1_000_000_000;
 const WALLETS: Collection = Collection::new("wallets");
 const TRANSACTIONS: Collection = Collection::new("transactions");
 
@@ -50,8 +58,13 @@ impl Module for Wallet {
     fn routes() -> Router {
         Router::new()
             .get("/wallet/:user_id", balance)
+            .auth()
             .get("/wallet/:user_id/transactions", transactions)
+            .auth()
             .post("/wallet/transfer", transfer)
+            .auth()
+            .post("/wallet/credit", credit)
+            .auth_roles(&[ADMIN])
     }
 
     fn init() -> Result<()> {
@@ -97,9 +110,32 @@ fn current_balance(user_id: &str) -> Result<i64> {
     }
 }
 
+/// The user whose wallet the route names, when the caller may see it: it
+/// is the caller's own, or the caller is an admin; else 403.
+fn own_wallet(req: &Request) -> Result<&str> {
+    let user_id = req.param("user_id")?;
+    let principal = req
+        .principal()
+        .ok_or_else(|| Error::new(401, "this route needs a bearer token"))?;
+    if principal.subject != user_id && !principal.roles.iter().any(|role| role == ADMIN) {
+        return Err(Error::new(403, "this is another user's wallet"));
+    }
+    Ok(user_id)
+}
+
+/// A positive amount of at most `MAX_AMOUNT` credits, else 400.
+fn check_amount(amount: i64) -> Result<()> {
+    if amount <= 0 || amount > MAX_AMOUNT {
+        return Err(Error::bad_request(format!(
+            "amount must be a whole number from 1 to {MAX_AMOUNT}"
+        )));
+    }
+    Ok(())
+}
+
 /// `GET /wallet/:user_id`: the user (from user_management) and the balance.
 fn balance(req: Request) -> Result<Response> {
-    let user_id = req.param("user_id")?;
+    let user_id = own_wallet(&req)?;
     let user = user(user_id)?;
     let balance = cache::read_through(&balance_key(user_id), BALANCE_TTL, || {
         current_balance(user_id)
@@ -116,7 +152,7 @@ fn balance(req: Request) -> Result<Response> {
 /// `GET /wallet/:user_id/transactions[?skip=N&limit=N]`: transfers from or
 /// to the user, newest first.
 fn transactions(req: Request) -> Result<Response> {
-    let user_id = req.param("user_id")?;
+    let user_id = own_wallet(&req)?;
     let options = FindOptions::new()
         .sort_desc("at")
         .skip(req.query_number("skip", 0)?)
@@ -131,19 +167,23 @@ const DEBIT: u32 = 2;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Transfer {
-    from: String,
+    /// The sender: the token's subject, who may name only themself.
+    from: Option<String>,
     to: String,
     amount: i64,
 }
 
-/// `POST /wallet/transfer` with `{"from", "to", "amount"}`: moves credits;
+/// `POST /wallet/transfer` with `{"to", "amount"}` (and `"from"`, which
+/// must be the caller): moves the caller's credits; 403 for anyone else's,
 /// 409 when the sender has too few.
 fn transfer(req: Request) -> Result<Response> {
     let transfer: Transfer = req.json()?;
-    let Transfer { from, to, amount } = &transfer;
-    if *amount <= 0 {
-        return Err(Error::bad_request("amount must be a positive whole number"));
+    let from = req.subject()?;
+    if transfer.from.as_ref().is_some_and(|named| named != from) {
+        return Err(Error::new(403, "you can only spend your own credits"));
     }
+    let (to, amount) = (transfer.to.as_str(), transfer.amount);
+    check_amount(amount)?;
     if from == to {
         return Err(Error::bad_request("from and to must be different users"));
     }
@@ -185,6 +225,41 @@ fn transfer(req: Request) -> Result<Response> {
         .find_one::<StoredWallet>(json!({"_id": from}))?
         .map(|wallet| wallet.balance);
     Response::json(&json!({"from": from, "to": to, "amount": amount, "balance": balance}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credit {
+    user_id: String,
+    amount: i64,
+}
+
+/// `POST /wallet/credit` (role `admin`) with `{"user_id", "amount"}`: adds
+/// credits to an account, recorded in its transactions with the admin who
+/// gave them.
+fn credit(req: Request) -> Result<Response> {
+    let Credit { user_id, amount } = req.json()?;
+    check_amount(amount)?;
+    user(&user_id)?;
+    let by = req.subject()?;
+    let initial = json!({"$setOnInsert": {"balance": settings()?.initial_credits}});
+    let at = modhost_sdk::time::now().to_rfc3339();
+    let record = json!({"to": user_id, "parties": [user_id], "amount": amount, "by": by, "at": at});
+    let committed = Transaction::new()
+        .upsert_one(&WALLETS, json!({"_id": user_id}), initial)
+        .update_one(
+            &WALLETS,
+            json!({"_id": user_id}),
+            json!({"$inc": {"balance": amount}}),
+        )
+        .expect_matched(1)
+        .insert_one(&TRANSACTIONS, &record)
+        .commit();
+    cache::invalidate(&balance_key(&user_id));
+    committed?;
+    Response::json(
+        &json!({"user_id": user_id, "amount": amount, "balance": current_balance(&user_id)?}),
+    )
 }
 
 export_module!(Wallet);

@@ -19,10 +19,27 @@ pub struct AuthConfig {
     pub leeway_seconds: u64,
     /// The keys tokens may be signed with: `[[auth.keys]]`.
     pub keys: Vec<KeyConfig>,
+    /// The claim that names a token's tenant.
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+    /// The `kid` of the key `auth.issue` signs with: an HS256 key, or one
+    /// with a `private_key_file`. Without it, no module can issue tokens.
+    pub issue_key: Option<String>,
+    /// The longest lifetime `auth.issue` gives a token, in seconds.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_seconds: u32,
 }
 
 fn default_leeway() -> u64 {
     30
+}
+
+fn default_tenant_claim() -> String {
+    "tenant".into()
+}
+
+fn default_max_token_lifetime() -> u32 {
+    24 * 60 * 60
 }
 
 /// `[[auth.keys]]`: one key. An HS256 secret comes from an environment
@@ -43,6 +60,9 @@ pub struct KeyConfig {
     /// RS256, ES256, EdDSA: the public key, PEM (relative to the config
     /// file).
     pub public_key_file: Option<PathBuf>,
+    /// RS256, ES256, EdDSA: the private key, PEM, for a key that is the
+    /// `issue_key`.
+    pub private_key_file: Option<PathBuf>,
 }
 
 /// `[modules.<name>.auth]`: what every route of the module requires,

@@ -2,10 +2,10 @@
 //! mistake names the config file, the key's place in `[[auth.keys]]` and
 //! what to do about it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 use super::config::KeyConfig;
 
@@ -13,7 +13,8 @@ use super::config::KeyConfig;
 /// least as long as the hash (256 bits).
 const MIN_SECRET_BYTES: usize = 32;
 
-/// One key a token may be signed with.
+/// One key a token may be signed with, and what the host signs with it
+/// when it is the `issue_key`.
 pub struct VerifyingKey {
     /// The `kid` it answers to, if any.
     pub kid: Option<String>,
@@ -22,6 +23,9 @@ pub struct VerifyingKey {
     pub algorithm: Algorithm,
     /// The key material.
     pub key: DecodingKey,
+    /// The key to sign with: the HS256 secret, or the private key when
+    /// `private_key_file` is given.
+    pub signing: Option<EncodingKey>,
 }
 
 /// Reads every key of `keys`; paths are relative to `folder`, and messages
@@ -66,12 +70,10 @@ fn load_one(config: &KeyConfig, folder: &Path) -> Result<VerifyingKey, String> {
             ));
         }
     };
-    let key = match algorithm {
+    let (key, signing) = match algorithm {
         Algorithm::HS256 => {
-            if config.public_key_file.is_some() {
-                return Err(
-                    "an HS256 key takes secret_env or secret_file, not public_key_file".into(),
-                );
+            if config.public_key_file.is_some() || config.private_key_file.is_some() {
+                return Err("an HS256 key takes secret_env or secret_file, not a key file".into());
             }
             let secret = secret(config, folder)?;
             if secret.len() < MIN_SECRET_BYTES {
@@ -80,7 +82,9 @@ fn load_one(config: &KeyConfig, folder: &Path) -> Result<VerifyingKey, String> {
                     secret.len()
                 ));
             }
-            DecodingKey::from_secret(&secret).map_err(|err| err.to_string())?
+            let signing = EncodingKey::from_secret(&secret).map_err(|err| err.to_string())?;
+            let key = DecodingKey::from_secret(&secret).map_err(|err| err.to_string())?;
+            (key, Some(signing))
         }
         _ => {
             if config.secret_env.is_some() || config.secret_file.is_some() {
@@ -95,28 +99,55 @@ fn load_one(config: &KeyConfig, folder: &Path) -> Result<VerifyingKey, String> {
                     config.algorithm
                 ));
             };
-            let path = folder.join(path);
-            let pem = std::fs::read(&path)
-                .map_err(|err| format!("cannot read public_key_file {}: {err}", path.display()))?;
+            let (path, pem) = read_pem(folder, path, "public_key_file")?;
             let parsed = match algorithm {
                 Algorithm::RS256 => DecodingKey::from_rsa_pem(&pem),
                 Algorithm::ES256 => DecodingKey::from_ec_pem(&pem),
                 _ => DecodingKey::from_ed_pem(&pem),
             };
-            parsed.map_err(|err| {
+            let key = parsed.map_err(|err| {
                 format!(
                     "public_key_file {} is not a {} public key in PEM: {err}",
                     path.display(),
                     config.algorithm
                 )
-            })?
+            })?;
+            let signing = match &config.private_key_file {
+                None => None,
+                Some(path) => {
+                    let (path, pem) = read_pem(folder, path, "private_key_file")?;
+                    let parsed = match algorithm {
+                        Algorithm::RS256 => EncodingKey::from_rsa_pem(&pem),
+                        Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+                        _ => EncodingKey::from_ed_pem(&pem),
+                    };
+                    Some(parsed.map_err(|err| {
+                        format!(
+                            "private_key_file {} is not a {} private key in PEM: {err}",
+                            path.display(),
+                            config.algorithm
+                        )
+                    })?)
+                }
+            };
+            (key, signing)
         }
     };
     Ok(VerifyingKey {
         kid: config.kid.clone(),
         algorithm,
         key,
+        signing,
     })
+}
+
+/// The text of the PEM file at `path` (relative to `folder`), named `key`
+/// in a message when it cannot be read.
+fn read_pem(folder: &Path, path: &Path, key: &str) -> Result<(PathBuf, Vec<u8>), String> {
+    let path = folder.join(path);
+    let pem = std::fs::read(&path)
+        .map_err(|err| format!("cannot read {key} {}: {err}", path.display()))?;
+    Ok((path, pem))
 }
 
 /// The HS256 secret, from exactly one of `secret_env` and `secret_file`.

@@ -9,7 +9,9 @@
 //! principal in its request.
 
 mod config;
+mod issuer;
 mod keys;
+mod passwords;
 mod recent;
 mod rejection;
 mod verifier;
@@ -21,8 +23,11 @@ use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 
 use crate::config::RuntimeConfig;
+use crate::host_state::DEFAULT_TENANT;
 use crate::routing::RouteMatch;
 pub use config::{AuthConfig, ModuleAuth};
+pub use issuer::{IssueError, TokenIssuer};
+pub use passwords::{PasswordConfig, PasswordError, PasswordHashing, Spent};
 pub use rejection::Rejection;
 pub use verifier::{Principal, TokenVerifier};
 
@@ -86,6 +91,15 @@ impl Gate {
         let verifier = self.verifier.as_ref().ok_or(Rejection::NotConfigured)?;
         let token = bearer(headers)?;
         let principal = verifier.verify(token)?;
+        // Until tenants are configured, every module is the default
+        // tenant's: a token stamped for another is not for these routes.
+        if principal
+            .tenant
+            .as_deref()
+            .is_some_and(|tenant| tenant != DEFAULT_TENANT)
+        {
+            return Err(Rejection::WrongTenant);
+        }
         if let Some(role) = roles.iter().find(|role| !principal.roles.contains(role)) {
             return Err(Rejection::MissingRole(role.clone()));
         }

@@ -78,6 +78,7 @@ mod tests {
         Arc::new(Principal {
             subject: "u1".into(),
             roles: Vec::new(),
+            tenant: None,
             claims: "{}".into(),
         })
     }

@@ -30,6 +30,8 @@ pub enum Rejection {
     WrongAudience,
     /// Valid, but without this role.
     MissingRole(String),
+    /// Valid, but for another tenant than the route's.
+    WrongTenant,
     /// The route needs a token and the host has no `[auth]` to check it.
     NotConfigured,
 }
@@ -48,6 +50,7 @@ impl Rejection {
             Rejection::WrongIssuer => "the token's issuer (iss) is not accepted".into(),
             Rejection::WrongAudience => "the token's audience (aud) is not this host".into(),
             Rejection::MissingRole(role) => format!("the token lacks the role {role}"),
+            Rejection::WrongTenant => "the token is for another tenant".into(),
             Rejection::NotConfigured => {
                 "this route needs a token, and the host has no [auth] to check one".into()
             }
@@ -57,7 +60,7 @@ impl Rejection {
     /// The HTTP answer.
     pub fn response(&self, request_id: &str) -> Response<Body> {
         match self {
-            Rejection::MissingRole(_) => {
+            Rejection::MissingRole(_) | Rejection::WrongTenant => {
                 return error_response(StatusCode::FORBIDDEN, &self.reason(), request_id);
             }
             Rejection::NotConfigured => {

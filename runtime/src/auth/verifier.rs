@@ -20,6 +20,8 @@ pub struct Principal {
     pub subject: String,
     /// The strings of its `roles` claim.
     pub roles: Vec<String>,
+    /// Its tenant claim (`[auth] tenant_claim`), when it has one.
+    pub tenant: Option<String>,
     /// Every claim, as a JSON object.
     pub claims: String,
 }
@@ -52,6 +54,7 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub struct TokenVerifier {
     keys: Vec<(VerifyingKey, Validation)>,
     leeway: u64,
+    tenant_claim: String,
     recent: RecentTokens,
 }
 
@@ -77,6 +80,7 @@ impl TokenVerifier {
         TokenVerifier {
             keys,
             leeway: config.leeway_seconds,
+            tenant_claim: config.tenant_claim.clone(),
             recent: RecentTokens::default(),
         }
     }
@@ -165,9 +169,20 @@ impl TokenVerifier {
                 ));
             }
         };
+        let tenant = match claims.get(&self.tenant_claim) {
+            None => None,
+            Some(Value::String(tenant)) => Some(tenant.clone()),
+            Some(_) => {
+                return Err(Rejection::Malformed(format!(
+                    "its {} claim is not a string",
+                    self.tenant_claim
+                )));
+            }
+        };
         let principal = Principal {
             subject: subject.clone(),
             roles,
+            tenant,
             claims: Value::Object(claims).to_string(),
         };
         Ok((principal, exp))

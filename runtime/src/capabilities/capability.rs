@@ -6,6 +6,7 @@ use std::future::Future;
 use wasmtime::component::Linker;
 
 use crate::config::RuntimeConfig;
+use crate::grants::Grants;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
 
@@ -52,4 +53,6 @@ pub struct ModuleSetup<'a> {
     pub config: &'a toml::Table,
     /// Its settled limits.
     pub limits: &'a ModuleLimits,
+    /// What its config grants it.
+    pub grants: &'a Grants,
 }

@@ -5,6 +5,7 @@
 //! here, and one line in the list at the bottom of this file (see the
 //! README, "Adding a capability").
 
+mod auth;
 mod cache;
 mod capability;
 mod clock;
@@ -103,5 +104,6 @@ capabilities! {
     modules: modules::ModuleCalls,
     db: db::Db,
     cache: cache::Cache,
+    auth: auth::Auth,
     wasi: wasi::Wasi,
 }

@@ -4,19 +4,22 @@
 
 use std::time::Duration;
 
+use modhost_cache::ScopedCache;
+
 use super::CacheView;
 use crate::bindings::modhost::module::cache::{self as wit, CacheError};
+use crate::grants::Grant;
 
 type CacheResult<T> = std::result::Result<T, CacheError>;
 
 impl wit::Host for CacheView<'_> {
     async fn get(&mut self, key: String) -> CacheResult<Option<Vec<u8>>> {
-        Ok(self.cache.get(&key).await?)
+        Ok(self.cache()?.get(&key).await?)
     }
 
     async fn get_many(&mut self, keys: Vec<String>) -> CacheResult<Vec<Option<Vec<u8>>>> {
         self.admit(keys.iter().map(String::len))?;
-        Ok(self.cache.get_many(&keys).await?)
+        Ok(self.cache()?.get_many(&keys).await?)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> CacheResult<()> {
@@ -30,26 +33,33 @@ impl wit::Host for CacheView<'_> {
     ) -> CacheResult<()> {
         self.admit(entries.iter().map(|(key, value)| key.len() + value.len()))?;
         let ttl = ttl_ms.map(Duration::from_millis);
-        Ok(self.cache.set_many(entries, ttl).await?)
+        Ok(self.cache()?.set_many(entries, ttl).await?)
     }
 
     async fn delete(&mut self, key: String) -> CacheResult<bool> {
-        Ok(self.cache.delete(&key).await?)
+        Ok(self.cache()?.delete(&key).await?)
     }
 
     async fn incr(&mut self, key: String, delta: i64) -> CacheResult<i64> {
-        Ok(self.cache.incr(&key, delta).await?)
+        Ok(self.cache()?.incr(&key, delta).await?)
     }
 
     async fn expire(&mut self, key: String, ttl_ms: u64) -> CacheResult<bool> {
         let ttl = Duration::from_millis(ttl_ms);
-        Ok(self.cache.expire(&key, ttl).await?)
+        Ok(self.cache()?.expire(&key, ttl).await?)
     }
 }
 
 impl CacheView<'_> {
+    /// The module's keys; an error when it is not granted `cache`.
+    fn cache(&self) -> CacheResult<&ScopedCache> {
+        self.cache
+            .ok_or_else(|| CacheError::NotGranted(Grant::Cache.missing(self.module)))
+    }
+
     /// Whether what the guest passed fits the module's `max_host_call_bytes`.
     fn admit(&self, sizes: impl Iterator<Item = usize>) -> CacheResult<()> {
+        self.cache()?;
         self.limits
             .admit_host_call(sizes)
             .map_err(CacheError::ValueTooLarge)

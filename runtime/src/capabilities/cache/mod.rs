@@ -14,6 +14,7 @@ use wasmtime::component::{HasData, Linker};
 use crate::bindings::modhost::module::cache as wit;
 use crate::capabilities::{Capability, ModuleSetup};
 use crate::config::RuntimeConfig;
+use crate::grants::Grant;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
 
@@ -29,9 +30,11 @@ pub struct HostCache {
     quotas: Quotas,
 }
 
-/// What one host call of `cache` reaches: the module's keys and its limits.
+/// What one host call of `cache` reaches: the module's keys (none when it
+/// is not granted `cache`) and its limits.
 pub struct CacheView<'a> {
-    cache: &'a ScopedCache,
+    cache: Option<&'a ScopedCache>,
+    module: &'a str,
     limits: &'a ModuleLimits,
 }
 
@@ -41,12 +44,13 @@ impl HasData for Cache {
 
 impl Capability for Cache {
     type Host = HostCache;
-    type Module = ScopedCache;
+    type Module = Option<ScopedCache>;
     type Call = ();
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         wit::add_to_linker::<_, Cache>(linker, |state| CacheView {
-            cache: &state.module.capabilities.cache,
+            cache: state.module.capabilities.cache.as_ref(),
+            module: &state.module.name,
             limits: &state.module.limits,
         })
     }
@@ -64,8 +68,14 @@ impl Capability for Cache {
     }
 
     /// The cache as the module sees it: its own keys, holding at most its
-    /// `cache_bytes`.
-    fn for_module(host: &HostCache, module: &ModuleSetup<'_>) -> anyhow::Result<ScopedCache> {
+    /// `cache_bytes`; none when it is not granted `cache`.
+    fn for_module(
+        host: &HostCache,
+        module: &ModuleSetup<'_>,
+    ) -> anyhow::Result<Option<ScopedCache>> {
+        if !module.grants.contains(&Grant::Cache) {
+            return Ok(None);
+        }
         let quotas = Quotas {
             max_bytes: module.limits.cache_bytes,
             ..host.quotas
@@ -77,8 +87,9 @@ impl Capability for Cache {
             module.name,
             quotas,
         )
+        .map(Some)
         .map_err(|why| anyhow!("module {}: {why}", module.name))
     }
 
-    fn for_call(_module: &ScopedCache, _limits: &ModuleLimits) {}
+    fn for_call(_module: &Option<ScopedCache>, _limits: &ModuleLimits) {}
 }

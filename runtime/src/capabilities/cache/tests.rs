@@ -1,11 +1,12 @@
 //! The `cache` capability in-process: modules' views over one embedded
 //! cache, called through the WIT host trait, no guest.
 
-use modhost_cache::{CacheStore, EmbeddedCache, Quotas};
+use modhost_cache::{CacheStore, EmbeddedCache, Quotas, ScopedCache};
 
 use super::{Cache, CacheView, HostCache};
 use crate::bindings::modhost::module::cache::{CacheError, Host};
 use crate::capabilities::{Capability, ModuleSetup};
+use crate::grants::Grant;
 use crate::limits::{DEFAULT_LIMITS, ModuleLimits};
 
 /// A host cache of 1 MiB in memory, keys under `test`.
@@ -21,15 +22,58 @@ fn host() -> HostCache {
     }
 }
 
-/// Module `name` of `tenant` as the cache capability sets it up at load.
-fn module(host: &HostCache, tenant: &str, name: &str) -> modhost_cache::ScopedCache {
+/// Module `name` of `tenant` granted `grants`, as the cache capability
+/// sets it up at load.
+fn module_granted(
+    host: &HostCache,
+    tenant: &str,
+    name: &str,
+    grants: &[Grant],
+) -> Option<ScopedCache> {
     let setup = ModuleSetup {
         name,
         tenant,
         config: &toml::Table::new(),
         limits: &DEFAULT_LIMITS,
+        grants: &grants.iter().copied().collect(),
     };
     Cache::for_module(host, &setup).unwrap()
+}
+
+/// Module `name` of `tenant`, granted `cache`.
+fn module(host: &HostCache, tenant: &str, name: &str) -> ScopedCache {
+    module_granted(host, tenant, name, &[Grant::Cache]).expect("granted cache")
+}
+
+#[tokio::test]
+async fn a_module_not_granted_cache_gets_not_granted_from_every_call() {
+    let host = host();
+    let module = module_granted(&host, "default", "wallet", &[Grant::Db, Grant::Modules]);
+    assert!(module.is_none(), "nothing is kept for it");
+    let mut view = CacheView {
+        cache: None,
+        module: "wallet",
+        limits: &DEFAULT_LIMITS,
+    };
+    let refusals = [
+        view.get("k".into()).await.err(),
+        view.get_many(vec!["k".into()]).await.err(),
+        view.set("k".into(), b"v".to_vec(), None).await.err(),
+        view.set_many(vec![("k".into(), b"v".to_vec())], None)
+            .await
+            .err(),
+        view.delete("k".into()).await.err(),
+        view.incr("k".into(), 1).await.err(),
+        view.expire("k".into(), 10).await.err(),
+    ];
+    for refusal in refusals {
+        match refusal {
+            Some(CacheError::NotGranted(why)) => {
+                assert!(why.contains("not granted cache"), "{why}")
+            }
+            other => panic!("expected not-granted, got {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]
@@ -39,7 +83,8 @@ async fn a_module_sees_only_its_own_keys_in_its_own_tenant() {
     let users = module(&host, "default", "users");
     let other_tenant = module(&host, "acme", "wallet");
     let view = |cache| CacheView {
-        cache,
+        cache: Some(cache),
+        module: "wallet",
         limits: &DEFAULT_LIMITS,
     };
     view(&wallet)
@@ -74,7 +119,8 @@ async fn a_batch_over_max_host_call_bytes_is_refused_before_the_cache_sees_it() 
         ..DEFAULT_LIMITS
     };
     let mut small = CacheView {
-        cache: &wallet,
+        cache: Some(&wallet),
+        module: "wallet",
         limits: &limits,
     };
     // Two entries of 5 bytes each fit; a third byte more does not, and

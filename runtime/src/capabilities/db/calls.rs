@@ -8,11 +8,12 @@ use modhost_docstore::{
 };
 use serde_json::Value;
 
-use super::DbView;
+use super::{DbView, ModuleDb};
 use crate::bindings::modhost::module::db::{
     self as wit, DbError, FindOptions, TransactionError as WitTransactionError, UpdateResult,
     Write, WriteAction, WriteResult,
 };
+use crate::grants::Grant;
 
 type DbResult<T> = std::result::Result<T, DbError>;
 
@@ -26,7 +27,7 @@ impl wit::Host for DbView<'_> {
         let budget = self.admit(&find_texts(&filter, &options))?;
         let (namespace, filter, options) = self.query(&collection, &filter, options)?;
         let docs = self
-            .db
+            .db()?
             .store
             .find_json(&namespace, &filter, &options, budget);
         Ok(docs.await?)
@@ -41,7 +42,7 @@ impl wit::Host for DbView<'_> {
         let budget = self.admit(&find_texts(&filter, &options))?;
         let (namespace, filter, options) = self.query(&collection, &filter, options)?;
         let doc = self
-            .db
+            .db()?
             .store
             .find_one_json(&namespace, &filter, &options, budget);
         Ok(doc.await?)
@@ -64,7 +65,7 @@ impl wit::Host for DbView<'_> {
             .iter()
             .map(|text| json(text, DbError::InvalidDocument))
             .collect::<DbResult<Vec<_>>>()?;
-        let ids = self.db.store.insert(&namespace, docs, budget).await?;
+        let ids = self.db()?.store.insert(&namespace, docs, budget).await?;
         Ok(ids.iter().map(id_text).collect())
     }
 
@@ -101,7 +102,7 @@ impl wit::Host for DbView<'_> {
     async fn count(&mut self, collection: String, filter: String) -> DbResult<u64> {
         let budget = self.admit(&[&filter])?;
         let (namespace, filter) = self.filtered(&collection, &filter)?;
-        Ok(self.db.store.count(&namespace, &filter, budget).await?)
+        Ok(self.db()?.store.count(&namespace, &filter, budget).await?)
     }
 
     async fn transact(
@@ -121,7 +122,13 @@ impl wit::Host for DbView<'_> {
                     })
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        match self.db.store.transact(writes, budget).await {
+        match self
+            .db()
+            .map_err(whole)?
+            .store
+            .transact(writes, budget)
+            .await
+        {
             Ok(results) => Ok(results.into_iter().map(write_result).collect()),
             Err(TransactionError { index, error }) => Err(WitTransactionError {
                 index: index.map(|index| index as u32),
@@ -139,7 +146,7 @@ impl wit::Host for DbView<'_> {
         let budget = self.admit(&[&field])?;
         let namespace = self.namespace(&collection)?;
         let created = self
-            .db
+            .db()?
             .store
             .create_index(&namespace, &field, unique, budget);
         Ok(created.await?)
@@ -147,10 +154,11 @@ impl wit::Host for DbView<'_> {
 }
 
 impl DbView<'_> {
-    /// Lets a call in: what the guest passed fits the module's
+    /// Lets a call in: the module is granted `db`, what the guest passed fits the module's
     /// `max_host_call_bytes` (checked before any of it is parsed), and the
     /// call gets what is left of the request's deadline.
     fn admit(&self, texts: &[&str]) -> DbResult<QueryBudget> {
+        self.db()?;
         let sizes = texts.iter().map(|text| text.len());
         self.limits
             .admit_host_call(sizes)
@@ -160,8 +168,14 @@ impl DbView<'_> {
         })
     }
 
+    /// The module's database; an error when it is not granted `db`.
+    fn db(&self) -> DbResult<&ModuleDb> {
+        self.db
+            .ok_or_else(|| DbError::NotGranted(Grant::Db.missing(self.module)))
+    }
+
     fn namespace(&self, collection: &str) -> DbResult<Namespace> {
-        Ok(self.db.scope.collection(collection)?)
+        Ok(self.db()?.scope.collection(collection)?)
     }
 
     /// The module's `collection` and the parsed `filter` a call applies to.
@@ -203,7 +217,7 @@ impl DbView<'_> {
         let update = json(update, DbError::InvalidUpdate)?;
         let upsert = if upsert { Upsert::Yes } else { Upsert::No };
         let result = self
-            .db
+            .db()?
             .store
             .update(&namespace, &filter, &update, which, upsert, budget)
             .await?;
@@ -242,7 +256,7 @@ impl DbView<'_> {
         let budget = self.admit(&[filter])?;
         let (namespace, filter) = self.filtered(collection, filter)?;
         Ok(self
-            .db
+            .db()?
             .store
             .delete(&namespace, &filter, which, budget)
             .await?)

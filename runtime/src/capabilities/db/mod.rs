@@ -17,6 +17,7 @@ use wasmtime::component::{HasData, Linker};
 use crate::bindings::modhost::module::db as wit;
 use crate::capabilities::{Capability, ModuleSetup};
 use crate::config::RuntimeConfig;
+use crate::grants::Grant;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
 
@@ -30,10 +31,11 @@ pub struct ModuleDb {
     scope: Scope,
 }
 
-/// What one host call of `db` reaches: the module's scope, its limits and
-/// the request's deadline.
+/// What one host call of `db` reaches: the module's scope (none when the
+/// module is not granted `db`), its limits and the request's deadline.
 pub struct DbView<'a> {
-    db: &'a ModuleDb,
+    db: Option<&'a ModuleDb>,
+    module: &'a str,
     limits: &'a ModuleLimits,
     deadline: Instant,
 }
@@ -44,12 +46,13 @@ impl HasData for Db {
 
 impl Capability for Db {
     type Host = DocumentStore;
-    type Module = ModuleDb;
+    type Module = Option<ModuleDb>;
     type Call = ();
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         wit::add_to_linker::<_, Db>(linker, |state| DbView {
-            db: &state.module.capabilities.db,
+            db: state.module.capabilities.db.as_ref(),
+            module: &state.module.name,
             limits: &state.module.limits,
             deadline: state.budget.deadline,
         })
@@ -59,15 +62,22 @@ impl Capability for Db {
         backend::open(config).await
     }
 
-    fn for_module(store: &DocumentStore, module: &ModuleSetup<'_>) -> anyhow::Result<ModuleDb> {
+    /// The module's scope in the store; none when it is not granted `db`.
+    fn for_module(
+        store: &DocumentStore,
+        module: &ModuleSetup<'_>,
+    ) -> anyhow::Result<Option<ModuleDb>> {
+        if !module.grants.contains(&Grant::Db) {
+            return Ok(None);
+        }
         let scope = Scope::new(module.tenant, module.name)
             .map_err(|err| anyhow!("module {}: {err}", module.name))?
             .with_max_bytes(module.limits.db_bytes);
-        Ok(ModuleDb {
+        Ok(Some(ModuleDb {
             store: store.clone(),
             scope,
-        })
+        }))
     }
 
-    fn for_call(_module: &ModuleDb, _limits: &ModuleLimits) {}
+    fn for_call(_module: &Option<ModuleDb>, _limits: &ModuleLimits) {}
 }

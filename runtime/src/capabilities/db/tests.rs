@@ -8,6 +8,7 @@ use modhost_docstore::{DocumentStore, EmbeddedStore, Limits};
 use super::{Db, DbView, ModuleDb};
 use crate::bindings::modhost::module::db::{DbError, FindOptions, Host};
 use crate::capabilities::{Capability, ModuleSetup};
+use crate::grants::Grant;
 use crate::limits::{DEFAULT_LIMITS, ModuleLimits};
 
 /// An embedded store in a folder of its own (kept while the test runs).
@@ -30,13 +31,15 @@ fn module(store: &DocumentStore, tenant: &str, name: &str) -> ModuleDb {
         tenant,
         config: &toml::Table::new(),
         limits: &DEFAULT_LIMITS,
+        grants: &[Grant::Db].into(),
     };
-    Db::for_module(store, &setup).unwrap()
+    Db::for_module(store, &setup).unwrap().expect("granted db")
 }
 
 fn view<'a>(db: &'a ModuleDb, limits: &'a ModuleLimits) -> DbView<'a> {
     DbView {
-        db,
+        db: Some(db),
+        module: "wallet",
         limits,
         deadline: Instant::now() + Duration::from_secs(10),
     }
@@ -152,7 +155,8 @@ async fn a_call_past_the_requests_deadline_is_a_timeout() {
     let (_dir, store) = store();
     let db = module(&store, "default", "wallet");
     let mut late = DbView {
-        db: &db,
+        db: Some(&db),
+        module: "wallet",
         limits: &DEFAULT_LIMITS,
         deadline: Instant::now() - Duration::from_millis(1),
     };
@@ -166,4 +170,45 @@ async fn a_call_past_the_requests_deadline_is_a_timeout() {
         names(&mut mine, "items").await.is_empty(),
         "nothing written"
     );
+}
+
+#[tokio::test]
+async fn a_module_not_granted_db_gets_not_granted_from_every_call() {
+    let (_dir, store) = store();
+    let setup = ModuleSetup {
+        name: "wallet",
+        tenant: "default",
+        config: &toml::Table::new(),
+        limits: &DEFAULT_LIMITS,
+        grants: &[Grant::Cache].into(),
+    };
+    assert!(Db::for_module(&store, &setup).unwrap().is_none());
+    let mut view = DbView {
+        db: None,
+        module: "wallet",
+        limits: &DEFAULT_LIMITS,
+        deadline: Instant::now() + Duration::from_secs(10),
+    };
+    let items = || String::from("items");
+    let all = || String::from("{}");
+    let set = || String::from(r#"{"$set": {"a": 1}}"#);
+    let refusals = [
+        view.find(items(), all(), find_options()).await.err(),
+        view.find_one(items(), all(), find_options()).await.err(),
+        view.insert_one(items(), all()).await.err(),
+        view.insert_many(items(), vec![all()]).await.err(),
+        view.update_one(items(), all(), set(), false).await.err(),
+        view.update_many(items(), all(), set(), true).await.err(),
+        view.delete_one(items(), all()).await.err(),
+        view.delete_many(items(), all()).await.err(),
+        view.count(items(), all()).await.err(),
+        view.create_index(items(), "a".into(), false).await.err(),
+        view.transact(Vec::new()).await.err().map(|err| err.error),
+    ];
+    for refusal in refusals {
+        match refusal {
+            Some(DbError::NotGranted(why)) => assert!(why.contains("not granted db"), "{why}"),
+            other => panic!("expected not-granted, got {other:?}"),
+        }
+    }
 }

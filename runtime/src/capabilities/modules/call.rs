@@ -9,9 +9,13 @@ use crate::routing::Lookup;
 
 use super::CallerView;
 use super::abort_on_drop::AbortOnDrop;
+use crate::grants::Grant;
 
 impl wit::Host for CallerView<'_> {
     async fn call(&mut self, module: String, request: CallRequest) -> Result<Response, CallError> {
+        let Some(callable) = self.callable else {
+            return Err(CallError::NotGranted(Grant::Modules.missing(self.name)));
+        };
         if !self.dependencies.contains(&module) {
             return Err(CallError::NotDeclared(format!(
                 "module {} did not declare {module} as a dependency",
@@ -34,7 +38,7 @@ impl wit::Host for CallerView<'_> {
                 "the chain of module calls is deeper than the limit of {max_depth}"
             )));
         }
-        let Some(target) = self.callable.get(&module) else {
+        let Some(target) = callable.get(&module) else {
             return Err(CallError::Unavailable(format!(
                 "module {module} is not serving"
             )));

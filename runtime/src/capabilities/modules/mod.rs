@@ -17,6 +17,7 @@ use crate::call_budget::CallBudget;
 use crate::callable_modules::CallableModules;
 use crate::capabilities::{Capability, ModuleSetup};
 use crate::config::RuntimeConfig;
+use crate::grants::Grant;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
 
@@ -38,8 +39,9 @@ pub struct CallerView<'a> {
     depth: u32,
     /// The caller's deadline and CPU time, which the callee shares.
     budget: &'a CallBudget,
-    /// The modules that are up.
-    callable: &'a CallableModules,
+    /// The modules that are up; none when the caller is not granted
+    /// `modules`.
+    callable: Option<&'a CallableModules>,
 }
 
 impl HasData for ModuleCalls {
@@ -48,7 +50,7 @@ impl HasData for ModuleCalls {
 
 impl Capability for ModuleCalls {
     type Host = Arc<CallableModules>;
-    type Module = Arc<CallableModules>;
+    type Module = Option<Arc<CallableModules>>;
     type Call = ();
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -61,7 +63,7 @@ impl Capability for ModuleCalls {
                 request_id: &state.request_id,
                 depth: state.call_depth,
                 budget: &state.budget,
-                callable: &module.capabilities.modules,
+                callable: module.capabilities.modules.as_deref(),
             }
         })
     }
@@ -72,12 +74,16 @@ impl Capability for ModuleCalls {
         Ok(Arc::default())
     }
 
+    /// The modules that are up; none for a module not granted `modules`.
     fn for_module(
         callable: &Arc<CallableModules>,
-        _module: &ModuleSetup<'_>,
-    ) -> anyhow::Result<Arc<CallableModules>> {
-        Ok(callable.clone())
+        module: &ModuleSetup<'_>,
+    ) -> anyhow::Result<Option<Arc<CallableModules>>> {
+        Ok(module
+            .grants
+            .contains(&Grant::Modules)
+            .then(|| callable.clone()))
     }
 
-    fn for_call(_module: &Arc<CallableModules>, _limits: &ModuleLimits) {}
+    fn for_call(_module: &Option<Arc<CallableModules>>, _limits: &ModuleLimits) {}
 }

@@ -53,7 +53,7 @@ impl Caller {
             request_id: &self.request_id,
             depth: self.depth,
             budget: &self.budget,
-            callable: &self.callable,
+            callable: Some(&self.callable),
         }
     }
 }
@@ -94,6 +94,20 @@ async fn a_call_larger_than_max_host_call_bytes_is_refused_before_it_is_routed()
     let err = caller.view().call("users".into(), request).await;
     assert!(
         matches!(&err, Err(CallError::TooLarge(m)) if m.contains("max_host_call_bytes (100)")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_module_not_granted_module_calls_is_refused_naming_the_grant() {
+    let caller = Caller::new(&["users"], 0);
+    let mut view = CallerView {
+        callable: None,
+        ..caller.view()
+    };
+    let err = view.call("users".into(), get("/x")).await;
+    assert!(
+        matches!(&err, Err(CallError::NotGranted(m)) if m.contains("wallet is not granted modules")),
         "{err:?}"
     );
 }
