@@ -140,6 +140,7 @@ fn the_guest_sees_params_tail_query_headers_and_body() {
         serde_json::json!({
             "method": "POST",
             "path": "/trap/echo/42/a/b%20c",
+            "prefix": "",
             "route": "/trap/echo/:id/...",
             "id": "42",
             "tail": "a/b c",
@@ -316,7 +317,7 @@ fn the_guides_integration_checks_pass_against_the_runtime_endpoints() {
     assert_eq!(overall.status, 200);
     assert_eq!(
         overall.json(),
-        serde_json::json!({"status": "healthy", "modules": 3})
+        serde_json::json!({"status": "healthy", "tenant": "default", "modules": 3})
     );
     assert!(overall.header("x-request-id").is_some());
     assert!(modhost.get("/modules").header("x-request-id").is_some());

@@ -30,9 +30,16 @@ impl Request {
         &self.inner.method
     }
 
-    /// The request path, without the query string.
+    /// The request path, without the query string, below the tenant's
+    /// prefix: the module sees itself mounted at `/`.
     pub fn path(&self) -> &str {
         &self.inner.path
+    }
+
+    /// The path prefix the module's tenant is mounted under (`/acme`), `""`
+    /// at `/` and on module calls: put it before links to this module.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
     }
 
     /// The route pattern that matched, as the module declared it.
@@ -135,6 +142,7 @@ mod tests {
             request_id: "req-1".into(),
             method: "GET".into(),
             path: "/users/u1".into(),
+            prefix: String::new(),
             route: route.into(),
             params: fields(params),
             query: Vec::new(),

@@ -18,27 +18,28 @@ pub struct CallTarget {
     pub routes: RouteTable,
 }
 
-/// Every module that is up, by name.
+/// Every module that is up, by tenant and name: a module reaches only
+/// its own tenant's.
 #[derive(Default)]
 pub struct CallableModules {
-    targets: RwLock<HashMap<String, Arc<CallTarget>>>,
+    targets: RwLock<HashMap<(String, String), Arc<CallTarget>>>,
 }
 
 impl CallableModules {
-    /// Makes `name` callable.
-    pub fn publish(&self, name: &str, target: CallTarget) {
+    /// Makes `name` of `tenant` callable.
+    pub fn publish(&self, tenant: &str, name: &str, target: CallTarget) {
         self.targets
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(name.to_string(), Arc::new(target));
+            .insert((tenant.to_string(), name.to_string()), Arc::new(target));
     }
 
-    /// The module `name`, if it is up.
-    pub fn get(&self, name: &str) -> Option<Arc<CallTarget>> {
+    /// The module `name` of `tenant`, if it is up.
+    pub fn get(&self, tenant: &str, name: &str) -> Option<Arc<CallTarget>> {
         self.targets
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(name)
+            .get(&(tenant.to_string(), name.to_string()))
             .cloned()
     }
 }

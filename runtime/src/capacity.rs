@@ -59,11 +59,7 @@ impl HostCapacity {
     /// The capacity `config` asks for; `component_bytes` is the size of the
     /// component files on disk (0 where unknown).
     pub fn of(config: &RuntimeConfig, component_bytes: u64) -> HostCapacity {
-        let modules: Vec<_> = config
-            .modules
-            .keys()
-            .map(|name| config.module_limits(name))
-            .collect();
+        let modules = config.all_module_limits();
         let concurrency: u64 = modules.iter().map(|l| u64::from(l.max_concurrency)).sum();
         let guest_bytes = modules
             .iter()

@@ -7,8 +7,10 @@ use serde::Serialize;
 use crate::capacity::HostCapacity;
 use crate::config::RuntimeConfig;
 use crate::grants::{Grant, Grants};
+use crate::host_state::DEFAULT_TENANT;
 use crate::limits::ModuleLimits;
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
+use crate::tenants::Tenants;
 
 /// How `check` prints its report.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -22,8 +24,9 @@ pub enum CheckFormat {
 /// The report of one `check`.
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
-    /// Every module: those that declared themselves in init order
-    /// (dependencies first), then the others.
+    /// Every module, tenant by tenant (the default one first): those that
+    /// declared themselves in init order (dependencies first), then the
+    /// others.
     pub modules: Vec<ModuleReport>,
     /// Component instances the pool holds.
     pub instances: u32,
@@ -38,6 +41,8 @@ pub struct CheckReport {
 pub struct ModuleReport {
     /// Its name.
     pub name: String,
+    /// Its tenant.
+    pub tenant: String,
     /// `ready` or `failed`.
     pub state: &'static str,
     /// Why it failed.
@@ -57,21 +62,18 @@ pub struct ModuleReport {
 }
 
 impl CheckReport {
-    /// The report of `registry` loaded from `config`.
-    pub fn new(registry: &ModuleRegistry, config: &RuntimeConfig, capacity: &HostCapacity) -> Self {
-        let ordered = registry
-            .init_order()
+    /// The report of `tenants` loaded from `config`.
+    pub fn new(tenants: &Tenants, config: &RuntimeConfig, capacity: &HostCapacity) -> Self {
+        let views = config.tenant_views();
+        let modules = tenants
             .iter()
-            .filter_map(|name| registry.get(name));
-        let unordered = registry
-            .modules()
-            .filter(|entry| !registry.init_order().contains(&entry.name));
-        let modules = ordered
-            .chain(unordered)
-            .map(|entry| {
-                // Every module loaded is one of the config's.
-                let grants = &config.modules[&entry.name].grants;
-                ModuleReport::new(entry, config.module_limits(&entry.name), grants)
+            .flat_map(|tenant| {
+                // Every tenant loaded is one of the config's.
+                let view = views
+                    .iter()
+                    .find(|view| view.tenant == tenant.name)
+                    .expect("a tenant of the config");
+                tenant_report(&tenant.registry, view)
             })
             .collect();
         Self {
@@ -113,8 +115,29 @@ pub struct Import {
     pub granted: bool,
 }
 
+/// The modules of one tenant's `registry`, those that declared themselves
+/// in init order first; `view` is the config of that tenant.
+fn tenant_report(registry: &ModuleRegistry, view: &RuntimeConfig) -> Vec<ModuleReport> {
+    let ordered = registry
+        .init_order()
+        .iter()
+        .filter_map(|name| registry.get(name));
+    let unordered = registry
+        .modules()
+        .filter(|entry| !registry.init_order().contains(&entry.name));
+    ordered
+        .chain(unordered)
+        .map(|entry| {
+            // Every module loaded is one of the config's.
+            let grants = &view.modules[&entry.name].grants;
+            let limits = view.module_limits(&entry.name);
+            ModuleReport::new(entry, &view.tenant, limits, grants)
+        })
+        .collect()
+}
+
 impl ModuleReport {
-    fn new(entry: &ModuleEntry, limits: ModuleLimits, grants: &Grants) -> Self {
+    fn new(entry: &ModuleEntry, tenant: &str, limits: ModuleLimits, grants: &Grants) -> Self {
         let (state, reason) = match &entry.state {
             ModuleState::Ready => ("ready", None),
             ModuleState::Failed(reason) => ("failed", Some(reason.clone())),
@@ -122,6 +145,7 @@ impl ModuleReport {
         let manifest = entry.manifest.as_ref();
         Self {
             name: entry.name.clone(),
+            tenant: tenant.to_string(),
             state,
             reason,
             dependencies: manifest.map(|m| m.dependencies.clone()).unwrap_or_default(),
@@ -145,9 +169,13 @@ impl ModuleReport {
     }
 
     fn print_text(&self) {
+        let name = match self.tenant.as_str() {
+            DEFAULT_TENANT => self.name.clone(),
+            tenant => format!("{} (tenant {tenant})", self.name),
+        };
         match &self.reason {
-            None => println!("  ok      {}", self.name),
-            Some(reason) => println!("  FAILED  {}: {reason}", self.name),
+            None => println!("  ok      {name}"),
+            Some(reason) => println!("  FAILED  {name}: {reason}"),
         }
         if !self.dependencies.is_empty() {
             println!("          depends on {}", self.dependencies.join(", "));

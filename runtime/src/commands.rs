@@ -14,14 +14,15 @@ use crate::capacity::HostCapacity;
 use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
 use crate::listener::ConnectionLimits;
-use crate::registry::{ModuleRegistry, ModuleState};
+use crate::registry::ModuleState;
 use crate::server::HttpService;
+use crate::tenants::Tenants;
 use crate::{engine, listener, loader};
 
 /// Reads the config and its auth keys, builds the engine for the capacity
 /// it asks for, starts every capability and loads the modules: what `serve`
 /// and `check` share.
-async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, ModuleRegistry, Gate)> {
+async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, Tenants, Gate)> {
     let config = RuntimeConfig::load(config_path)?;
     // Keys first: a key that cannot be read stops the start before any
     // module is compiled.
@@ -30,14 +31,14 @@ async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, Module
     let engine =
         engine::build_engine(&capacity).with_context(|| format!("{}", config.source.display()))?;
     let capabilities = HostCapabilities::start(&config).await?;
-    let registry = loader::load_deployment(&config, &engine, capabilities).await?;
-    Ok((config, capacity, registry, gate))
+    let tenants = loader::load_deployment(&config, &engine, capabilities).await?;
+    Ok((config, capacity, tenants, gate))
 }
 
 /// Loads the modules of the config at `config_path` and serves them over
 /// HTTP on `listen` (or `server.listen`) until interrupted.
 pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
-    let (config, _, registry, gate) = load(config_path).await?;
+    let (config, _, tenants, gate) = load(config_path).await?;
     let addr = listen.unwrap_or(config.server.listen);
     let limits = ConnectionLimits::of(&config.server);
     let listener = listener::bind(addr, limits.max_connections)
@@ -45,7 +46,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<Exi
     let local = listener.local_addr()?;
     let body_timeout = Duration::from_millis(config.server.body_timeout_ms);
     let service = Arc::new(HttpService::new(
-        registry,
+        tenants,
         gate,
         config.server.max_body_bytes,
         body_timeout,
@@ -63,8 +64,9 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<Exi
 /// file that cannot be read counts 0 (it fails to load anyway).
 fn component_bytes(config: &RuntimeConfig) -> u64 {
     config
-        .modules
-        .values()
+        .tenant_views()
+        .iter()
+        .flat_map(|view| view.modules.values())
         .filter_map(|module| std::fs::metadata(config.module_path(module)).ok())
         .map(|meta| meta.len())
         .sum()
@@ -73,14 +75,15 @@ fn component_bytes(config: &RuntimeConfig) -> u64 {
 /// Loads and checks every module of the config at `config_path` without
 /// serving, prints the report in `format`, and fails when any module does.
 pub async fn check(config_path: &Path, format: CheckFormat) -> Result<ExitCode> {
-    let (config, capacity, registry, _) = load(config_path).await?;
-    let report = CheckReport::new(&registry, &config, &capacity);
+    let (config, capacity, tenants, _) = load(config_path).await?;
+    let report = CheckReport::new(&tenants, &config, &capacity);
     match format {
         CheckFormat::Text => report.print_text(),
         CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    let all_ready = registry
-        .modules()
+    let all_ready = tenants
+        .iter()
+        .flat_map(|tenant| tenant.registry.modules())
         .all(|entry| entry.state == ModuleState::Ready);
     Ok(if all_ready {
         ExitCode::SUCCESS

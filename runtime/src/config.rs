@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 use crate::auth::{AuthConfig, ModuleAuth, PasswordConfig};
 use crate::grants::Grants;
+use crate::host_state::DEFAULT_TENANT;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
+use crate::tenant_config::{self, TenantConfig};
 
 /// The whole deployment, as read from one `runtime.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,9 +37,17 @@ pub struct RuntimeConfig {
     /// `[passwords]`: the host's password hashing.
     #[serde(default)]
     pub passwords: PasswordConfig,
-    /// The modules to load, by name: `[modules.<name>]`.
+    /// The modules to load, by name: `[modules.<name>]`, the default
+    /// tenant's; in a view of one tenant (see [`RuntimeConfig::tenant_views`]),
+    /// that tenant's.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,
+    /// The other tenants: `[tenants.<t>]`.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// The tenant whose modules `modules` holds.
+    #[serde(skip)]
+    pub tenant: String,
     /// The file this was read from, for messages and relative paths.
     #[serde(skip)]
     pub source: PathBuf,
@@ -217,8 +227,37 @@ impl RuntimeConfig {
             anyhow::anyhow!("{}: {}", source.display(), err.to_string().trim_end())
         })?;
         config.source = source.to_path_buf();
+        config.tenant = DEFAULT_TENANT.to_string();
         config.validate()?;
         Ok(config)
+    }
+
+    /// One view per tenant, the default one first: the config with
+    /// `modules` holding that tenant's deployments and `tenant` its name.
+    pub fn tenant_views(&self) -> Vec<RuntimeConfig> {
+        let view = |tenant: &str, modules: &BTreeMap<String, ModuleConfig>| RuntimeConfig {
+            modules: modules.clone(),
+            tenants: BTreeMap::new(),
+            tenant: tenant.to_string(),
+            ..self.clone()
+        };
+        let mut views = vec![view(DEFAULT_TENANT, &self.modules)];
+        views.extend(
+            self.tenants
+                .iter()
+                .map(|(name, tenant)| view(name, &tenant.modules)),
+        );
+        views
+    }
+
+    /// Where module `name` of this view's tenant is configured, as a key:
+    /// `modules.<name>` or `tenants.<t>.modules.<name>`.
+    pub fn module_key(&self, name: &str) -> String {
+        if self.tenant == DEFAULT_TENANT || self.tenant.is_empty() {
+            format!("modules.{name}")
+        } else {
+            format!("tenants.{}.modules.{name}", self.tenant)
+        }
     }
 
     /// The folder the config file is in: relative paths are relative to it.
@@ -259,6 +298,14 @@ impl RuntimeConfig {
         }
     }
 
+    /// The settled limits of every module of every tenant.
+    pub fn all_module_limits(&self) -> Vec<ModuleLimits> {
+        self.tenant_views()
+            .iter()
+            .flat_map(|view| view.modules.keys().map(|name| view.module_limits(name)))
+            .collect()
+    }
+
     /// The embedded database file, resolved against the config's folder.
     pub fn db_path(&self) -> PathBuf {
         let path = self
@@ -273,18 +320,19 @@ impl RuntimeConfig {
         let file = self.source.display();
         self.validate_db()?;
         self.validate_cache()?;
-        for name in self.modules.keys() {
-            if let Err(why) = check_module_name(name) {
-                bail!("{file}: [modules.{name}]: {why}");
-            }
-        }
+        tenant_config::validate(&self.tenants, !self.modules.is_empty(), &file.to_string())?;
         if let Err(why) = self.sandbox.over(&DEFAULT_LIMITS).check("sandbox") {
             bail!("{file}: {why}");
         }
-        for name in self.modules.keys() {
-            let table = format!("modules.{name}.limits");
-            if let Err(why) = self.module_limits(name).check(&table) {
-                bail!("{file}: {why}");
+        for view in self.tenant_views() {
+            for name in view.modules.keys() {
+                let key = view.module_key(name);
+                if let Err(why) = check_module_name(name) {
+                    bail!("{file}: [{key}]: {why}");
+                }
+                if let Err(why) = view.module_limits(name).check(&format!("{key}.limits")) {
+                    bail!("{file}: {why}");
+                }
             }
         }
         self.validate_server()
@@ -376,9 +424,9 @@ impl RuntimeConfig {
         // Per-module quotas that fit in the cache are what keep one module
         // from ever evicting another's entries.
         let promised: usize = self
-            .modules
-            .keys()
-            .map(|name| self.module_limits(name).cache_bytes)
+            .all_module_limits()
+            .iter()
+            .map(|limits| limits.cache_bytes)
             .fold(0, usize::saturating_add);
         if cache.backend == CacheBackend::Embedded && promised > cache.max_bytes {
             bail!(

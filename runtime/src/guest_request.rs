@@ -13,7 +13,9 @@ pub struct RequestParts<'a> {
     pub request_id: &'a str,
     /// The method in upper case.
     pub method: &'a str,
-    /// The path, without the query string.
+    /// The prefix of the tenant the request reached, `""` at `/`.
+    pub prefix: &'a str,
+    /// The path below that prefix, without the query string.
     pub path: &'a str,
     /// The query string without `?`, if any.
     pub query: Option<&'a str>,
@@ -31,6 +33,7 @@ pub fn guest_request(parts: RequestParts<'_>, route: RouteMatch<'_>) -> Request 
     Request {
         request_id: parts.request_id.to_string(),
         method: parts.method.to_string(),
+        prefix: parts.prefix.to_string(),
         path: parts.path.to_string(),
         route: route.route.to_string(),
         params: route.params,

@@ -20,6 +20,8 @@ use crate::long_calls::{LongCallLane, Seat};
 pub struct ModuleContext {
     /// The module's name, as configured and as its manifest says.
     pub name: String,
+    /// The tenant it is deployed for.
+    pub tenant: String,
     /// When `init` finished, once it has.
     pub initialized_at: OnceLock<SystemTime>,
     /// The modules it declared as dependencies, once `describe` has run.
@@ -36,14 +38,15 @@ pub struct ModuleContext {
     pub capabilities: ModuleCapabilities,
 }
 
-/// The tenant every module belongs to until tenants are configured.
+/// The tenant of the top-level `[modules]`, served on every host at `/`.
 pub const DEFAULT_TENANT: &str = "default";
 
 impl ModuleContext {
-    /// A context for `name` with its own config table, limits and grants,
+    /// A context for `name` of `tenant` with its own config table, limits and grants,
     /// set up by every capability of `host`, taking turns on `long_calls`.
     pub fn new(
         name: &str,
+        tenant: &str,
         config: &ModuleConfig,
         limits: ModuleLimits,
         host: &HostCapabilities,
@@ -51,13 +54,14 @@ impl ModuleContext {
     ) -> anyhow::Result<Self> {
         let capabilities = host.for_module(&ModuleSetup {
             name,
-            tenant: DEFAULT_TENANT,
+            tenant,
             config: &config.config,
             limits: &limits,
             grants: &config.grants,
         })?;
         Ok(Self {
             name: name.to_string(),
+            tenant: tenant.to_string(),
             initialized_at: OnceLock::new(),
             dependencies: OnceLock::new(),
             admission: Admission::new(limits.max_concurrency, limits.max_queue),

@@ -30,3 +30,5 @@ mod routing;
 mod runtime_endpoints;
 mod sandbox;
 mod server;
+mod tenant_config;
+mod tenants;

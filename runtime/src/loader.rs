@@ -25,13 +25,14 @@ use crate::long_calls::LongCallLane;
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{DeclaredRoute, RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
+use crate::tenants::{Tenant, Tenants};
 
 /// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 /// The first 8 bytes of a core WebAssembly module.
 const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
-/// Loads and initialises every module of `config`.
+/// Loads and initialises every module of every tenant of `config`.
 ///
 /// Returns an error only for what stops the whole runtime (clashing or
 /// reserved routes, a dependency cycle); a module's own failure, or that of
@@ -40,49 +41,62 @@ pub async fn load_deployment(
     config: &RuntimeConfig,
     engine: &Engine,
     capabilities: HostCapabilities,
-) -> Result<ModuleRegistry> {
+) -> Result<Tenants> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
-    let loader = Loader {
-        config,
-        engine,
-        linker,
-        long_calls: LongCallLane::for_workers(
-            tokio::runtime::Handle::current().metrics().num_workers(),
-        ),
-        capabilities,
-    };
-    let mut modules = BTreeMap::new();
-    for name in config.modules.keys() {
-        modules.insert(name.clone(), loader.load_entry(name).await?);
+    let long_calls =
+        LongCallLane::for_workers(tokio::runtime::Handle::current().metrics().num_workers());
+    let mut tenants = Vec::new();
+    for view in config.tenant_views() {
+        let loader = Loader {
+            config: &view,
+            engine,
+            linker: &linker,
+            long_calls: long_calls.clone(),
+            capabilities: &capabilities,
+        };
+        let registry = loader.load_tenant().await?;
+        tenants.push(Tenant::new(config, &view.tenant, registry));
     }
-    let callable = loader.capabilities.modules.clone();
+    Ok(Tenants::new(tenants))
+}
 
-    let routes = build_route_table(&modules, config)?;
-    let declared: BTreeMap<String, Vec<String>> = modules
-        .values()
-        .filter_map(|entry| {
-            let manifest = entry.manifest.as_ref()?;
-            Some((entry.name.clone(), manifest.dependencies.clone()))
-        })
-        .collect();
-    let order = dependency_graph::init_order(&declared)
-        .map_err(|cycle| anyhow::anyhow!("{}: {cycle}", config.source.display()))?;
-    for name in &order {
-        match unavailable_dependency(&modules, &declared[name], &config.source) {
-            Some(reason) => {
-                tracing::error!(module = %name, "module failed: {reason}");
-                let entry = modules.get_mut(name).expect("ordered modules are loaded");
-                entry.state = ModuleState::Failed(reason);
-            }
-            None => {
-                let entry = modules.get_mut(name).expect("ordered modules are loaded");
-                initialise(entry).await;
-                publish_if_ready(&callable, entry, config);
+impl Loader<'_> {
+    /// Loads and initialises the modules of this loader's tenant.
+    async fn load_tenant(&self) -> Result<ModuleRegistry> {
+        let config = self.config;
+        let mut modules = BTreeMap::new();
+        for name in config.modules.keys() {
+            modules.insert(name.clone(), self.load_entry(name).await?);
+        }
+        let callable = &self.capabilities.modules;
+
+        let routes = build_route_table(&modules, config)?;
+        let declared: BTreeMap<String, Vec<String>> = modules
+            .values()
+            .filter_map(|entry| {
+                let manifest = entry.manifest.as_ref()?;
+                Some((entry.name.clone(), manifest.dependencies.clone()))
+            })
+            .collect();
+        let order = dependency_graph::init_order(&declared)
+            .map_err(|cycle| anyhow::anyhow!("{}: {cycle}", config.source.display()))?;
+        for name in &order {
+            match unavailable_dependency(&modules, &declared[name], config) {
+                Some(reason) => {
+                    tracing::error!(module = %name, "module failed: {reason}");
+                    let entry = modules.get_mut(name).expect("ordered modules are loaded");
+                    entry.state = ModuleState::Failed(reason);
+                }
+                None => {
+                    let entry = modules.get_mut(name).expect("ordered modules are loaded");
+                    initialise(entry).await;
+                    publish_if_ready(callable, entry, config);
+                }
             }
         }
+        Ok(ModuleRegistry::new(modules, routes, order))
     }
-    Ok(ModuleRegistry::new(modules, routes, order))
 }
 
 /// Why a module cannot start for want of a dependency: the first one that is
@@ -90,14 +104,15 @@ pub async fn load_deployment(
 fn unavailable_dependency(
     modules: &BTreeMap<String, ModuleEntry>,
     dependencies: &[String],
-    config_file: &Path,
+    config: &RuntimeConfig,
 ) -> Option<String> {
     dependencies
         .iter()
         .find_map(|dependency| match modules.get(dependency) {
             None => Some(format!(
-                "its dependency {dependency} is not configured; add [modules.{dependency}] to {}",
-                config_file.display()
+                "its dependency {dependency} is not configured; add [{}] to {}",
+                config.module_key(dependency),
+                config.source.display()
             )),
             Some(entry) => match &entry.state {
                 ModuleState::Ready => None,
@@ -106,14 +121,15 @@ fn unavailable_dependency(
         })
 }
 
-/// What loading every module shares.
+/// What loading the modules of one tenant needs; all but the config (a
+/// view of the tenant) is shared by every tenant.
 struct Loader<'a> {
     config: &'a RuntimeConfig,
     engine: &'a Engine,
-    linker: Linker<HostState>,
+    linker: &'a Linker<HostState>,
     /// The worker threads long-running guest calls take turns on.
     long_calls: LongCallLane,
-    capabilities: HostCapabilities,
+    capabilities: &'a HostCapabilities,
 }
 
 impl Loader<'_> {
@@ -128,9 +144,10 @@ impl Loader<'_> {
         let shown = config.shown_module_path(module_config);
         let context = Arc::new(ModuleContext::new(
             name,
+            &config.tenant,
             module_config,
             config.module_limits(name),
-            &self.capabilities,
+            self.capabilities,
             self.long_calls.clone(),
         )?);
         let component = ComponentFile {
@@ -138,7 +155,7 @@ impl Loader<'_> {
             shown: &shown,
         };
         let described =
-            compile_and_describe(context.clone(), component, self.engine, &self.linker).await;
+            compile_and_describe(context.clone(), component, self.engine, self.linker).await;
         if let Ok((_, manifest)) = &described {
             check_not_named_as_another(name, &manifest.name, config)?;
         }
@@ -169,7 +186,7 @@ impl Loader<'_> {
             Err(reason) => {
                 // The reason is shown to clients (/health, /modules): it names
                 // the file as the config does; the log has the full paths.
-                let reason = format!("{reason} (modules.{name})");
+                let reason = format!("{reason} ({})", config.module_key(name));
                 tracing::error!(
                     module = %name,
                     source = %source.display(),
@@ -254,8 +271,9 @@ fn check_not_named_as_another(
     config: &RuntimeConfig,
 ) -> Result<()> {
     if claimed != configured && config.modules.contains_key(claimed) {
+        let (theirs, ours) = (config.module_key(claimed), config.module_key(configured));
         bail!(
-            "{}: two modules are named {claimed}: [modules.{claimed}] and [modules.{configured}], whose component also calls itself {claimed}; point [modules.{configured}] at its own component",
+            "{}: two modules are named {claimed}: [{theirs}] and [{ours}], whose component also calls itself {claimed}; point [{ours}] at its own component",
             config.source.display()
         );
     }
@@ -392,6 +410,7 @@ fn publish_if_ready(callable: &CallableModules, entry: &ModuleEntry, config: &Ru
     };
     match RouteTable::build(declared_routes(entry, config)) {
         Ok(routes) => callable.publish(
+            &config.tenant,
             &entry.name,
             CallTarget {
                 sandbox: sandbox.clone(),

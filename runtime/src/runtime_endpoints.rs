@@ -1,5 +1,7 @@
-//! The paths the runtime answers itself: `GET /health`, `GET /modules` and
-//! `GET /modules/<name>/health`. No module may declare a route under them.
+//! The paths the runtime answers itself, for each tenant under its prefix
+//! (on its hosts): `GET /health`, `GET /modules` and
+//! `GET /modules/<name>/health`, each naming the tenant. No module may
+//! declare a route under them.
 
 use std::time::SystemTime;
 
@@ -10,14 +12,15 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::bindings::modhost::module::types::HealthStatus;
 use crate::http_response::{Body, error_response, json_response, method_not_allowed};
-use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
+use crate::registry::{ModuleEntry, ModuleState};
 use crate::server::busy_response;
+use crate::tenants::Tenant;
 
 /// Answers `path` if it is one of the runtime's own endpoints; `None` lets
 /// the request go on to the modules' routes (where a reserved path ends in
 /// a 404, since no module can claim one).
 pub async fn answer(
-    registry: &ModuleRegistry,
+    tenant: &Tenant,
     method: &str,
     path: &str,
     request_id: &str,
@@ -34,9 +37,9 @@ pub async fn answer(
         return Some(method_not_allowed(method, path, &["GET"], request_id));
     }
     Some(match endpoint {
-        Endpoint::Health => overall_health(registry),
-        Endpoint::Modules => modules_listing(registry),
-        Endpoint::ModuleHealth(name) => module_health(registry, name, request_id).await,
+        Endpoint::Health => overall_health(tenant),
+        Endpoint::Modules => modules_listing(tenant),
+        Endpoint::ModuleHealth(name) => module_health(tenant, name, request_id).await,
     })
 }
 
@@ -49,7 +52,8 @@ enum Endpoint<'a> {
 
 /// `GET /health`: 200 when every module is ready, else 503 listing the
 /// failed ones with their reasons.
-fn overall_health(registry: &ModuleRegistry) -> Response<Body> {
+fn overall_health(tenant: &Tenant) -> Response<Body> {
+    let registry = &tenant.registry;
     let failed: Vec<Value> = registry
         .modules()
         .filter_map(|entry| match &entry.state {
@@ -61,21 +65,24 @@ fn overall_health(registry: &ModuleRegistry) -> Response<Body> {
     if failed.is_empty() {
         json_response(
             StatusCode::OK,
-            &json!({ "status": "healthy", "modules": modules }),
+            &json!({ "status": "healthy", "tenant": tenant.name, "modules": modules }),
         )
     } else {
         json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({ "status": "unhealthy", "modules": modules, "failed": failed }),
+            &json!({ "status": "unhealthy", "tenant": tenant.name, "modules": modules, "failed": failed }),
         )
     }
 }
 
 /// `GET /modules`: every module with its state, manifest, source and when
 /// its `init` finished.
-fn modules_listing(registry: &ModuleRegistry) -> Response<Body> {
-    let modules: Vec<Value> = registry.modules().map(module_listing).collect();
-    json_response(StatusCode::OK, &json!({ "modules": modules }))
+fn modules_listing(tenant: &Tenant) -> Response<Body> {
+    let modules: Vec<Value> = tenant.registry.modules().map(module_listing).collect();
+    json_response(
+        StatusCode::OK,
+        &json!({ "tenant": tenant.name, "modules": modules }),
+    )
 }
 
 fn module_listing(entry: &ModuleEntry) -> Value {
@@ -125,7 +132,8 @@ fn state_and_reason(state: &ModuleState) -> (&'static str, Option<&str>) {
 
 /// `GET /modules/<name>/health`: the guest's own report, with the state of
 /// each dependency; 503 when the module or its report is not healthy.
-async fn module_health(registry: &ModuleRegistry, name: &str, request_id: &str) -> Response<Body> {
+async fn module_health(tenant: &Tenant, name: &str, request_id: &str) -> Response<Body> {
+    let registry = &tenant.registry;
     let Some(entry) = registry.get(name) else {
         return error_response(
             StatusCode::NOT_FOUND,
@@ -185,6 +193,7 @@ async fn module_health(registry: &ModuleRegistry, name: &str, request_id: &str) 
         }
     };
     report.insert("module".into(), json!(name));
+    report.insert("tenant".into(), json!(tenant.name));
     report.insert("dependencies".into(), Value::Object(dependencies));
     let status = if healthy {
         StatusCode::OK

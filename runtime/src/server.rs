@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use hyper::header::{HOST, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 
 use crate::admission::Refused;
@@ -13,11 +13,12 @@ use crate::auth::Gate;
 use crate::bindings;
 use crate::guest_request::{RequestParts, guest_request, with_principal};
 use crate::http_response::{Body, error_response, method_not_allowed};
-use crate::registry::{ModuleRegistry, ModuleState};
+use crate::registry::ModuleState;
 use crate::request_id::next_request_id;
 use crate::routing::{Lookup, RouteMatch};
 use crate::runtime_endpoints;
 use crate::sandbox::GuestCallError;
+use crate::tenants::{Tenant, Tenants};
 
 /// The header that carries the request id back to the client.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -25,26 +26,26 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 /// How long a client should wait before retrying a refused request.
 const RETRY_AFTER_SECONDS: &str = "1";
 
-/// What every connection shares: the modules, the token check and the
-/// server's limits.
+/// What every connection shares: the tenants and their modules, the token
+/// check and the server's limits.
 pub struct HttpService {
-    registry: ModuleRegistry,
+    tenants: Tenants,
     gate: Gate,
     max_body_bytes: usize,
     body_timeout: Duration,
 }
 
 impl HttpService {
-    /// A service answering for `registry` behind `gate`, refusing bodies
+    /// A service answering for `tenants` behind `gate`, refusing bodies
     /// over `max_body_bytes` or slower than `body_timeout`.
     pub fn new(
-        registry: ModuleRegistry,
+        tenants: Tenants,
         gate: Gate,
         max_body_bytes: usize,
         body_timeout: Duration,
     ) -> Self {
         Self {
-            registry,
+            tenants,
             gate,
             max_body_bytes,
             body_timeout,
@@ -79,13 +80,24 @@ impl HttpService {
         path: &str,
         request_id: &str,
     ) -> Response<Body> {
-        if let Some(response) =
-            runtime_endpoints::answer(&self.registry, method, path, request_id).await
-        {
+        let host = request
+            .uri()
+            .host()
+            .or_else(|| request.headers().get(HOST)?.to_str().ok())
+            .map(str::to_string);
+        let Some((tenant, below)) = self.tenants.resolve(host.as_deref(), path) else {
+            let host = host.as_deref().unwrap_or("(none)");
+            let message = format!("no tenant is served at host {host}");
+            return error_response(StatusCode::NOT_FOUND, &message, request_id);
+        };
+        if let Some(response) = runtime_endpoints::answer(tenant, method, below, request_id).await {
             return response;
         }
-        match self.registry.routes().lookup(method, path) {
-            Lookup::Found(route) => self.call_module(route, request, request_id).await,
+        match tenant.registry.routes().lookup(method, below) {
+            Lookup::Found(route) => {
+                let mounted = Mounted { tenant, below };
+                self.call_module(mounted, route, request, request_id).await
+            }
             Lookup::MethodNotAllowed(allowed) => {
                 method_not_allowed(method, path, &allowed, request_id)
             }
@@ -99,6 +111,7 @@ impl HttpService {
 
     async fn call_module(
         &self,
+        mounted: Mounted<'_>,
         route: RouteMatch<'_>,
         request: Request<Incoming>,
         request_id: &str,
@@ -106,7 +119,10 @@ impl HttpService {
         let module = route.module;
         // First, before the module's state is told or the body read or a
         // slot taken: a refused request learns nothing and costs nothing.
-        let principal = match self.gate.check(&route, request.headers()) {
+        let principal = match self
+            .gate
+            .check(&route, &mounted.tenant.name, request.headers())
+        {
             Ok(principal) => principal,
             Err(rejection) => {
                 tracing::debug!(%module, %request_id, "refused: {}", rejection.reason());
@@ -116,7 +132,8 @@ impl HttpService {
         if let Some(principal) = &principal {
             tracing::debug!(%module, %request_id, subject = %principal.subject, "authenticated");
         }
-        let entry = self
+        let entry = mounted
+            .tenant
             .registry
             .get(module)
             .expect("the route table only names registered modules");
@@ -133,7 +150,7 @@ impl HttpService {
         let call = sandbox.new_call(request_id.into(), 0, None);
         let deadline = call.deadline;
         let guest = match self
-            .read_request(route, request, request_id, deadline)
+            .read_request(mounted, route, request, request_id, deadline)
             .await
             .map(|guest| with_principal(guest, principal))
         {
@@ -154,6 +171,7 @@ impl HttpService {
     /// fails to arrive is answered here.
     async fn read_request(
         &self,
+        mounted: Mounted<'_>,
         route: RouteMatch<'_>,
         request: Request<Incoming>,
         request_id: &str,
@@ -208,7 +226,8 @@ impl HttpService {
             RequestParts {
                 request_id,
                 method: parts.method.as_str(),
-                path: parts.uri.path(),
+                prefix: &mounted.tenant.prefix,
+                path: mounted.below,
                 query: parts.uri.query(),
                 headers,
                 body,
@@ -216,6 +235,13 @@ impl HttpService {
             route,
         ))
     }
+}
+
+/// The tenant a request reached, and its path below the tenant's prefix.
+#[derive(Clone, Copy)]
+struct Mounted<'a> {
+    tenant: &'a Tenant,
+    below: &'a str,
 }
 
 /// A 503 with `Retry-After` for a request that got no slot of `module`.

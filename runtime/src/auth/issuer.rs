@@ -215,16 +215,19 @@ mod tests {
             params: Vec::new(),
             auth: Some(&[]),
         };
-        let check = |tenant: &str| {
-            let token = issuer.issue(tenant, "u1", "{}", 60).unwrap();
+        // A token issued by a module of `issued_in`, presented to `at`.
+        let check = |issued_in: &str, at: &str| {
+            let token = issuer.issue(issued_in, "u1", "{}", 60).unwrap();
             let mut headers = HeaderMap::new();
             let bearer = format!("Bearer {token}");
             headers.insert(AUTHORIZATION, bearer.parse().unwrap());
-            gate.check(&route, &headers)
+            gate.check(&route, at, &headers)
                 .map(|principal| principal.is_some())
         };
-        assert_eq!(check(DEFAULT_TENANT), Ok(true));
-        assert_eq!(check("acme"), Err(Rejection::WrongTenant));
+        assert_eq!(check(DEFAULT_TENANT, DEFAULT_TENANT), Ok(true));
+        assert_eq!(check("acme", "acme"), Ok(true));
+        assert_eq!(check("acme", DEFAULT_TENANT), Err(Rejection::WrongTenant));
+        assert_eq!(check(DEFAULT_TENANT, "acme"), Err(Rejection::WrongTenant));
     }
 
     #[test]

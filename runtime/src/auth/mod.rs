@@ -58,29 +58,34 @@ impl Gate {
             }
             None => None,
         };
-        for (name, module) in &config.modules {
-            let Some(auth) = &module.auth else { continue };
-            if !auth.required && !auth.roles.is_empty() {
-                bail!(
-                    "{file}: modules.{name}.auth: roles are given but required = false; set required = true"
-                );
-            }
-            if auth.required && verifier.is_none() {
-                bail!(
-                    "{file}: modules.{name}.auth.required: no [auth] section says how to check tokens; add [auth] with issuer, audience and [[auth.keys]]"
-                );
+        for view in config.tenant_views() {
+            for (name, module) in &view.modules {
+                let Some(auth) = &module.auth else { continue };
+                let key = view.module_key(name);
+                if !auth.required && !auth.roles.is_empty() {
+                    bail!(
+                        "{file}: {key}.auth: roles are given but required = false; set required = true"
+                    );
+                }
+                if auth.required && verifier.is_none() {
+                    bail!(
+                        "{file}: {key}.auth.required: no [auth] section says how to check tokens; add [auth] with issuer, audience and [[auth.keys]]"
+                    );
+                }
             }
         }
         Ok(Gate { verifier })
     }
 
-    /// Whether a request on `route` with `headers` may go in: `Ok(None)`
-    /// when the route needs no token (neither its module nor the operator
-    /// asks for one: the route table merged both), the principal when the
-    /// token holds with every role the route needs, or why not.
+    /// Whether a request on `route` of `tenant` with `headers` may go in:
+    /// `Ok(None)` when the route needs no token (neither its module nor the
+    /// operator asks for one: the route table merged both), the principal
+    /// when the token holds, is not another tenant's and has every role the
+    /// route needs, or why not.
     pub fn check(
         &self,
         route: &RouteMatch,
+        tenant: &str,
         headers: &HeaderMap,
     ) -> Result<Option<Arc<Principal>>, Rejection> {
         let Some(roles) = route.auth else {
@@ -91,13 +96,10 @@ impl Gate {
         let verifier = self.verifier.as_ref().ok_or(Rejection::NotConfigured)?;
         let token = bearer(headers)?;
         let principal = verifier.verify(token)?;
-        // Until tenants are configured, every module is the default
-        // tenant's: a token stamped for another is not for these routes.
-        if principal
-            .tenant
-            .as_deref()
-            .is_some_and(|tenant| tenant != DEFAULT_TENANT)
-        {
+        // A token stamped for another tenant is not for these routes; one
+        // without the claim (from an outside issuer) is the default's.
+        let token_tenant = principal.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
+        if token_tenant != tenant {
             return Err(Rejection::WrongTenant);
         }
         if let Some(role) = roles.iter().find(|role| !principal.roles.contains(role)) {

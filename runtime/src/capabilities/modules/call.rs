@@ -38,7 +38,7 @@ impl wit::Host for CallerView<'_> {
                 "the chain of module calls is deeper than the limit of {max_depth}"
             )));
         }
-        let Some(target) = callable.get(&module) else {
+        let Some(target) = callable.get(self.tenant, &module) else {
             return Err(CallError::Unavailable(format!(
                 "module {module} is not serving"
             )));
@@ -75,6 +75,7 @@ impl wit::Host for CallerView<'_> {
             RequestParts {
                 request_id: &request_id,
                 method: &request.method,
+                prefix: "",
                 path,
                 query,
                 headers: request.headers,

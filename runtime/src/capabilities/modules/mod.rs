@@ -29,6 +29,8 @@ pub struct ModuleCalls;
 pub struct CallerView<'a> {
     /// The calling module's name.
     name: &'a str,
+    /// Its tenant: the only one whose modules it can call.
+    tenant: &'a str,
     /// The modules it declared as dependencies.
     dependencies: &'a [String],
     /// Its limits.
@@ -58,6 +60,7 @@ impl Capability for ModuleCalls {
             let module = &*state.module;
             CallerView {
                 name: &module.name,
+                tenant: &module.tenant,
                 dependencies: module.declared_dependencies(),
                 limits: &module.limits,
                 request_id: &state.request_id,

@@ -48,6 +48,7 @@ impl Caller {
     fn view(&self) -> CallerView<'_> {
         CallerView {
             name: "wallet",
+            tenant: "default",
             dependencies: &self.dependencies,
             limits: &self.limits,
             request_id: &self.request_id,
