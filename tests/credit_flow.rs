@@ -6,10 +6,8 @@
 
 mod support;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use support::{HttpResponse, Modhost, auth_section, module_table_granted};
+use support::{HttpResponse, Modhost, auth_section, claims, module_table_granted};
 
 /// The credit system with `admin` (password "admin-password-1") able to log in.
 fn deployment(admin_hash: &str) -> String {
@@ -82,12 +80,6 @@ fn token(modhost: &Modhost, email: &str, password: &str) -> String {
     body["token"].as_str().unwrap().to_string()
 }
 
-/// The claims of a token, read without checking it.
-fn claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 fn balance(modhost: &Modhost, user: &str, token: &str) -> i64 {
     let answer = get(modhost, &format!("/wallet/{user}"), token);
     answer.expect_status(200);
@@ -108,6 +100,7 @@ fn users_register_log_in_and_move_only_their_own_credits() {
     register(&modhost, "bob", "bob-password").expect_status(201);
     register(&modhost, "alice", "another-password").expect_error(409, "exists");
     register(&modhost, "carol", "short").expect_error(400, "at least 8 characters");
+    register(&modhost, "me", "me-password").expect_error(400, "the id me is reserved");
 
     // Log in: a token the host signed, stamped with issuer, audience and
     // tenant; a wrong password and an unknown email are the same 401.
@@ -187,4 +180,30 @@ fn passwords_are_stored_only_as_argon2id_hashes() {
         "the hash is stored"
     );
     assert!(!holds(b"dave-password-1234"), "the password is not");
+}
+
+#[test]
+fn the_readmes_quick_start_flow_runs_on_the_example_deployment() {
+    // runtime.toml as `just run` serves it, with its demo admin.
+    let modhost = Modhost::start(&support::example_deployment());
+    register(&modhost, "alice", "alice-password").expect_status(201);
+    register(&modhost, "bob", "bob-password").expect_status(201);
+    let alice = token(&modhost, "alice@example.com", "alice-password");
+    get(&modhost, "/users/me", &alice).expect_status(200);
+    let sent = post(
+        &modhost,
+        "/wallet/transfer",
+        Some(&alice),
+        &json!({"to": "bob", "amount": 30}),
+    );
+    sent.expect_status(200);
+    assert_eq!(
+        sent.json(),
+        json!({"amount": 30, "balance": 70, "from": "alice", "to": "bob"})
+    );
+    get(&modhost, "/wallet/alice", &alice).expect_status(200);
+    get(&modhost, "/wallet/bob", &alice).expect_status(403);
+    let admin = token(&modhost, "admin@example.com", "admin-demo-password");
+    let credit = json!({"user_id": "bob", "amount": 500});
+    post(&modhost, "/wallet/credit", Some(&admin), &credit).expect_status(200);
 }

@@ -70,7 +70,7 @@ fn an_unknown_grant_or_auth_issue_without_a_key_stops_the_start_naming_the_fix()
     assert!(!status.success());
     assert!(
         stderr
-            .contains("module my_new_module: grants name auth.issue, but [auth] has no issue_key"),
+            .contains("module my_new_module: grants name auth.issue, but the [auth] of its tenant (default) has no issue_key"),
         "{stderr}"
     );
 }

@@ -169,17 +169,18 @@ fn the_same_wallet_in_two_tenants_keeps_separate_users_balances_and_tokens() {
 fn a_module_of_one_tenant_reaches_no_data_of_another_by_name_or_path() {
     let modhost = Modhost::start(&two_tenants());
     let acme = acme(&modhost);
-    let alice = acme.user("alice");
+    let u1 = acme.user("u1");
     acme.user("bob");
-    acme.post(
-        "/wallet/transfer",
-        Some(&alice),
-        &json!({"to": "bob", "amount": 5}),
-    )
-    .expect_status(200);
-    acme.get("/wallet/alice", Some(&alice)).expect_status(200);
-    // globex's misbehaving module looks for wallets, the cached balance
-    // and climbs out of its scope by path: its own (empty), and refused.
+    let transfer = json!({"to": "bob", "amount": 5});
+    acme.post("/wallet/transfer", Some(&u1), &transfer)
+        .expect_status(200);
+    // acme's wallet now holds wallets and caches balance:u1.
+    assert_eq!(acme.balance("u1", &u1)["cached"], false);
+    assert_eq!(acme.balance("u1", &u1)["cached"], true);
+    // globex's misbehaving module looks for wallets and balance:u1 under
+    // the wallet's names, and climbs out of its scope by path: it finds
+    // its own (empty), and is refused. (The tenant-level proof is the same
+    // module in both tenants, below and in the test above.)
     let peek = globex(&modhost).get("/misbehave/peek", None);
     peek.expect_status(200);
     assert_eq!(
@@ -231,9 +232,10 @@ fn a_tenant_is_reached_by_prefix_or_host_and_its_modules_see_the_path_below_the_
         prefix: "",
         host: Some("nowhere.test"),
     };
-    nowhere
-        .get("/wallet/alice", None)
-        .expect_error(404, "no tenant is served at host nowhere.test");
+    nowhere.get("/wallet/alice", None).expect_error(
+        404,
+        "no tenant is served at /wallet/alice on host nowhere.test",
+    );
     modhost
         .get("/acmeish/modules")
         .expect_error(404, "no tenant");
@@ -269,6 +271,57 @@ fn tenants_mounted_twice_or_unreachable_stop_the_start_naming_them() {
     );
     let bad_prefix = check("[tenants.acme]\nprefix = \"/acme/\"\n");
     assert!(bad_prefix.contains("tenants.acme.prefix"), "{bad_prefix}");
+    let hiding = check("[tenants.acme]\nprefix = \"/health\"\n");
+    assert!(
+        hiding.contains("would hide the runtime's own /health"),
+        "{hiding}"
+    );
     let bad_host = check("[tenants.acme]\nhosts = [\"https://acme.test:8080\"]\n");
     assert!(bad_host.contains("tenants.acme.hosts"), "{bad_host}");
+}
+
+#[test]
+fn a_tenant_with_its_own_auth_signs_and_checks_its_own_tokens() {
+    let keys = temp_dir();
+    let secret = keys.path().join("initech.secret");
+    std::fs::write(&secret, "initech-has-a-secret-of-its-own-32-bytes").unwrap();
+    let config = format!(
+        "{}{}[modules.user_management.config]\nusers = []\n\
+         [tenants.initech]\nprefix = \"/initech\"\n\
+         [tenants.initech.auth]\nissuer = \"https://id.initech.test\"\naudience = \"initech\"\nissue_key = \"own\"\n\
+         [[tenants.initech.auth.keys]]\nkid = \"own\"\nalgorithm = \"HS256\"\nsecret_file = {:?}\n{}",
+        auth_section(),
+        support::module_table_granted(
+            "user_management",
+            &["db", "cache", "auth.passwords", "auth.issue"]
+        ),
+        secret.display().to_string(),
+        credit_system("initech"),
+    );
+    let modhost = Modhost::start(&config);
+    let initech = At {
+        modhost: &modhost,
+        prefix: "/initech",
+        host: None,
+    };
+    let theirs = initech.user("milton");
+    let claims = support::claims(&theirs);
+    assert_eq!(claims["iss"], "https://id.initech.test");
+    assert_eq!(claims["tenant"], "initech");
+    initech.get("/users/me", Some(&theirs)).expect_status(200);
+
+    // The host's key and issuer are not initech's, and initech's not the
+    // default tenant's: each is a 401 at the other.
+    let host_token = support::token("milton", &["user"]);
+    initech
+        .get("/users/me", Some(&host_token))
+        .expect_error(401, "the token's key id (kid) is not known");
+    let default = At {
+        modhost: &modhost,
+        prefix: "",
+        host: None,
+    };
+    default
+        .get("/users/me", Some(&theirs))
+        .expect_error(401, "the token's key id (kid) is not known");
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use modhost_docstore::Limits;
 use serde::Deserialize;
 
-use crate::auth::{AuthConfig, ModuleAuth, PasswordConfig};
+use crate::auth::{AuthConfig, ModuleAuth, PasswordConfig, auth_for};
 use crate::grants::Grants;
 use crate::host_state::DEFAULT_TENANT;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
@@ -233,10 +233,12 @@ impl RuntimeConfig {
     }
 
     /// One view per tenant, the default one first: the config with
-    /// `modules` holding that tenant's deployments and `tenant` its name.
+    /// `modules` holding that tenant's deployments, `auth` the one that
+    /// applies to it and `tenant` its name.
     pub fn tenant_views(&self) -> Vec<RuntimeConfig> {
         let view = |tenant: &str, modules: &BTreeMap<String, ModuleConfig>| RuntimeConfig {
             modules: modules.clone(),
+            auth: auth_for(self, tenant).map(|(auth, _)| auth.clone()),
             tenants: BTreeMap::new(),
             tenant: tenant.to_string(),
             ..self.clone()
@@ -253,11 +255,7 @@ impl RuntimeConfig {
     /// Where module `name` of this view's tenant is configured, as a key:
     /// `modules.<name>` or `tenants.<t>.modules.<name>`.
     pub fn module_key(&self, name: &str) -> String {
-        if self.tenant == DEFAULT_TENANT || self.tenant.is_empty() {
-            format!("modules.{name}")
-        } else {
-            format!("tenants.{}.modules.{name}", self.tenant)
-        }
+        module_key(&self.tenant, name)
     }
 
     /// The folder the config file is in: relative paths are relative to it.
@@ -435,6 +433,16 @@ impl RuntimeConfig {
             );
         }
         Ok(())
+    }
+}
+
+/// Where module `name` of `tenant` is configured, as a key:
+/// `modules.<name>` for the default tenant, else `tenants.<t>.modules.<name>`.
+pub fn module_key(tenant: &str, name: &str) -> String {
+    if tenant == DEFAULT_TENANT || tenant.is_empty() {
+        format!("modules.{name}")
+    } else {
+        format!("tenants.{tenant}.modules.{name}")
     }
 }
 

@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::module_key;
+
 /// One capability a module's config may grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 pub enum Grant {
@@ -54,11 +56,12 @@ impl Grant {
         }
     }
 
-    /// What a call of `module` without this grant is told.
-    pub fn missing(self, module: &str) -> String {
+    /// What a call of `module` of `tenant` without this grant is told.
+    pub fn missing(self, tenant: &str, module: &str) -> String {
         let name = self.name();
+        let table = module_key(tenant, module);
         format!(
-            "module {module} is not granted {name}: the operator adds \"{name}\" to grants under [modules.{module}]"
+            "module {module} is not granted {name}: the operator adds \"{name}\" to grants under [{table}]"
         )
     }
 

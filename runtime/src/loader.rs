@@ -15,6 +15,7 @@ use anyhow::{Result, bail};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
+use crate::auth::check_roles;
 use crate::bindings::Manifest;
 use crate::callable_modules::{CallTarget, CallableModules};
 use crate::capabilities::{self, HostCapabilities};
@@ -285,8 +286,8 @@ fn check_not_named_as_another(
 fn check_manifest(name: &str, manifest: &Manifest) -> Result<(), String> {
     if manifest.name != name {
         return Err(format!(
-            "the component calls itself {:?}, but it is configured as {name:?}; rename the table to [modules.{}] or load the right file",
-            manifest.name, manifest.name
+            "the component calls itself {:?}, but it is configured as {name:?}; rename its table to [modules.{}] (or [tenants.<t>.modules.{}]) or load the right file",
+            manifest.name, manifest.name, manifest.name
         ));
     }
     check_module_name(&manifest.name)?;
@@ -297,35 +298,10 @@ fn check_manifest(name: &str, manifest: &Manifest) -> Result<(), String> {
         check_method(&route.method)?;
         RoutePattern::parse(&route.path)?;
         if let Some(auth) = &route.auth {
-            check_roles(&route.path, &auth.roles)?;
+            check_roles(&format!("its route {}", route.path), &auth.roles)?;
         }
     }
     Ok(())
-}
-
-/// The most roles one route may require.
-const MAX_ROUTE_ROLES: usize = 16;
-
-/// The longest role name, in bytes.
-const MAX_ROLE_BYTES: usize = 64;
-
-fn check_roles(path: &str, roles: &[String]) -> Result<(), String> {
-    if roles.len() > MAX_ROUTE_ROLES {
-        return Err(format!(
-            "its route {path} requires {} roles; at most {MAX_ROUTE_ROLES}",
-            roles.len()
-        ));
-    }
-    match roles
-        .iter()
-        .find(|role| role.is_empty() || role.len() > MAX_ROLE_BYTES)
-    {
-        Some(role) => Err(format!(
-            "its route {path} requires the role {:?}: a role is 1 to {MAX_ROLE_BYTES} bytes",
-            role.chars().take(MAX_ROLE_BYTES).collect::<String>()
-        )),
-        None => Ok(()),
-    }
 }
 
 /// A route that needs a token can only be served when `[auth]` says how

@@ -87,7 +87,7 @@ impl HttpService {
             .map(str::to_string);
         let Some((tenant, below)) = self.tenants.resolve(host.as_deref(), path) else {
             let host = host.as_deref().unwrap_or("(none)");
-            let message = format!("no tenant is served at host {host}");
+            let message = format!("no tenant is served at {path} on host {host}");
             return error_response(StatusCode::NOT_FOUND, &message, request_id);
         };
         if let Some(response) = runtime_endpoints::answer(tenant, method, below, request_id).await {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use serde::Deserialize;
 
+use crate::auth::AuthConfig;
 use crate::config::{ModuleConfig, check_module_name};
 use crate::host_state::DEFAULT_TENANT;
 
@@ -23,6 +24,8 @@ pub struct TenantConfig {
     /// A path prefix (`/acme`) under which it is mounted; its modules see
     /// the path below it.
     pub prefix: Option<String>,
+    /// Its own `[auth]` (issuer, audience, keys), instead of the host's.
+    pub auth: Option<AuthConfig>,
     /// Its modules: `[tenants.<t>.modules.<name>]`.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,
@@ -102,11 +105,24 @@ pub fn validate(
     Ok(())
 }
 
+/// The first segments of the runtime's own paths, which no prefix may take.
+const RESERVED_SEGMENTS: [&str; 3] = ["health", "modules", "metrics"];
+
 /// A prefix is empty or `/segment(/segment)*`, segments of `A-Z a-z 0-9 _ - .`
-/// and neither `.` nor `..`.
+/// and neither `.` nor `..`, not starting with a runtime path.
 fn check_prefix(prefix: &str) -> Result<(), String> {
     if prefix.is_empty() {
         return Ok(());
+    }
+    let first = prefix
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    if RESERVED_SEGMENTS.contains(&first) {
+        return Err(format!(
+            "{prefix:?} would hide the runtime's own /{first}; choose another prefix"
+        ));
     }
     let well_formed = prefix.len() <= MAX_PREFIX_BYTES
         && prefix.starts_with('/')

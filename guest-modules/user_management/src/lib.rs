@@ -177,9 +177,18 @@ fn add_configured(user: &ConfiguredUser) -> Result<()> {
     Ok(())
 }
 
-/// The checks every new user passes: bounded, non-empty fields and an
-/// address for an email.
+/// Ids a user cannot take: `me` is `GET /users/me`.
+const RESERVED_IDS: &[&str] = &["me"];
+
+/// The checks every new user passes: bounded, non-empty fields, an id not
+/// reserved and an address for an email.
 fn check_new_user(user: &User) -> Result<()> {
+    if RESERVED_IDS.contains(&user.id.as_str()) {
+        return Err(Error::bad_request(format!(
+            "the id {} is reserved",
+            user.id
+        )));
+    }
     let fields = [&user.id, &user.name, &user.email];
     if fields
         .iter()

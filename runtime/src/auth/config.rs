@@ -77,3 +77,15 @@ pub struct ModuleAuth {
     #[serde(default)]
     pub roles: Vec<String>,
 }
+
+/// The `[auth]` that applies to `tenant` of `config` and the section it
+/// is (`auth`, or `tenants.<t>.auth` for a tenant's own), if any.
+pub fn auth_for<'a>(
+    config: &'a crate::config::RuntimeConfig,
+    tenant: &str,
+) -> Option<(&'a AuthConfig, String)> {
+    match config.tenants.get(tenant).and_then(|own| own.auth.as_ref()) {
+        Some(own) => Some((own, format!("tenants.{tenant}.auth"))),
+        None => config.auth.as_ref().map(|auth| (auth, "auth".to_string())),
+    }
+}

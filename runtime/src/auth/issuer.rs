@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::config::RuntimeConfig;
 
+use super::config::auth_for;
 use super::keys;
 
 /// The most bytes of claims a module may add to a token.
@@ -38,10 +39,11 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    /// The issuer `config` describes: none without `[auth] issue_key`. An
-    /// error names the file, the key and the fix.
-    pub fn from_config(config: &RuntimeConfig) -> Result<Option<TokenIssuer>> {
-        let Some(auth) = &config.auth else {
+    /// The issuer of `tenant` in `config` (its own `[auth]`, else the
+    /// host's): none without an `issue_key`. An error names the file, the
+    /// key and the fix.
+    pub fn for_tenant(config: &RuntimeConfig, tenant: &str) -> Result<Option<TokenIssuer>> {
+        let Some((auth, section)) = auth_for(config, tenant) else {
             return Ok(None);
         };
         let Some(kid) = &auth.issue_key else {
@@ -50,22 +52,22 @@ impl TokenIssuer {
         let file = config.source.display();
         if auth.max_token_lifetime_seconds == 0 {
             bail!(
-                "{file}: auth.max_token_lifetime_seconds is 0; give the longest lifetime issued tokens may have, in seconds"
+                "{file}: {section}.max_token_lifetime_seconds is 0; give the longest lifetime issued tokens may have, in seconds"
             );
         }
-        let loaded = keys::load(&auth.keys, config.folder(), &config.source)?;
+        let loaded = keys::load(&auth.keys, &section, config.folder(), &config.source)?;
         let named: Vec<_> = loaded
             .into_iter()
             .filter(|key| key.kid.as_deref() == Some(kid.as_str()))
             .collect();
         if named.is_empty() {
             bail!(
-                "{file}: auth.issue_key is {kid:?}, which no [[auth.keys]] has as its kid; name one of the keys"
+                "{file}: {section}.issue_key is {kid:?}, which no [[{section}.keys]] has as its kid; name one of the keys"
             );
         }
         let Some(key) = named.into_iter().find(|key| key.signing.is_some()) else {
             bail!(
-                "{file}: auth.issue_key {kid:?} names a public key only; give that key a private_key_file, or name an HS256 key"
+                "{file}: {section}.issue_key {kid:?} names a public key only; give that key a private_key_file, or name an HS256 key"
             );
         };
         let mut header = Header::new(key.algorithm);
@@ -174,21 +176,24 @@ mod tests {
         )
         .unwrap();
         let text = "[auth]\nissuer = \"https://id.test\"\naudience = \"modhost\"\nissue_key = \"main\"\nmax_token_lifetime_seconds = 600\n\
-                    [[auth.keys]]\nkid = \"main\"\nalgorithm = \"HS256\"\nsecret_file = \"secret\"\n";
+                    [[auth.keys]]\nkid = \"main\"\nalgorithm = \"HS256\"\nsecret_file = \"secret\"\n\
+                    [tenants.acme]\nprefix = \"/acme\"\n";
         let config = RuntimeConfig::parse(text, &dir.path().join("runtime.toml")).unwrap();
         (dir, config)
     }
 
     fn verifier(config: &RuntimeConfig) -> TokenVerifier {
         let auth = config.auth.as_ref().unwrap();
-        let keys = keys::load(&auth.keys, config.folder(), &config.source).unwrap();
+        let keys = keys::load(&auth.keys, "auth", config.folder(), &config.source).unwrap();
         TokenVerifier::new(auth, keys)
     }
 
     #[test]
     fn issued_tokens_carry_the_hosts_claims_and_pass_its_check() {
         let (_dir, config) = config();
-        let issuer = TokenIssuer::from_config(&config).unwrap().unwrap();
+        let issuer = TokenIssuer::for_tenant(&config, DEFAULT_TENANT)
+            .unwrap()
+            .unwrap();
         let token = issuer
             .issue("acme", "u1", r#"{"roles": ["user"], "plan": "gold"}"#, 60)
             .unwrap();
@@ -207,7 +212,9 @@ mod tests {
     #[test]
     fn a_token_issued_for_another_tenant_is_refused_at_the_gate() {
         let (_dir, config) = config();
-        let issuer = TokenIssuer::from_config(&config).unwrap().unwrap();
+        let issuer = TokenIssuer::for_tenant(&config, DEFAULT_TENANT)
+            .unwrap()
+            .unwrap();
         let gate = Gate::from_config(&config).unwrap();
         let route = RouteMatch {
             module: "wallet",
@@ -233,7 +240,9 @@ mod tests {
     #[test]
     fn a_module_cannot_set_the_claims_the_host_sets() {
         let (_dir, config) = config();
-        let issuer = TokenIssuer::from_config(&config).unwrap().unwrap();
+        let issuer = TokenIssuer::for_tenant(&config, DEFAULT_TENANT)
+            .unwrap()
+            .unwrap();
         for claim in ["sub", "iss", "aud", "iat", "exp", "nbf", "tenant"] {
             let claims = json!({ claim: "mine" }).to_string();
             let refused = issuer.issue("acme", "u1", &claims, 60);
@@ -265,7 +274,7 @@ mod tests {
             auth: Some(auth),
             ..config.clone()
         };
-        let err = TokenIssuer::from_config(&unknown)
+        let err = TokenIssuer::for_tenant(&unknown, DEFAULT_TENANT)
             .err()
             .unwrap()
             .to_string();
@@ -276,7 +285,10 @@ mod tests {
             auth: Some(auth),
             ..config
         };
-        let err = TokenIssuer::from_config(&zero).err().unwrap().to_string();
+        let err = TokenIssuer::for_tenant(&zero, DEFAULT_TENANT)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("auth.max_token_lifetime_seconds"), "{err}");
     }
 }

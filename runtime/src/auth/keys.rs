@@ -28,12 +28,17 @@ pub struct VerifyingKey {
     pub signing: Option<EncodingKey>,
 }
 
-/// Reads every key of `keys`; paths are relative to `folder`, and messages
-/// name `file`.
-pub fn load(keys: &[KeyConfig], folder: &Path, file: &Path) -> Result<Vec<VerifyingKey>> {
+/// Reads every key of `keys` (the `keys` of config section `section`);
+/// paths are relative to `folder`, and messages name `file`.
+pub fn load(
+    keys: &[KeyConfig],
+    section: &str,
+    folder: &Path,
+    file: &Path,
+) -> Result<Vec<VerifyingKey>> {
     if keys.is_empty() {
         bail!(
-            "{}: auth.keys is empty: add at least one [[auth.keys]] with an algorithm and its key",
+            "{}: {section}.keys is empty: add at least one [[{section}.keys]] with an algorithm and its key",
             file.display()
         );
     }
@@ -41,7 +46,7 @@ pub fn load(keys: &[KeyConfig], folder: &Path, file: &Path) -> Result<Vec<Verify
         .iter()
         .enumerate()
         .map(|(index, key)| {
-            let at = format!("{}: auth.keys[{index}]", file.display());
+            let at = format!("{}: {section}.keys[{index}]", file.display());
             load_one(key, folder).map_err(|why| anyhow!("{at}: {why}"))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -49,7 +54,7 @@ pub fn load(keys: &[KeyConfig], folder: &Path, file: &Path) -> Result<Vec<Verify
         let same = |other: &VerifyingKey| other.kid == key.kid && other.algorithm == key.algorithm;
         if loaded[..index].iter().any(same) {
             bail!(
-                "{}: auth.keys[{index}]: another key has the same algorithm and kid; give each key of one algorithm its own kid",
+                "{}: {section}.keys[{index}]: another key has the same algorithm and kid; give each key of one algorithm its own kid",
                 file.display()
             );
         }

@@ -2,8 +2,8 @@
 //! required by the operator for a module's routes, checked before the
 //! request reaches the module, so a refused request never runs guest code.
 //!
-//! `[auth]` says which keys sign the tokens and which issuer and audience
-//! they carry; `[modules.<name>.auth]` says whether the module's routes
+//! `[auth]` (or a tenant's own `[tenants.<t>.auth]`) says which keys sign
+//! the tokens and which issuer and audience they carry; `[modules.<name>.auth]` says whether the module's routes
 //! need a token, and which roles (the token's `roles` claim); a module may
 //! also declare it route by route in its manifest. The guest then finds the
 //! principal in its request.
@@ -16,6 +16,7 @@ mod recent;
 mod rejection;
 mod verifier;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
@@ -25,7 +26,7 @@ use hyper::header::AUTHORIZATION;
 use crate::config::RuntimeConfig;
 use crate::host_state::DEFAULT_TENANT;
 use crate::routing::RouteMatch;
-pub use config::{AuthConfig, ModuleAuth};
+pub use config::{AuthConfig, ModuleAuth, auth_for};
 pub use issuer::{IssueError, TokenIssuer};
 pub use passwords::{PasswordConfig, PasswordError, PasswordHashing, Spent};
 pub use rejection::Rejection;
@@ -34,34 +35,60 @@ pub use verifier::{Principal, TokenVerifier};
 /// The most clock skew allowed on `exp` and `nbf`: an hour.
 const MAX_LEEWAY_SECONDS: u64 = 3600;
 
-/// The host's token check and what each module requires.
+/// The host's token check, per tenant: the host's `[auth]`, or a tenant's
+/// own.
 pub struct Gate {
-    verifier: Option<TokenVerifier>,
+    verifiers: HashMap<String, Arc<TokenVerifier>>,
+}
+
+/// The check of one `[auth]` section (`section` names it in messages).
+fn verifier(
+    auth: &AuthConfig,
+    section: &str,
+    config: &RuntimeConfig,
+) -> Result<Arc<TokenVerifier>> {
+    if auth.leeway_seconds > MAX_LEEWAY_SECONDS {
+        bail!(
+            "{}: {section}.leeway_seconds is {}; clock skew above {MAX_LEEWAY_SECONDS} seconds would let expired tokens through, use at most that",
+            config.source.display(),
+            auth.leeway_seconds
+        );
+    }
+    if auth.tenant_claim.is_empty() || HOST_CLAIMS.contains(&auth.tenant_claim.as_str()) {
+        bail!(
+            "{}: {section}.tenant_claim is {:?}, a claim the host reads for something else; name another claim, such as \"tenant\"",
+            config.source.display(),
+            auth.tenant_claim
+        );
+    }
+    let keys = keys::load(&auth.keys, section, config.folder(), &config.source)?;
+    Ok(Arc::new(TokenVerifier::new(auth, keys)))
 }
 
 impl Gate {
-    /// The gate `config` describes: its keys read, every module's
-    /// requirement checked against them. Errors name the file, the key and
-    /// the fix.
+    /// The gate `config` describes: the keys of every `[auth]` read, every
+    /// module's requirement checked against its tenant's. Errors name the
+    /// file, the key and the fix.
     pub fn from_config(config: &RuntimeConfig) -> Result<Gate> {
         let file = config.source.display();
-        let verifier = match &config.auth {
-            Some(auth) if auth.leeway_seconds > MAX_LEEWAY_SECONDS => {
-                bail!(
-                    "{file}: auth.leeway_seconds is {}; clock skew above {MAX_LEEWAY_SECONDS} seconds would let expired tokens through, use at most that",
-                    auth.leeway_seconds
-                );
-            }
-            Some(auth) => {
-                let keys = keys::load(&auth.keys, config.folder(), &config.source)?;
-                Some(TokenVerifier::new(auth, keys))
-            }
+        let host = match &config.auth {
+            Some(auth) => Some(verifier(auth, "auth", config)?),
             None => None,
         };
+        let mut verifiers = HashMap::new();
         for view in config.tenant_views() {
+            let verifier = match auth_for(config, &view.tenant) {
+                Some((auth, section)) if section != "auth" => {
+                    Some(verifier(auth, &section, config)?)
+                }
+                _ => host.clone(),
+            };
             for (name, module) in &view.modules {
                 let Some(auth) = &module.auth else { continue };
                 let key = view.module_key(name);
+                if let Err(why) = check_roles(&format!("{key}.auth"), &auth.roles) {
+                    bail!("{file}: {why}");
+                }
                 if !auth.required && !auth.roles.is_empty() {
                     bail!(
                         "{file}: {key}.auth: roles are given but required = false; set required = true"
@@ -73,8 +100,11 @@ impl Gate {
                     );
                 }
             }
+            if let Some(verifier) = verifier {
+                verifiers.insert(view.tenant.clone(), verifier);
+            }
         }
-        Ok(Gate { verifier })
+        Ok(Gate { verifiers })
     }
 
     /// Whether a request on `route` of `tenant` with `headers` may go in:
@@ -93,7 +123,7 @@ impl Gate {
         };
         // A module whose routes need tokens does not load without [auth];
         // should one get here all the same, it is refused, never let in.
-        let verifier = self.verifier.as_ref().ok_or(Rejection::NotConfigured)?;
+        let verifier = self.verifiers.get(tenant).ok_or(Rejection::NotConfigured)?;
         let token = bearer(headers)?;
         let principal = verifier.verify(token)?;
         // A token stamped for another tenant is not for these routes; one
@@ -108,6 +138,37 @@ impl Gate {
         Ok(Some(principal))
     }
 }
+
+/// The most roles one route may require.
+const MAX_ROUTE_ROLES: usize = 16;
+
+/// The longest role name, in bytes.
+const MAX_ROLE_BYTES: usize = 64;
+
+/// Checks the roles `what` (a route, a config key) requires: at most 16,
+/// each 1 to 64 bytes.
+pub fn check_roles(what: &str, roles: &[String]) -> Result<(), String> {
+    if roles.len() > MAX_ROUTE_ROLES {
+        return Err(format!(
+            "{what} requires {} roles; at most {MAX_ROUTE_ROLES}",
+            roles.len()
+        ));
+    }
+    match roles
+        .iter()
+        .find(|role| role.is_empty() || role.len() > MAX_ROLE_BYTES)
+    {
+        Some(role) => Err(format!(
+            "{what} requires the role {:?}: a role is 1 to {MAX_ROLE_BYTES} bytes",
+            role.chars().take(MAX_ROLE_BYTES).collect::<String>()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The claims the host reads or sets itself, which cannot name a token's
+/// tenant.
+const HOST_CLAIMS: [&str; 8] = ["sub", "iss", "aud", "iat", "exp", "nbf", "jti", "roles"];
 
 /// The token of the `Authorization: Bearer` header (the scheme in any
 /// case, as RFC 6750 allows).
@@ -147,6 +208,34 @@ mod tests {
             headers.append(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
         }
         headers
+    }
+
+    fn gate(text: &str) -> Result<Gate> {
+        let config = RuntimeConfig::parse(text, std::path::Path::new("/etc/modhost/runtime.toml"))?;
+        Gate::from_config(&config)
+    }
+
+    #[test]
+    fn a_tenant_claim_the_host_reads_or_unbounded_operator_roles_stop_the_start() {
+        let auth = "[auth]\nissuer = \"i\"\naudience = \"a\"\n[[auth.keys]]\nalgorithm = \"EdDSA\"\npublic_key_file = \"/nonexistent.pem\"\n";
+        for claim in ["sub", "roles", ""] {
+            let text = auth.replace("audience", &format!("tenant_claim = {claim:?}\naudience"));
+            let err = gate(&text).err().unwrap().to_string();
+            assert!(err.contains("auth.tenant_claim is"), "{claim}: {err}");
+        }
+        let roles = format!(
+            "[modules.m]\npath = \"m.wasm\"\n[modules.m.auth]\nrequired = true\nroles = [{}]\n",
+            vec!["\"r\""; 17].join(", ")
+        );
+        let err = gate(&roles).err().unwrap().to_string();
+        assert!(
+            err.contains("modules.m.auth requires 17 roles; at most 16"),
+            "{err}"
+        );
+        let empty =
+            "[modules.m]\npath = \"m.wasm\"\n[modules.m.auth]\nrequired = true\nroles = [\"\"]\n";
+        let err = gate(empty).err().unwrap().to_string();
+        assert!(err.contains("a role is 1 to 64 bytes"), "{err}");
     }
 
     #[test]

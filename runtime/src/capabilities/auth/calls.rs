@@ -44,15 +44,23 @@ impl wit::Host for AuthView<'_> {
 
 impl AuthView<'_> {
     fn not_granted(&self, grant: Grant) -> AuthError {
-        AuthError::NotGranted(grant.missing(self.module))
+        AuthError::NotGranted(grant.missing(self.tenant, self.module))
     }
 
-    /// The host's hashing; an error when the module is not granted it.
+    /// The host's hashing; an error when the module is not granted it, or
+    /// when the call has no time or CPU left to spend on a hash.
     fn passwords(&self) -> AuthResult<&PasswordHashing> {
-        self.auth
+        let hashing = self
+            .auth
             .passwords
             .as_deref()
-            .ok_or_else(|| self.not_granted(Grant::AuthPasswords))
+            .ok_or_else(|| self.not_granted(Grant::AuthPasswords))?;
+        if self.budget.exhausted().is_some() {
+            return Err(AuthError::Busy(
+                "the call has no time or CPU left for a hash".into(),
+            ));
+        }
+        Ok(hashing)
     }
 
     /// The answer of a hash or check, its time charged to the call.

@@ -5,6 +5,7 @@
 
 mod calls;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::bail;
@@ -22,10 +23,10 @@ use crate::limits::ModuleLimits;
 /// The `auth` capability.
 pub struct Auth;
 
-/// The host's signing key (when `[auth] issue_key` names one) and its
-/// password hashing.
+/// Each tenant's signing key (when its `[auth]` names an `issue_key`) and
+/// the host's password hashing.
 pub struct HostAuth {
-    issuer: Option<Arc<TokenIssuer>>,
+    issuers: HashMap<String, Arc<TokenIssuer>>,
     passwords: Arc<PasswordHashing>,
 }
 
@@ -40,6 +41,7 @@ pub struct ModuleAuth {
 pub struct AuthView<'a> {
     auth: &'a ModuleAuth,
     module: &'a str,
+    tenant: &'a str,
     budget: &'a CallBudget,
 }
 
@@ -56,13 +58,20 @@ impl Capability for Auth {
         wit::add_to_linker::<_, Auth>(linker, |state| AuthView {
             auth: &state.module.capabilities.auth,
             module: &state.module.name,
+            tenant: &state.module.tenant,
             budget: &state.budget,
         })
     }
 
     async fn start(config: &RuntimeConfig) -> anyhow::Result<HostAuth> {
+        let mut issuers = HashMap::new();
+        for view in config.tenant_views() {
+            if let Some(issuer) = TokenIssuer::for_tenant(config, &view.tenant)? {
+                issuers.insert(view.tenant, Arc::new(issuer));
+            }
+        }
         Ok(HostAuth {
-            issuer: TokenIssuer::from_config(config)?.map(Arc::new),
+            issuers,
             passwords: Arc::new(PasswordHashing::from_config(
                 &config.passwords,
                 &config.source,
@@ -74,11 +83,12 @@ impl Capability for Auth {
     /// with is an error naming the module and the fix.
     fn for_module(host: &HostAuth, module: &ModuleSetup<'_>) -> anyhow::Result<ModuleAuth> {
         let issuer = if module.grants.contains(&Grant::AuthIssue) {
-            match &host.issuer {
+            match host.issuers.get(module.tenant) {
                 Some(issuer) => Some(issuer.clone()),
                 None => bail!(
-                    "module {}: grants name auth.issue, but [auth] has no issue_key to sign with; set auth.issue_key to the kid of an HS256 key or of a key with a private_key_file",
-                    module.name
+                    "module {}: grants name auth.issue, but the [auth] of its tenant ({}) has no issue_key to sign with; set issue_key to the kid of an HS256 key or of a key with a private_key_file",
+                    module.name,
+                    module.tenant
                 ),
             }
         } else {

@@ -54,7 +54,7 @@ impl CacheView<'_> {
     /// The module's keys; an error when it is not granted `cache`.
     fn cache(&self) -> CacheResult<&ScopedCache> {
         self.cache
-            .ok_or_else(|| CacheError::NotGranted(Grant::Cache.missing(self.module)))
+            .ok_or_else(|| CacheError::NotGranted(Grant::Cache.missing(self.tenant, self.module)))
     }
 
     /// Whether what the guest passed fits the module's `max_host_call_bytes`.

@@ -35,6 +35,7 @@ pub struct HostCache {
 pub struct CacheView<'a> {
     cache: Option<&'a ScopedCache>,
     module: &'a str,
+    tenant: &'a str,
     limits: &'a ModuleLimits,
 }
 
@@ -51,6 +52,7 @@ impl Capability for Cache {
         wit::add_to_linker::<_, Cache>(linker, |state| CacheView {
             cache: state.module.capabilities.cache.as_ref(),
             module: &state.module.name,
+            tenant: &state.module.tenant,
             limits: &state.module.limits,
         })
     }

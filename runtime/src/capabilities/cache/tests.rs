@@ -53,6 +53,7 @@ async fn a_module_not_granted_cache_gets_not_granted_from_every_call() {
     let mut view = CacheView {
         cache: None,
         module: "wallet",
+        tenant: "default",
         limits: &DEFAULT_LIMITS,
     };
     let refusals = [
@@ -85,6 +86,7 @@ async fn a_module_sees_only_its_own_keys_in_its_own_tenant() {
     let view = |cache| CacheView {
         cache: Some(cache),
         module: "wallet",
+        tenant: "default",
         limits: &DEFAULT_LIMITS,
     };
     view(&wallet)
@@ -121,6 +123,7 @@ async fn a_batch_over_max_host_call_bytes_is_refused_before_the_cache_sees_it() 
     let mut small = CacheView {
         cache: Some(&wallet),
         module: "wallet",
+        tenant: "default",
         limits: &limits,
     };
     // Two entries of 5 bytes each fit; a third byte more does not, and

@@ -171,7 +171,7 @@ impl DbView<'_> {
     /// The module's database; an error when it is not granted `db`.
     fn db(&self) -> DbResult<&ModuleDb> {
         self.db
-            .ok_or_else(|| DbError::NotGranted(Grant::Db.missing(self.module)))
+            .ok_or_else(|| DbError::NotGranted(Grant::Db.missing(self.tenant, self.module)))
     }
 
     fn namespace(&self, collection: &str) -> DbResult<Namespace> {

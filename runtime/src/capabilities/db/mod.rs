@@ -36,6 +36,7 @@ pub struct ModuleDb {
 pub struct DbView<'a> {
     db: Option<&'a ModuleDb>,
     module: &'a str,
+    tenant: &'a str,
     limits: &'a ModuleLimits,
     deadline: Instant,
 }
@@ -53,6 +54,7 @@ impl Capability for Db {
         wit::add_to_linker::<_, Db>(linker, |state| DbView {
             db: state.module.capabilities.db.as_ref(),
             module: &state.module.name,
+            tenant: &state.module.tenant,
             limits: &state.module.limits,
             deadline: state.budget.deadline,
         })

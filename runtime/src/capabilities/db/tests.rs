@@ -40,6 +40,7 @@ fn view<'a>(db: &'a ModuleDb, limits: &'a ModuleLimits) -> DbView<'a> {
     DbView {
         db: Some(db),
         module: "wallet",
+        tenant: "default",
         limits,
         deadline: Instant::now() + Duration::from_secs(10),
     }
@@ -157,6 +158,7 @@ async fn a_call_past_the_requests_deadline_is_a_timeout() {
     let mut late = DbView {
         db: Some(&db),
         module: "wallet",
+        tenant: "default",
         limits: &DEFAULT_LIMITS,
         deadline: Instant::now() - Duration::from_millis(1),
     };
@@ -186,6 +188,7 @@ async fn a_module_not_granted_db_gets_not_granted_from_every_call() {
     let mut view = DbView {
         db: None,
         module: "wallet",
+        tenant: "default",
         limits: &DEFAULT_LIMITS,
         deadline: Instant::now() + Duration::from_secs(10),
     };

@@ -14,7 +14,9 @@ use crate::grants::Grant;
 impl wit::Host for CallerView<'_> {
     async fn call(&mut self, module: String, request: CallRequest) -> Result<Response, CallError> {
         let Some(callable) = self.callable else {
-            return Err(CallError::NotGranted(Grant::Modules.missing(self.name)));
+            return Err(CallError::NotGranted(
+                Grant::Modules.missing(self.tenant, self.name),
+            ));
         };
         if !self.dependencies.contains(&module) {
             return Err(CallError::NotDeclared(format!(
