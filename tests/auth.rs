@@ -142,64 +142,111 @@ fn refused(response: &HttpResponse, why: &str) {
     assert!(challenge.starts_with("Bearer"), "challenge {challenge:?}");
 }
 
-#[test]
-fn every_wrong_token_is_a_401_naming_why_and_a_missing_role_a_403() {
+/// Sends `GET /my-module/info` (a module whose routes the operator
+/// protects) with `authorization` when given, to a fresh runtime with the
+/// test's keys, and checks the 401: `WWW-Authenticate: Bearer`, the JSON
+/// reason naming `why`.
+fn refused_at_the_door(authorization: impl FnOnce(&Keys) -> Option<String>, why: &str) {
     let keys = Keys::make();
     let modhost = Modhost::start(&deployment(&keys));
-    let info = "/my-module/info";
-    let good = hs256("new", NEW_SECRET, &claims(|_| {}));
+    let headers: Vec<(&str, String)> = authorization(&keys)
+        .map(|value| vec![("authorization", value)])
+        .unwrap_or_default();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let response = modhost.request("GET", "/my-module/info", &headers, b"");
+    refused(&response, why);
+    let challenge = response.header("www-authenticate").unwrap();
+    if headers.is_empty() {
+        assert_eq!(challenge, "Bearer", "no token sent: a bare challenge");
+    } else if why != "no bearer token" {
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    }
+}
 
-    get_as(&modhost, info, &good).expect_status(200);
-    let missing = modhost.get(info);
-    refused(&missing, "no bearer token");
-    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
-    refused(
-        &modhost.request("GET", info, &[("authorization", "Basic dTE6cHc=")], b""),
-        "no bearer token",
-    );
-    refused(&get_as(&modhost, info, "not.a.token"), "malformed");
-    refused(&get_as(&modhost, info, "garbage"), "malformed");
+/// A bearer header for an HS256 token with the new key and `edit`ed claims.
+fn bearer_with(edit: impl FnOnce(&mut Value)) -> impl FnOnce(&Keys) -> Option<String> {
+    let token = hs256("new", NEW_SECRET, &claims(edit));
+    move |_| Some(format!("Bearer {token}"))
+}
 
-    let expired = claims(|c| c["exp"] = json!(now() - 60));
-    refused(
-        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &expired)),
-        "expired",
-    );
-    let early = claims(|c| c["nbf"] = json!(now() + 600));
-    refused(
-        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &early)),
+#[test]
+fn no_token_is_a_401_with_a_bare_challenge() {
+    refused_at_the_door(|_| None, "no bearer token");
+}
+
+#[test]
+fn another_scheme_than_bearer_is_a_401() {
+    refused_at_the_door(|_| Some("Basic dTE6cHc=".into()), "no bearer token");
+}
+
+#[test]
+fn a_malformed_token_is_a_401() {
+    refused_at_the_door(|_| Some("Bearer not.a.token".into()), "malformed");
+    refused_at_the_door(|_| Some("Bearer garbage".into()), "malformed");
+}
+
+#[test]
+fn an_expired_token_is_a_401() {
+    refused_at_the_door(bearer_with(|c| c["exp"] = json!(now() - 60)), "expired");
+}
+
+#[test]
+fn a_token_not_valid_yet_is_a_401() {
+    refused_at_the_door(
+        bearer_with(|c| c["nbf"] = json!(now() + 600)),
         "not valid yet",
     );
+}
+
+#[test]
+fn a_wrongly_signed_token_is_a_401() {
     let forged = hs256(
         "new",
         "someone-elses-secret-of-thirty-two-bytes",
         &claims(|_| {}),
     );
-    refused(&get_as(&modhost, info, &forged), "signature");
-    let other_issuer = claims(|c| c["iss"] = json!("https://evil.example"));
-    refused(
-        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &other_issuer)),
+    refused_at_the_door(|_| Some(format!("Bearer {forged}")), "signature");
+}
+
+#[test]
+fn a_token_of_another_issuer_is_a_401() {
+    refused_at_the_door(
+        bearer_with(|c| c["iss"] = json!("https://evil.example")),
         "issuer",
     );
-    let other_audience = claims(|c| c["aud"] = json!("another-host"));
-    refused(
-        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &other_audience)),
+}
+
+#[test]
+fn a_token_for_another_audience_is_a_401() {
+    refused_at_the_door(
+        bearer_with(|c| c["aud"] = json!("another-host")),
         "audience",
     );
-    let no_subject = claims(|c| {
+}
+
+#[test]
+fn a_token_without_a_subject_is_a_401() {
+    let no_subject = |c: &mut Value| {
         c.as_object_mut().unwrap().remove("sub");
-    });
-    refused(
-        &get_as(&modhost, info, &hs256("new", NEW_SECRET, &no_subject)),
-        "sub",
-    );
-    refused(
-        &get_as(
-            &modhost,
-            info,
-            &hs256("retired", NEW_SECRET, &claims(|_| {})),
-        ),
-        "key id",
+    };
+    refused_at_the_door(bearer_with(no_subject), "sub");
+}
+
+#[test]
+fn a_token_naming_an_unknown_key_is_a_401() {
+    let token = hs256("retired", NEW_SECRET, &claims(|_| {}));
+    refused_at_the_door(|_| Some(format!("Bearer {token}")), "key id");
+}
+
+#[test]
+fn a_missing_role_is_a_403_and_a_refused_request_reaches_no_module() {
+    let keys = Keys::make();
+    let modhost = Modhost::start(&deployment(&keys));
+    let good = hs256("new", NEW_SECRET, &claims(|_| {}));
+    let forged = hs256(
+        "new",
+        "someone-elses-secret-of-thirty-two-bytes",
+        &claims(|_| {}),
     );
 
     // Valid, but user_management wants the admin role.
@@ -301,6 +348,53 @@ fn keys_rotate_by_kid() {
     refused(
         &get_as(&modhost, info, &hs256("new", OLD_SECRET, &claims(|_| {}))),
         "signature",
+    );
+}
+
+/// An ES256 key made from `seed` (any 32 bytes below the curve's order):
+/// its private key in PKCS#8 PEM and its public key in PEM.
+fn es256_pair(seed: u8) -> (String, String) {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding as P256LineEnding};
+    let secret = p256::SecretKey::from_slice(&[seed; 32]).unwrap();
+    let private = secret.to_pkcs8_pem(P256LineEnding::LF).unwrap().to_string();
+    let public = secret
+        .public_key()
+        .to_public_key_pem(P256LineEnding::LF)
+        .unwrap();
+    (private, public)
+}
+
+/// An ES256 token signed with `private_pem`, kid `ec`.
+fn es256(private_pem: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("ec".into());
+    let key = EncodingKey::from_ec_pem(private_pem.as_bytes()).unwrap();
+    encode(&header, claims, &key).unwrap()
+}
+
+#[test]
+fn es256_tokens_are_checked_with_their_public_key() {
+    let dir = temp_dir();
+    let (private, public) = es256_pair(7);
+    let (other_private, _) = es256_pair(9);
+    std::fs::write(dir.path().join("ec.pub.pem"), public).unwrap();
+    let config = format!(
+        "[auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\n\
+         [[auth.keys]]\nkid = \"ec\"\nalgorithm = \"ES256\"\npublic_key_file = {:?}\n{}[modules.my_new_module.auth]\nrequired = true\n",
+        dir.path().join("ec.pub.pem"),
+        module_table("my_new_module"),
+    );
+    let modhost = Modhost::start(&config);
+    let info = "/my-module/info";
+    get_as(&modhost, info, &es256(&private, &claims(|_| {}))).expect_status(200);
+    refused(
+        &get_as(&modhost, info, &es256(&other_private, &claims(|_| {}))),
+        "signature",
+    );
+    let expired = claims(|c| c["exp"] = json!(now() - 600));
+    refused(
+        &get_as(&modhost, info, &es256(&private, &expired)),
+        "expired",
     );
 }
 
