@@ -325,3 +325,54 @@ fn a_tenant_with_its_own_auth_signs_and_checks_its_own_tokens() {
         .get("/users/me", Some(&theirs))
         .expect_error(401, "the token's key id (kid) is not known");
 }
+
+#[test]
+fn a_tenants_sandbox_sets_its_modules_limits_between_the_hosts_and_their_own() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[sandbox]\ntimeout_ms = 9000\n{}\
+             [tenants.acme]\nprefix = \"/acme\"\n[tenants.acme.sandbox]\ntimeout_ms = 4000\nmax_concurrency = 2\n{}{}[tenants.acme.modules.spin_module.limits]\ntimeout_ms = 3000\n",
+            support::module_table("trap_module"),
+            deploy("acme", "trap_module", &[]),
+            deploy("acme", "spin_module", &[]),
+        ),
+    );
+    let (status, json, stderr) = run_modhost(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    let limits = |tenant: &str, name: &str| {
+        let module = report["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|module| module["tenant"] == tenant && module["name"] == name)
+            .unwrap();
+        let limits = &module["limits"];
+        (
+            limits["timeout_ms"].clone(),
+            limits["max_concurrency"].clone(),
+        )
+    };
+    assert_eq!(limits("default", "trap_module"), (json!(9000), json!(8)));
+    assert_eq!(limits("acme", "trap_module"), (json!(4000), json!(2)));
+    assert_eq!(limits("acme", "spin_module"), (json!(3000), json!(2)));
+
+    let zero = write_config(
+        dir.path(),
+        "[tenants.acme]\nprefix = \"/acme\"\n[tenants.acme.sandbox]\ntimeout_ms = 0\n",
+    );
+    let (status, _, stderr) = run_modhost(&["check", "--config", zero.to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("tenants.acme.sandbox.timeout_ms"),
+        "{stderr}"
+    );
+}

@@ -48,6 +48,10 @@ pub struct RuntimeConfig {
     /// The tenant whose modules `modules` holds.
     #[serde(skip)]
     pub tenant: String,
+    /// That tenant's `[tenants.<t>.sandbox]`, between `[sandbox]` and each
+    /// module's own limits; empty for the default tenant.
+    #[serde(skip)]
+    pub tenant_sandbox: LimitsTable,
     /// The file this was read from, for messages and relative paths.
     #[serde(skip)]
     pub source: PathBuf,
@@ -239,6 +243,11 @@ impl RuntimeConfig {
         let view = |tenant: &str, modules: &BTreeMap<String, ModuleConfig>| RuntimeConfig {
             modules: modules.clone(),
             auth: auth_for(self, tenant).map(|(auth, _)| auth.clone()),
+            tenant_sandbox: self
+                .tenants
+                .get(tenant)
+                .map(|own| own.sandbox.clone())
+                .unwrap_or_default(),
             tenants: BTreeMap::new(),
             tenant: tenant.to_string(),
             ..self.clone()
@@ -286,10 +295,12 @@ impl RuntimeConfig {
         }
     }
 
-    /// The limits of module `name`: its own table over `[sandbox]` over the
-    /// defaults.
+    /// The limits of module `name`: its own table over its tenant's
+    /// `sandbox` over `[sandbox]` over the defaults.
     pub fn module_limits(&self, name: &str) -> ModuleLimits {
-        let defaults = self.sandbox.over(&DEFAULT_LIMITS);
+        let defaults = self
+            .tenant_sandbox
+            .over(&self.sandbox.over(&DEFAULT_LIMITS));
         match self.modules.get(name) {
             Some(module) => module.limits.over(&defaults),
             None => defaults,
@@ -323,6 +334,15 @@ impl RuntimeConfig {
             bail!("{file}: {why}");
         }
         for view in self.tenant_views() {
+            if view.tenant != DEFAULT_TENANT {
+                let key = format!("tenants.{}.sandbox", view.tenant);
+                let defaults = view
+                    .tenant_sandbox
+                    .over(&self.sandbox.over(&DEFAULT_LIMITS));
+                if let Err(why) = defaults.check(&key) {
+                    bail!("{file}: {why}");
+                }
+            }
             for name in view.modules.keys() {
                 let key = view.module_key(name);
                 if let Err(why) = check_module_name(name) {

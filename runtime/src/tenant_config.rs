@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::auth::AuthConfig;
 use crate::config::{ModuleConfig, check_module_name};
 use crate::host_state::DEFAULT_TENANT;
+use crate::limits::LimitsTable;
 
 /// `[tenants.<t>]`: where a tenant is reached and what it deploys.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,6 +27,9 @@ pub struct TenantConfig {
     pub prefix: Option<String>,
     /// Its own `[auth]` (issuer, audience, keys), instead of the host's.
     pub auth: Option<AuthConfig>,
+    /// The default limits of its modules, over `[sandbox]`.
+    #[serde(default)]
+    pub sandbox: LimitsTable,
     /// Its modules: `[tenants.<t>.modules.<name>]`.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,
