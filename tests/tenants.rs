@@ -187,11 +187,20 @@ fn a_module_of_one_tenant_reaches_no_data_of_another_by_name_or_path() {
         peek.json(),
         json!({"my_module_data": 0, "wallets": 0, "cached_balance": false, "climbing_refused": true})
     );
-    // globex's own wallet module, under the very names acme's uses, sees
-    // only globex's users.
-    let globex_alice = globex(&modhost).user("alice");
-    let history = globex(&modhost).get("/wallet/alice/transactions", Some(&globex_alice));
+    // globex's own wallet module, under the very names acme's uses (the
+    // collections, the filter {"parties": "u1"}, the key balance:u1), sees
+    // only globex's: u1 registers afresh (acme's u1 would be a 409), has
+    // no transfers (acme's has one), and no cached balance (acme's is 95).
+    let globex = globex(&modhost);
+    let globex_u1 = globex.user("u1");
+    let history = globex.get("/wallet/u1/transactions", Some(&globex_u1));
     assert_eq!(history.json()["count"], 0);
+    let balance = globex.balance("u1", &globex_u1);
+    assert_eq!(
+        (balance["balance"].clone(), balance["cached"].clone()),
+        (json!(100), json!(false))
+    );
+    assert_eq!(acme.balance("u1", &u1)["balance"], 95);
 }
 
 #[test]
