@@ -11,6 +11,7 @@ use modhost_docstore::Limits;
 use serde::Deserialize;
 
 use crate::auth::{AuthConfig, ModuleAuth, PasswordConfig, auth_for};
+use crate::compile_cache::CompileCacheConfig;
 use crate::grants::Grants;
 use crate::host_state::DEFAULT_TENANT;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
@@ -34,6 +35,9 @@ pub struct RuntimeConfig {
     pub cache: CacheConfig,
     /// How bearer tokens are checked, for modules that require them.
     pub auth: Option<AuthConfig>,
+    /// `[compile_cache]`: where compiled components are kept.
+    #[serde(default)]
+    pub compile_cache: CompileCacheConfig,
     /// `[passwords]`: the host's password hashing.
     #[serde(default)]
     pub passwords: PasswordConfig,

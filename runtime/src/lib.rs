@@ -13,6 +13,7 @@ mod capabilities;
 mod capacity;
 pub mod check_report;
 pub mod commands;
+mod compile_cache;
 mod config;
 mod dependency_graph;
 mod engine;

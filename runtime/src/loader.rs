@@ -13,12 +13,13 @@ use std::time::SystemTime;
 
 use anyhow::{Result, bail};
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 use crate::auth::check_roles;
 use crate::bindings::Manifest;
 use crate::callable_modules::{CallTarget, CallableModules};
 use crate::capabilities::{self, HostCapabilities};
+use crate::compile_cache::{CompileCache, Origin};
 use crate::config::{RuntimeConfig, check_module_name};
 use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
@@ -47,6 +48,7 @@ pub async fn load_deployment(
     capabilities::add_to_linker(&mut linker)?;
     let long_calls =
         LongCallLane::for_workers(tokio::runtime::Handle::current().metrics().num_workers());
+    let compile_cache = CompileCache::new(&config.compile_cache, config.folder());
     let mut tenants = Vec::new();
     for view in config.tenant_views() {
         let loader = Loader {
@@ -55,6 +57,7 @@ pub async fn load_deployment(
             linker: &linker,
             long_calls: long_calls.clone(),
             capabilities: &capabilities,
+            compile_cache: compile_cache.clone(),
         };
         let registry = loader.load_tenant().await?;
         tenants.push(Tenant::new(config, &view.tenant, registry));
@@ -131,6 +134,8 @@ struct Loader<'a> {
     /// The worker threads long-running guest calls take turns on.
     long_calls: LongCallLane,
     capabilities: &'a HostCapabilities,
+    /// Compiled components kept on disk.
+    compile_cache: CompileCache,
 }
 
 impl Loader<'_> {
@@ -155,8 +160,14 @@ impl Loader<'_> {
             path: &source,
             shown: &shown,
         };
-        let described =
-            compile_and_describe(context.clone(), component, self.engine, self.linker).await;
+        let described = compile_and_describe(
+            context.clone(),
+            component,
+            self.engine,
+            &self.compile_cache,
+            self.linker,
+        )
+        .await;
         if let Ok((_, manifest)) = &described {
             check_not_named_as_another(name, &manifest.name, config)?;
         }
@@ -220,6 +231,7 @@ async fn compile_and_describe(
     context: Arc<ModuleContext>,
     file: ComponentFile<'_>,
     engine: &Engine,
+    cache: &CompileCache,
     linker: &Linker<HostState>,
 ) -> Result<(ModuleSandbox, Manifest), String> {
     let source = file.shown;
@@ -232,10 +244,18 @@ async fn compile_and_describe(
     check_is_component(&bytes, source)?;
 
     let compile_engine = engine.clone();
-    let component = tokio::task::spawn_blocking(move || Component::new(&compile_engine, &bytes))
-        .await
-        .map_err(|err| format!("compiling {} panicked: {err}", source.display()))?
-        .map_err(|err| format!("{} does not compile: {err:#}", source.display()))?;
+    let cache = cache.clone();
+    let (component, origin) =
+        tokio::task::spawn_blocking(move || cache.load_or_compile(&compile_engine, &bytes))
+            .await
+            .map_err(|err| format!("compiling {} panicked: {err}", source.display()))?
+            .map_err(|err| format!("{} does not compile: {err:#}", source.display()))?;
+    match origin {
+        Origin::Cache => {
+            tracing::info!(module = %context.name, "component loaded from the compile cache")
+        }
+        Origin::Compiled => tracing::info!(module = %context.name, "component compiled"),
+    }
 
     let sandbox = ModuleSandbox::new(linker, &component, context.clone()).map_err(|err| {
         format!(

@@ -1,0 +1,101 @@
+//! The on-disk compile cache, against the real binary: a second start
+//! loads what the first compiled; an entry whose bytes do not match the hash
+//! beside them, or that wasmtime refuses, is compiled again and rewritten,
+//! never loaded; a disabled cache writes nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use support::{Modhost, module_table, temp_dir, write_config};
+
+/// The `.cwasm` entries under `folder`.
+fn entries(folder: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(folder) {
+        Ok(read) => read
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Starts the config in `dir`, checks it serves, and returns its log.
+fn start_and_serve(config: &Path, dir: &Path) -> String {
+    let modhost = Modhost::start_with(config, dir);
+    modhost.get("/my-module/info").expect_status(200);
+    modhost.log()
+}
+
+#[test]
+fn a_second_start_loads_what_the_first_compiled_and_a_bad_entry_is_compiled_again() {
+    let dir = temp_dir();
+    let config = write_config(dir.path(), &module_table("my_new_module"));
+    let cache = dir.path().join("data/compile-cache");
+
+    let first = start_and_serve(&config, dir.path());
+    assert!(
+        first.contains("component compiled module=my_new_module"),
+        "{first}"
+    );
+    let [entry] = entries(&cache).try_into().unwrap();
+    let second = start_and_serve(&config, dir.path());
+    assert!(
+        second.contains("component loaded from the compile cache module=my_new_module"),
+        "{second}"
+    );
+
+    // One byte changed: the hash beside it no longer matches.
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&entry, &bytes).unwrap();
+    let corrupted = start_and_serve(&config, dir.path());
+    assert!(
+        corrupted.contains("do not match the hash beside them"),
+        "{corrupted}"
+    );
+    assert!(
+        corrupted.contains("component compiled module=my_new_module"),
+        "{corrupted}"
+    );
+    let rewritten = start_and_serve(&config, dir.path());
+    assert!(
+        rewritten.contains("loaded from the compile cache"),
+        "{rewritten}"
+    );
+
+    // Bytes that match their hash but are no compiled component: wasmtime
+    // refuses them, and the component is compiled again.
+    let garbage = b"not a compiled component at all".to_vec();
+    std::fs::write(&entry, &garbage).unwrap();
+    let hash: String = Sha256::digest(&garbage)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(entry.with_extension("sha256"), hash).unwrap();
+    let refused = start_and_serve(&config, dir.path());
+    assert!(refused.contains("wasmtime refused the entry"), "{refused}");
+    assert!(
+        refused.contains("component compiled module=my_new_module"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_disabled_cache_keeps_nothing() {
+    let dir = temp_dir();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[compile_cache]\nenabled = false\n{}",
+            module_table("my_new_module")
+        ),
+    );
+    let log = start_and_serve(&config, dir.path());
+    assert!(log.contains("component compiled"), "{log}");
+    assert!(entries(&dir.path().join("data/compile-cache")).is_empty());
+    let again = start_and_serve(&config, dir.path());
+    assert!(!again.contains("compile cache"), "{again}");
+}
