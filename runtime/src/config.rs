@@ -244,17 +244,24 @@ impl RuntimeConfig {
     /// `modules` holding that tenant's deployments, `auth` the one that
     /// applies to it and `tenant` its name.
     pub fn tenant_views(&self) -> Vec<RuntimeConfig> {
+        // Every view copies the host-wide sections from this base, which
+        // holds no modules or tenants: N tenants cost N small copies, not N
+        // copies of the whole config.
+        let base = RuntimeConfig {
+            modules: BTreeMap::new(),
+            tenants: BTreeMap::new(),
+            ..self.clone()
+        };
         let view = |tenant: &str, modules: &BTreeMap<String, ModuleConfig>| RuntimeConfig {
             modules: modules.clone(),
-            auth: auth_for(self, tenant).map(|(auth, _)| auth.clone()),
+            auth: auth_for(self, tenant).cloned(),
             tenant_sandbox: self
                 .tenants
                 .get(tenant)
                 .map(|own| own.sandbox.clone())
                 .unwrap_or_default(),
-            tenants: BTreeMap::new(),
             tenant: tenant.to_string(),
-            ..self.clone()
+            ..base.clone()
         };
         let mut views = vec![view(DEFAULT_TENANT, &self.modules)];
         views.extend(

@@ -57,7 +57,7 @@ pub async fn load_deployment(
             linker: &linker,
             long_calls: long_calls.clone(),
             capabilities: &capabilities,
-            compile_cache: compile_cache.clone(),
+            compile_cache: &compile_cache,
         };
         let registry = loader.load_tenant().await?;
         tenants.push(Tenant::new(config, &view.tenant, registry));
@@ -135,7 +135,7 @@ struct Loader<'a> {
     long_calls: LongCallLane,
     capabilities: &'a HostCapabilities,
     /// Compiled components kept on disk.
-    compile_cache: CompileCache,
+    compile_cache: &'a CompileCache,
 }
 
 impl Loader<'_> {
@@ -164,7 +164,7 @@ impl Loader<'_> {
             context.clone(),
             component,
             self.engine,
-            &self.compile_cache,
+            self.compile_cache,
             self.linker,
         )
         .await;

@@ -2,9 +2,16 @@
 //! accepts, and the issuer and audience they must carry; and
 //! `[modules.<name>.auth]`: what a module's routes require.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
 
 use serde::Deserialize;
+
+use crate::config::RuntimeConfig;
+use crate::host_state::DEFAULT_TENANT;
 
 /// `[auth]`: how bearer tokens are checked.
 #[derive(Debug, Clone, Deserialize)]
@@ -78,14 +85,38 @@ pub struct ModuleAuth {
     pub roles: Vec<String>,
 }
 
-/// The `[auth]` that applies to `tenant` of `config` and the section it
-/// is (`auth`, or `tenants.<t>.auth` for a tenant's own), if any.
-pub fn auth_for<'a>(
-    config: &'a crate::config::RuntimeConfig,
-    tenant: &str,
-) -> Option<(&'a AuthConfig, String)> {
+/// The `[auth]` that applies to `tenant` of `config`: its own
+/// `[tenants.<t>.auth]`, else the host's, if any.
+pub fn auth_for<'a>(config: &'a RuntimeConfig, tenant: &str) -> Option<&'a AuthConfig> {
     match config.tenants.get(tenant).and_then(|own| own.auth.as_ref()) {
-        Some(own) => Some((own, format!("tenants.{tenant}.auth"))),
-        None => config.auth.as_ref().map(|auth| (auth, "auth".to_string())),
+        Some(own) => Some(own),
+        None => config.auth.as_ref(),
     }
+}
+
+/// What `build` makes of each `[auth]` section of `config` (named by its
+/// key, `auth` or `tenants.<t>.auth`), once per section, by the tenants
+/// it applies to: a tenant without its own shares the host's.
+pub fn per_tenant<T>(
+    config: &RuntimeConfig,
+    build: impl Fn(&AuthConfig, &str) -> Result<Option<T>>,
+) -> Result<HashMap<String, Arc<T>>> {
+    let host = match &config.auth {
+        Some(auth) => build(auth, "auth")?.map(Arc::new),
+        None => None,
+    };
+    let mut each = HashMap::new();
+    if let Some(host) = &host {
+        each.insert(DEFAULT_TENANT.to_string(), host.clone());
+    }
+    for (name, tenant) in &config.tenants {
+        let applies = match &tenant.auth {
+            Some(own) => build(own, &format!("tenants.{name}.auth"))?.map(Arc::new),
+            None => host.clone(),
+        };
+        if let Some(applies) = applies {
+            each.insert(name.clone(), applies);
+        }
+    }
+    Ok(each)
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::config::RuntimeConfig;
 
-use super::config::auth_for;
+use super::config::AuthConfig;
 use super::keys;
 
 /// The most bytes of claims a module may add to a token.
@@ -39,13 +39,14 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    /// The issuer of `tenant` in `config` (its own `[auth]`, else the
-    /// host's): none without an `issue_key`. An error names the file, the
-    /// key and the fix.
-    pub fn for_tenant(config: &RuntimeConfig, tenant: &str) -> Result<Option<TokenIssuer>> {
-        let Some((auth, section)) = auth_for(config, tenant) else {
-            return Ok(None);
-        };
+    /// The issuer of the `[auth]` section `auth` of `config` (named by
+    /// its key, `section`): none without an `issue_key`. An error names the
+    /// file, the key and the fix.
+    pub fn new(
+        auth: &AuthConfig,
+        section: &str,
+        config: &RuntimeConfig,
+    ) -> Result<Option<TokenIssuer>> {
         let Some(kid) = &auth.issue_key else {
             return Ok(None);
         };
@@ -55,7 +56,7 @@ impl TokenIssuer {
                 "{file}: {section}.max_token_lifetime_seconds is 0; give the longest lifetime issued tokens may have, in seconds"
             );
         }
-        let loaded = keys::load(&auth.keys, &section, config.folder(), &config.source)?;
+        let loaded = keys::load(&auth.keys, section, config.folder(), &config.source)?;
         let named: Vec<_> = loaded
             .into_iter()
             .filter(|key| key.kid.as_deref() == Some(kid.as_str()))
@@ -182,6 +183,11 @@ mod tests {
         (dir, config)
     }
 
+    /// The issuer of the host's `[auth]`.
+    fn host_issuer(config: &RuntimeConfig) -> Result<Option<TokenIssuer>> {
+        TokenIssuer::new(config.auth.as_ref().unwrap(), "auth", config)
+    }
+
     fn verifier(config: &RuntimeConfig) -> TokenVerifier {
         let auth = config.auth.as_ref().unwrap();
         let keys = keys::load(&auth.keys, "auth", config.folder(), &config.source).unwrap();
@@ -191,9 +197,7 @@ mod tests {
     #[test]
     fn issued_tokens_carry_the_hosts_claims_and_pass_its_check() {
         let (_dir, config) = config();
-        let issuer = TokenIssuer::for_tenant(&config, DEFAULT_TENANT)
-            .unwrap()
-            .unwrap();
+        let issuer = host_issuer(&config).unwrap().unwrap();
         let token = issuer
             .issue("acme", "u1", r#"{"roles": ["user"], "plan": "gold"}"#, 60)
             .unwrap();
@@ -212,9 +216,7 @@ mod tests {
     #[test]
     fn a_token_issued_for_another_tenant_is_refused_at_the_gate() {
         let (_dir, config) = config();
-        let issuer = TokenIssuer::for_tenant(&config, DEFAULT_TENANT)
-            .unwrap()
-            .unwrap();
+        let issuer = host_issuer(&config).unwrap().unwrap();
         let gate = Gate::from_config(&config).unwrap();
         let route = RouteMatch {
             module: "wallet",
@@ -240,9 +242,7 @@ mod tests {
     #[test]
     fn a_module_cannot_set_the_claims_the_host_sets() {
         let (_dir, config) = config();
-        let issuer = TokenIssuer::for_tenant(&config, DEFAULT_TENANT)
-            .unwrap()
-            .unwrap();
+        let issuer = host_issuer(&config).unwrap().unwrap();
         for claim in ["sub", "iss", "aud", "iat", "exp", "nbf", "tenant"] {
             let claims = json!({ claim: "mine" }).to_string();
             let refused = issuer.issue("acme", "u1", &claims, 60);
@@ -274,10 +274,7 @@ mod tests {
             auth: Some(auth),
             ..config.clone()
         };
-        let err = TokenIssuer::for_tenant(&unknown, DEFAULT_TENANT)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = host_issuer(&unknown).err().unwrap().to_string();
         assert!(err.contains("auth.issue_key is \"other\""), "{err}");
         let mut auth = config.auth.clone().unwrap();
         auth.max_token_lifetime_seconds = 0;
@@ -285,10 +282,7 @@ mod tests {
             auth: Some(auth),
             ..config
         };
-        let err = TokenIssuer::for_tenant(&zero, DEFAULT_TENANT)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = host_issuer(&zero).err().unwrap().to_string();
         assert!(err.contains("auth.max_token_lifetime_seconds"), "{err}");
     }
 }

@@ -26,7 +26,7 @@ use hyper::header::AUTHORIZATION;
 use crate::config::RuntimeConfig;
 use crate::host_state::DEFAULT_TENANT;
 use crate::routing::RouteMatch;
-pub use config::{AuthConfig, ModuleAuth, auth_for};
+pub use config::{AuthConfig, ModuleAuth, auth_for, per_tenant};
 pub use issuer::{IssueError, TokenIssuer};
 pub use passwords::{PasswordConfig, PasswordError, PasswordHashing, Spent};
 pub use rejection::Rejection;
@@ -42,11 +42,7 @@ pub struct Gate {
 }
 
 /// The check of one `[auth]` section (`section` names it in messages).
-fn verifier(
-    auth: &AuthConfig,
-    section: &str,
-    config: &RuntimeConfig,
-) -> Result<Arc<TokenVerifier>> {
+fn verifier(auth: &AuthConfig, section: &str, config: &RuntimeConfig) -> Result<TokenVerifier> {
     if auth.leeway_seconds > MAX_LEEWAY_SECONDS {
         bail!(
             "{}: {section}.leeway_seconds is {}; clock skew above {MAX_LEEWAY_SECONDS} seconds would let expired tokens through, use at most that",
@@ -62,7 +58,7 @@ fn verifier(
         );
     }
     let keys = keys::load(&auth.keys, section, config.folder(), &config.source)?;
-    Ok(Arc::new(TokenVerifier::new(auth, keys)))
+    Ok(TokenVerifier::new(auth, keys))
 }
 
 impl Gate {
@@ -71,18 +67,10 @@ impl Gate {
     /// file, the key and the fix.
     pub fn from_config(config: &RuntimeConfig) -> Result<Gate> {
         let file = config.source.display();
-        let host = match &config.auth {
-            Some(auth) => Some(verifier(auth, "auth", config)?),
-            None => None,
-        };
-        let mut verifiers = HashMap::new();
+        let verifiers = per_tenant(config, |auth, section| {
+            verifier(auth, section, config).map(Some)
+        })?;
         for view in config.tenant_views() {
-            let verifier = match auth_for(config, &view.tenant) {
-                Some((auth, section)) if section != "auth" => {
-                    Some(verifier(auth, &section, config)?)
-                }
-                _ => host.clone(),
-            };
             for (name, module) in &view.modules {
                 let Some(auth) = &module.auth else { continue };
                 let key = view.module_key(name);
@@ -94,14 +82,11 @@ impl Gate {
                         "{file}: {key}.auth: roles are given but required = false; set required = true"
                     );
                 }
-                if auth.required && verifier.is_none() {
+                if auth.required && !verifiers.contains_key(&view.tenant) {
                     bail!(
                         "{file}: {key}.auth.required: no [auth] section says how to check tokens; add [auth] with issuer, audience and [[auth.keys]]"
                     );
                 }
-            }
-            if let Some(verifier) = verifier {
-                verifiers.insert(view.tenant.clone(), verifier);
             }
         }
         Ok(Gate { verifiers })

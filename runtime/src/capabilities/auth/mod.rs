@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use wasmtime::component::{HasData, Linker};
 
-use crate::auth::{PasswordHashing, TokenIssuer};
+use crate::auth::{PasswordHashing, TokenIssuer, per_tenant};
 use crate::bindings::modhost::module::auth as wit;
 use crate::call_budget::CallBudget;
 use crate::capabilities::{Capability, ModuleSetup};
@@ -64,14 +64,10 @@ impl Capability for Auth {
     }
 
     async fn start(config: &RuntimeConfig) -> anyhow::Result<HostAuth> {
-        let mut issuers = HashMap::new();
-        for view in config.tenant_views() {
-            if let Some(issuer) = TokenIssuer::for_tenant(config, &view.tenant)? {
-                issuers.insert(view.tenant, Arc::new(issuer));
-            }
-        }
         Ok(HostAuth {
-            issuers,
+            issuers: per_tenant(config, |auth, section| {
+                TokenIssuer::new(auth, section, config)
+            })?,
             passwords: Arc::new(PasswordHashing::from_config(
                 &config.passwords,
                 &config.source,
