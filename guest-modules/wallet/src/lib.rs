@@ -161,8 +161,35 @@ fn transactions(req: Request) -> Result<Response> {
     Response::json(&json!({"user_id": user_id, "transactions": found, "count": found.len()}))
 }
 
-/// The position of the debit in a transfer's transaction.
-const DEBIT: u32 = 2;
+/// Adds `amount` credits to the wallet of `user_id` in `transaction`: the
+/// wallet is made with `initial` when missing, then changed, and the change
+/// must match it. A negative amount takes credits, and matches only when
+/// the balance covers it, so a debit can never overdraw.
+fn add_credits(
+    transaction: Transaction,
+    user_id: &str,
+    amount: i64,
+    initial: &Value,
+) -> Transaction {
+    let filter = if amount < 0 {
+        json!({"_id": user_id, "balance": {"$gte": -amount}})
+    } else {
+        json!({"_id": user_id})
+    };
+    transaction
+        .upsert_one(&WALLETS, json!({"_id": user_id}), initial.clone())
+        .update_one(&WALLETS, filter, json!({"$inc": {"balance": amount}}))
+        .expect_matched(1)
+}
+
+/// The update that makes a missing wallet with the initial credits.
+fn initial_wallet() -> Result<Value> {
+    Ok(json!({"$setOnInsert": {"balance": settings()?.initial_credits}}))
+}
+
+/// The position of the debit in a transfer's transaction: after the
+/// sender's wallet is made, before the receiver's.
+const DEBIT: u32 = 1;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -189,24 +216,11 @@ fn transfer(req: Request) -> Result<Response> {
     }
     user(from)?;
     user(to)?;
-    let initial = json!({"$setOnInsert": {"balance": settings()?.initial_credits}});
+    let initial = initial_wallet()?;
     let at = modhost_sdk::time::now().to_rfc3339();
     let record = json!({"from": from, "to": to, "parties": [from, to], "amount": amount, "at": at});
-    let committed = Transaction::new()
-        .upsert_one(&WALLETS, json!({"_id": from}), initial.clone())
-        .upsert_one(&WALLETS, json!({"_id": to}), initial)
-        .update_one(
-            &WALLETS,
-            json!({"_id": from, "balance": {"$gte": amount}}),
-            json!({"$inc": {"balance": -amount}}),
-        )
-        .expect_matched(1)
-        .update_one(
-            &WALLETS,
-            json!({"_id": to}),
-            json!({"$inc": {"balance": amount}}),
-        )
-        .expect_matched(1)
+    let debited = add_credits(Transaction::new(), from, -amount, &initial);
+    let committed = add_credits(debited, to, amount, &initial)
         .insert_one(&TRANSACTIONS, &record)
         .commit();
     cache::invalidate(&balance_key(from));
@@ -242,17 +256,9 @@ fn credit(req: Request) -> Result<Response> {
     check_amount(amount)?;
     user(&user_id)?;
     let by = req.subject()?;
-    let initial = json!({"$setOnInsert": {"balance": settings()?.initial_credits}});
     let at = modhost_sdk::time::now().to_rfc3339();
     let record = json!({"to": user_id, "parties": [user_id], "amount": amount, "by": by, "at": at});
-    let committed = Transaction::new()
-        .upsert_one(&WALLETS, json!({"_id": user_id}), initial)
-        .update_one(
-            &WALLETS,
-            json!({"_id": user_id}),
-            json!({"$inc": {"balance": amount}}),
-        )
-        .expect_matched(1)
+    let committed = add_credits(Transaction::new(), &user_id, amount, &initial_wallet()?)
         .insert_one(&TRANSACTIONS, &record)
         .commit();
     cache::invalidate(&balance_key(&user_id));
