@@ -2,6 +2,7 @@
 
 mod pattern;
 mod table;
+mod trie;
 
 pub use pattern::RoutePattern;
 pub use table::{DeclaredRoute, Lookup, RouteMatch, RouteTable};

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// One segment of a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
+pub(super) enum Segment {
     /// Matches exactly this text.
     Literal(String),
     /// Matches any one non-empty segment and captures it by name.
@@ -62,20 +62,9 @@ impl RoutePattern {
         &self.source
     }
 
-    /// The pattern with parameter names erased: two patterns with the same
-    /// shape match exactly the same paths.
-    pub fn shape(&self) -> String {
-        if self.segments.is_empty() {
-            return "/".to_string();
-        }
-        self.segments
-            .iter()
-            .map(|s| match s {
-                Segment::Literal(text) => format!("/{text}"),
-                Segment::Param(_) => "/:".to_string(),
-                Segment::Tail => "/...".to_string(),
-            })
-            .collect()
+    /// Its segments, in order.
+    pub(super) fn segments(&self) -> &[Segment] {
+        &self.segments
     }
 
     /// The first segment when it is a literal: what reserved paths are
@@ -85,19 +74,6 @@ impl RoutePattern {
             Some(Segment::Literal(text)) => Some(text),
             _ => None,
         }
-    }
-
-    /// How specific the pattern is, segment by segment: a literal beats a
-    /// parameter, which beats the tail. Greater is more specific.
-    pub fn specificity(&self) -> Vec<u8> {
-        self.segments
-            .iter()
-            .map(|s| match s {
-                Segment::Literal(_) => 2,
-                Segment::Param(_) => 1,
-                Segment::Tail => 0,
-            })
-            .collect()
     }
 
     /// Matches `path` (already split into its segments); on a match returns
@@ -199,22 +175,6 @@ mod tests {
         );
         assert_eq!(captures("/", "/"), Some(vec![]));
         assert_eq!(captures("/", "/a"), None);
-    }
-
-    #[test]
-    fn shape_ignores_parameter_names() {
-        let a = RoutePattern::parse("/u/:id/...").unwrap();
-        let b = RoutePattern::parse("/u/:name/...").unwrap();
-        assert_eq!(a.shape(), b.shape());
-        assert_eq!(a.shape(), "/u/:/...");
-    }
-
-    #[test]
-    fn literal_beats_param_beats_tail() {
-        let literal = RoutePattern::parse("/a/b").unwrap().specificity();
-        let param = RoutePattern::parse("/a/:x").unwrap().specificity();
-        let tail = RoutePattern::parse("/a/...").unwrap().specificity();
-        assert!(literal > param && param > tail);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::pattern::RoutePattern;
+use super::trie::Trie;
 
 /// First path segments the runtime keeps for its own endpoints.
 const RESERVED_FIRST_SEGMENTS: [&str; 3] = ["health", "modules", "metrics"];
@@ -109,18 +110,22 @@ pub enum Lookup<'a> {
     NotFound,
 }
 
-/// Every module's routes.
+/// Every module's routes, in a trie by shape.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    entries: Vec<DeclaredRoute>,
+    routes: Vec<DeclaredRoute>,
+    trie: Trie,
 }
 
 impl RouteTable {
     /// Builds the table from the modules' routes, refusing routes that
     /// clash with another route or with a reserved path.
-    pub fn build(routes: impl IntoIterator<Item = DeclaredRoute>) -> Result<Self, RouteTableError> {
-        let mut entries: Vec<DeclaredRoute> = Vec::new();
-        for entry in routes {
+    pub fn build(
+        declared: impl IntoIterator<Item = DeclaredRoute>,
+    ) -> Result<Self, RouteTableError> {
+        let mut routes: Vec<DeclaredRoute> = Vec::new();
+        let mut trie = Trie::default();
+        for entry in declared {
             if is_reserved_path(&entry.pattern) {
                 let route = describe(&entry);
                 return Err(RouteTableError::Reserved {
@@ -128,7 +133,14 @@ impl RouteTable {
                     route,
                 });
             }
-            if let Some(earlier) = entries.iter().find(|e| clashes(e, &entry)) {
+            // Routes of one shape match exactly the same paths; they
+            // clash when their methods overlap.
+            let slot = trie.slot_mut(&entry.pattern);
+            let earlier = slot
+                .iter()
+                .map(|&index| &routes[index])
+                .find(|earlier| methods_overlap(&earlier.method, &entry.method));
+            if let Some(earlier) = earlier {
                 return Err(RouteTableError::Conflict {
                     first: describe(earlier),
                     first_module: earlier.module.clone(),
@@ -136,11 +148,10 @@ impl RouteTable {
                     second_module: entry.module,
                 });
             }
-            entries.push(entry);
+            slot.push(routes.len());
+            routes.push(entry);
         }
-        // Most specific first, so the first route that matches wins.
-        entries.sort_by_key(|e| std::cmp::Reverse(e.pattern.specificity()));
-        Ok(Self { entries })
+        Ok(Self { routes, trie })
     }
 
     /// Finds the route for `method` on `path` (as sent, percent-encoded).
@@ -152,33 +163,38 @@ impl RouteTable {
         let segments = split_path(path);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let mut allowed: Vec<String> = Vec::new();
-        for entry in &self.entries {
-            let Some(params) = entry.pattern.matches(&segments) else {
-                continue;
-            };
-            if entry.method == method || entry.method == "*" {
-                return Lookup::Found(RouteMatch {
-                    module: &entry.module,
-                    route: entry.pattern.as_str(),
-                    params,
-                    auth: entry.auth.as_deref(),
-                });
+        let found = self.trie.find(&segments, &mut |slot| {
+            let routes = slot.iter().map(|&index| &self.routes[index]);
+            let found = routes
+                .clone()
+                .find(|route| route.method == method || route.method == "*");
+            if found.is_none() {
+                allowed.extend(routes.map(|route| route.method.clone()));
             }
-            allowed.push(entry.method.clone());
-        }
-        if allowed.is_empty() {
-            Lookup::NotFound
-        } else {
-            allowed.sort();
-            allowed.dedup();
-            Lookup::MethodNotAllowed(allowed)
+            found
+        });
+        match found {
+            Some(route) => Lookup::Found(RouteMatch {
+                module: &route.module,
+                route: route.pattern.as_str(),
+                params: route
+                    .pattern
+                    .matches(&segments)
+                    .expect("the trie found the route by this path"),
+                auth: route.auth.as_deref(),
+            }),
+            None if allowed.is_empty() => Lookup::NotFound,
+            None => {
+                allowed.sort();
+                allowed.dedup();
+                Lookup::MethodNotAllowed(allowed)
+            }
         }
     }
 }
 
-fn clashes(a: &DeclaredRoute, b: &DeclaredRoute) -> bool {
-    let methods_overlap = a.method == b.method || a.method == "*" || b.method == "*";
-    methods_overlap && a.pattern.shape() == b.pattern.shape()
+fn methods_overlap(a: &str, b: &str) -> bool {
+    a == b || a == "*" || b == "*"
 }
 
 fn describe(entry: &DeclaredRoute) -> String {
@@ -232,6 +248,95 @@ mod tests {
         let deep = found(t.lookup("GET", "/f/a/b"));
         assert_eq!(deep.module, "files");
         assert_eq!(deep.params, vec![("...".to_string(), "a/b".to_string())]);
+    }
+
+    #[test]
+    fn a_path_that_ends_where_a_pattern_ends_beats_a_tail_that_matches_nothing() {
+        let t = table(&[("tail", "GET", "/a/b/..."), ("exact", "GET", "/a/b")]).unwrap();
+        assert_eq!(found(t.lookup("GET", "/a/b")).module, "exact");
+        assert_eq!(found(t.lookup("GET", "/a/b/c")).module, "tail");
+        // An empty segment is no parameter, but a tail takes it.
+        let t = table(&[("param", "GET", "/a/:x"), ("tail", "GET", "/a/...")]).unwrap();
+        assert_eq!(found(t.lookup("GET", "/a/")).module, "tail");
+    }
+
+    #[test]
+    fn a_less_specific_route_serves_a_method_the_more_specific_one_does_not() {
+        let t = table(&[("post", "POST", "/f/readme"), ("get", "GET", "/f/:id")]).unwrap();
+        assert_eq!(found(t.lookup("GET", "/f/readme")).module, "get");
+        assert_eq!(
+            t.lookup("PUT", "/f/readme"),
+            Lookup::MethodNotAllowed(vec!["GET".into(), "POST".into()])
+        );
+    }
+
+    /// 1,000 modules of four routes each, as a host of many modules has:
+    /// every route is found, with its own module and parameters, and the
+    /// semantics hold at that size.
+    #[test]
+    fn four_thousand_routes_each_reach_their_own_module() {
+        const MODULES: usize = 1000;
+        let mut routes = Vec::new();
+        for n in 0..MODULES {
+            let module = format!("module_{n}");
+            for (method, path) in [
+                ("GET", format!("/m{n}/info")),
+                ("GET", format!("/m{n}/data")),
+                ("POST", format!("/m{n}/data")),
+                ("GET", format!("/m{n}/data/:id")),
+            ] {
+                routes.push((module.clone(), method.to_string(), path));
+            }
+        }
+        routes.push(("fallback".into(), "GET".into(), "/:anything/...".into()));
+        let t = RouteTable::build(routes.iter().map(|(module, method, path)| DeclaredRoute {
+            module: module.clone(),
+            method: method.clone(),
+            pattern: RoutePattern::parse(path).unwrap(),
+            auth: None,
+        }))
+        .unwrap();
+        assert_eq!(routes.len(), 4 * MODULES + 1);
+        for n in [0, 1, MODULES / 2, MODULES - 1] {
+            let module = format!("module_{n}");
+            assert_eq!(
+                found(t.lookup("GET", &format!("/m{n}/info"))).module,
+                module
+            );
+            assert_eq!(
+                found(t.lookup("POST", &format!("/m{n}/data"))).module,
+                module
+            );
+            let one = found(t.lookup("GET", &format!("/m{n}/data/r{n}")));
+            assert_eq!(one.module, module);
+            assert_eq!(one.params, vec![("id".to_string(), format!("r{n}"))]);
+            assert_eq!(
+                t.lookup("DELETE", &format!("/m{n}/data")),
+                Lookup::MethodNotAllowed(vec!["GET".into(), "POST".into()])
+            );
+            assert_eq!(
+                found(t.lookup("GET", &format!("/m{n}/other"))).module,
+                "fallback"
+            );
+        }
+        for n in 0..MODULES {
+            let path = format!("/m{n}/data");
+            assert_eq!(found(t.lookup("GET", &path)).module, format!("module_{n}"));
+        }
+        assert_eq!(found(t.lookup("GET", "/m1000/info")).module, "fallback");
+        assert_eq!(t.lookup("GET", "/"), Lookup::NotFound);
+        assert_eq!(
+            t.lookup("POST", "/m7/info"),
+            Lookup::MethodNotAllowed(vec!["GET".into()])
+        );
+        // A clash is still found among them, naming both modules.
+        let clash = routes
+            .iter()
+            .map(|(module, method, path)| (module.as_str(), method.as_str(), path.as_str()))
+            .chain([("late", "GET", "/m999/data/:key")])
+            .collect::<Vec<_>>();
+        let err = table(&clash).unwrap_err().to_string();
+        assert!(err.contains("module_999") && err.contains("late"), "{err}");
     }
 
     #[test]
