@@ -3,6 +3,8 @@
 //! path prefix, the most specific mount first (a tenant of the request's
 //! host before one of every host, a longer prefix before a shorter one).
 
+use std::collections::HashMap;
+
 use crate::config::RuntimeConfig;
 use crate::host_state::DEFAULT_TENANT;
 use crate::registry::ModuleRegistry;
@@ -41,21 +43,16 @@ impl Tenant {
             registry,
         }
     }
-
-    /// The path below this tenant's prefix, when `path` is under it.
-    fn path_below<'a>(&self, path: &'a str) -> Option<&'a str> {
-        let rest = path.strip_prefix(self.prefix.as_str())?;
-        match rest {
-            "" => Some("/"),
-            rest if rest.starts_with('/') => Some(rest),
-            _ => None,
-        }
-    }
 }
 
-/// Every tenant of the host.
+/// Every tenant of the host, indexed by where it is mounted.
 pub struct Tenants {
     tenants: Vec<Tenant>,
+    /// Host name (`""`: every host) to prefix to the tenant's index.
+    mounts: HashMap<String, HashMap<String, usize>>,
+    /// The most segments any prefix has: how many of a path's prefixes a
+    /// lookup tries, whatever the path.
+    deepest_prefix: usize,
 }
 
 impl Tenants {
@@ -64,13 +61,39 @@ impl Tenants {
     /// a 404 once every module belongs to a named tenant.
     pub fn new(tenants: Vec<Tenant>) -> Tenants {
         let only = tenants.len() == 1;
-        let tenants = tenants
+        let tenants: Vec<Tenant> = tenants
             .into_iter()
             .filter(|tenant| {
                 tenant.name != DEFAULT_TENANT || only || tenant.registry.modules().next().is_some()
             })
             .collect();
-        Tenants { tenants }
+        Tenants::index(tenants)
+    }
+
+    /// Indexes `tenants` by host and prefix.
+    fn index(tenants: Vec<Tenant>) -> Tenants {
+        let mut mounts: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for (index, tenant) in tenants.iter().enumerate() {
+            let hosts = match tenant.hosts.is_empty() {
+                true => vec![String::new()],
+                false => tenant.hosts.clone(),
+            };
+            for host in hosts {
+                // The config refuses two tenants at one place (tenant_config.rs).
+                let prefixes = mounts.entry(host).or_default();
+                prefixes.insert(tenant.prefix.clone(), index);
+            }
+        }
+        let deepest_prefix = tenants
+            .iter()
+            .map(|tenant| tenant.prefix.matches('/').count())
+            .max()
+            .unwrap_or(0);
+        Tenants {
+            tenants,
+            mounts,
+            deepest_prefix,
+        }
     }
 
     /// Every tenant, the default one first.
@@ -79,19 +102,48 @@ impl Tenants {
     }
 
     /// The tenant a request for `host` (the `Host` header, a port allowed)
-    /// and `path` reaches, and the path below its prefix.
+    /// and `path` reaches, and the path below its prefix: a tenant of that
+    /// host before one of every host, then the longest prefix. The cost
+    /// depends on the deepest prefix, not on the number of tenants.
     pub fn resolve<'a>(&self, host: Option<&str>, path: &'a str) -> Option<(&Tenant, &'a str)> {
         let host = host.map(host_name);
-        self.tenants
-            .iter()
-            .filter(|tenant| {
-                tenant.hosts.is_empty()
-                    || host
-                        .as_deref()
-                        .is_some_and(|host| tenant.hosts.iter().any(|known| known == host))
+        let prefixes = self.prefixes_of(path);
+        let by_host = host.as_deref().and_then(|host| self.mounts.get(host));
+        [by_host, self.mounts.get("")]
+            .into_iter()
+            .flatten()
+            .find_map(|mounted| {
+                prefixes
+                    .iter()
+                    .rev()
+                    .find_map(|&prefix| mounted.get(prefix))
             })
-            .filter_map(|tenant| Some((tenant, tenant.path_below(path)?)))
-            .max_by_key(|(tenant, _)| (!tenant.hosts.is_empty(), tenant.prefix.len()))
+            .map(|&index| {
+                let tenant = &self.tenants[index];
+                let below = match &path[tenant.prefix.len()..] {
+                    "" => "/",
+                    below => below,
+                };
+                (tenant, below)
+            })
+    }
+
+    /// The prefixes a tenant could be mounted at that `path` is under,
+    /// shortest first: `""`, then `/a`, `/a/b`... up to the deepest prefix.
+    fn prefixes_of<'a>(&self, path: &'a str) -> Vec<&'a str> {
+        if !path.starts_with('/') && !path.is_empty() {
+            return Vec::new();
+        }
+        let ends = path
+            .char_indices()
+            .skip(1)
+            .filter(|&(_, c)| c == '/')
+            .map(|(at, _)| at)
+            .chain([path.len()]);
+        std::iter::once("")
+            .chain(ends.map(|end| &path[..end]))
+            .take(self.deepest_prefix + 1)
+            .collect()
     }
 }
 
@@ -127,14 +179,12 @@ mod tests {
 
     #[test]
     fn the_most_specific_mount_wins_and_the_tenant_sees_the_path_below_it() {
-        let tenants = Tenants {
-            tenants: vec![
-                tenant("default", &[], ""),
-                tenant("acme", &[], "/acme"),
-                tenant("acme_eu", &[], "/acme/eu"),
-                tenant("globex", &["globex.example.com"], ""),
-            ],
-        };
+        let tenants = Tenants::index(vec![
+            tenant("default", &[], ""),
+            tenant("acme", &[], "/acme"),
+            tenant("acme_eu", &[], "/acme/eu"),
+            tenant("globex", &["globex.example.com"], ""),
+        ]);
         let at = |host: Option<&str>, path| {
             tenants
                 .resolve(host, path)
@@ -154,6 +204,30 @@ mod tests {
         assert_eq!(at(Some("other.example.com"), "/x"), found("default", "/x"));
         assert_eq!(host_name("[::1]:8080"), "[::1]");
         assert_eq!(host_name("[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn a_thousand_tenants_each_reach_their_own_prefix_and_host() {
+        let mut all: Vec<Tenant> = (0..1000)
+            .map(|n| tenant(&format!("t{n}"), &[], &format!("/t{n}")))
+            .collect();
+        all.push(tenant("deep", &[], "/t7/a/b"));
+        all.push(tenant("hosted", &["h.example.com"], "/t7"));
+        let tenants = Tenants::index(all);
+        for n in [0, 500, 999] {
+            let path = format!("/t{n}/x/y");
+            let (tenant, below) = tenants.resolve(None, &path).unwrap();
+            assert_eq!(
+                (tenant.name.as_str(), below),
+                (format!("t{n}").as_str(), "/x/y")
+            );
+        }
+        assert_eq!(tenants.resolve(None, "/t7/a/b/c").unwrap().0.name, "deep");
+        assert_eq!(tenants.resolve(None, "/t7/a/bc").unwrap().0.name, "t7");
+        let hosted = tenants.resolve(Some("h.example.com"), "/t7/a/b/c").unwrap();
+        assert_eq!((hosted.0.name.as_str(), hosted.1), ("hosted", "/a/b/c"));
+        assert!(tenants.resolve(None, "/t1000/x").is_none());
+        assert!(tenants.resolve(None, "no-slash").is_none());
     }
 
     #[test]
