@@ -1,14 +1,15 @@
 //! The on-disk compile cache, against the real binary: a second start
 //! loads what the first compiled; an entry whose bytes do not match the hash
 //! beside them, or that wasmtime refuses, is compiled again and rewritten,
-//! never loaded; a disabled cache writes nothing.
+//! never loaded; a disabled cache writes nothing; a file many tenants
+//! deploy is compiled once.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use support::{Modhost, module_table, temp_dir, write_config};
+use support::{Modhost, guest, module_table, temp_dir, write_config};
 
 /// The `.cwasm` entries under `folder`.
 fn entries(folder: &Path) -> Vec<PathBuf> {
@@ -36,15 +37,16 @@ fn a_second_start_loads_what_the_first_compiled_and_a_bad_entry_is_compiled_agai
 
     let first = start_and_serve(&config, dir.path());
     assert!(
-        first.contains("component compiled module=my_new_module"),
+        first.contains("component compiled module=modules.my_new_module"),
         "{first}"
     );
     let [entry] = entries(&cache).try_into().unwrap();
     let second = start_and_serve(&config, dir.path());
     assert!(
-        second.contains("component loaded from the compile cache module=my_new_module"),
+        second.contains("component loaded from the compile cache module=modules.my_new_module"),
         "{second}"
     );
+    assert!(!second.contains("component compiled"), "{second}");
 
     // One byte changed: the hash beside it no longer matches.
     let mut bytes = std::fs::read(&entry).unwrap();
@@ -57,7 +59,7 @@ fn a_second_start_loads_what_the_first_compiled_and_a_bad_entry_is_compiled_agai
         "{corrupted}"
     );
     assert!(
-        corrupted.contains("component compiled module=my_new_module"),
+        corrupted.contains("component compiled module=modules.my_new_module"),
         "{corrupted}"
     );
     let rewritten = start_and_serve(&config, dir.path());
@@ -78,7 +80,7 @@ fn a_second_start_loads_what_the_first_compiled_and_a_bad_entry_is_compiled_agai
     let refused = start_and_serve(&config, dir.path());
     assert!(refused.contains("wasmtime refused the entry"), "{refused}");
     assert!(
-        refused.contains("component compiled module=my_new_module"),
+        refused.contains("component compiled module=modules.my_new_module"),
         "{refused}"
     );
 }
@@ -98,4 +100,28 @@ fn a_disabled_cache_keeps_nothing() {
     assert!(entries(&dir.path().join("data/compile-cache")).is_empty());
     let again = start_and_serve(&config, dir.path());
     assert!(!again.contains("compile cache"), "{again}");
+}
+
+#[test]
+fn a_component_many_tenants_deploy_is_compiled_once() {
+    let dir = temp_dir();
+    let path = guest("my_new_module").display().to_string();
+    let tenants: String = (0..3)
+        .map(|n| {
+            format!(
+                "[tenants.t{n}]\nprefix = \"/t{n}\"\n[tenants.t{n}.modules.my_new_module]\npath = {path:?}\n"
+            )
+        })
+        .collect();
+    let config = write_config(dir.path(), &tenants);
+    let modhost = Modhost::start_with(&config, dir.path());
+    for n in 0..3 {
+        modhost
+            .get(&format!("/t{n}/my-module/info"))
+            .expect_status(200);
+    }
+    let log = modhost.log();
+    assert_eq!(log.matches("component compiled").count(), 1, "{log}");
+    assert!(log.contains("deployments=3"), "{log}");
+    assert_eq!(entries(&dir.path().join("data/compile-cache")).len(), 1);
 }

@@ -14,6 +14,7 @@ mod capacity;
 pub mod check_report;
 pub mod commands;
 mod compile_cache;
+mod compiled_components;
 mod config;
 mod dependency_graph;
 mod engine;

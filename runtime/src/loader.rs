@@ -13,13 +13,14 @@ use std::time::SystemTime;
 
 use anyhow::{Result, bail};
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 
 use crate::auth::check_roles;
 use crate::bindings::Manifest;
 use crate::callable_modules::{CallTarget, CallableModules};
 use crate::capabilities::{self, HostCapabilities};
-use crate::compile_cache::{CompileCache, Origin};
+use crate::compile_cache::CompileCache;
+use crate::compiled_components::CompiledComponents;
 use crate::config::{RuntimeConfig, check_module_name};
 use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
@@ -28,11 +29,6 @@ use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{DeclaredRoute, RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
 use crate::tenants::{Tenant, Tenants};
-
-/// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
-const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
-/// The first 8 bytes of a core WebAssembly module.
-const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
 /// Loads and initialises every module of every tenant of `config`.
 ///
@@ -49,15 +45,16 @@ pub async fn load_deployment(
     let long_calls =
         LongCallLane::for_workers(tokio::runtime::Handle::current().metrics().num_workers());
     let compile_cache = CompileCache::new(&config.compile_cache, config.folder());
+    let views = config.tenant_views();
+    let components = CompiledComponents::compile(&views, engine, &compile_cache).await;
     let mut tenants = Vec::new();
-    for view in config.tenant_views() {
+    for view in &views {
         let loader = Loader {
-            config: &view,
-            engine,
+            config: view,
             linker: &linker,
             long_calls: long_calls.clone(),
             capabilities: &capabilities,
-            compile_cache: &compile_cache,
+            components: &components,
         };
         let registry = loader.load_tenant().await?;
         tenants.push(Tenant::new(config, &view.tenant, registry));
@@ -129,13 +126,12 @@ fn unavailable_dependency(
 /// view of the tenant) is shared by every tenant.
 struct Loader<'a> {
     config: &'a RuntimeConfig,
-    engine: &'a Engine,
     linker: &'a Linker<HostState>,
     /// The worker threads long-running guest calls take turns on.
     long_calls: LongCallLane,
     capabilities: &'a HostCapabilities,
-    /// Compiled components kept on disk.
-    compile_cache: &'a CompileCache,
+    /// Every component of the deployment, compiled.
+    components: &'a CompiledComponents,
 }
 
 impl Loader<'_> {
@@ -156,18 +152,10 @@ impl Loader<'_> {
             self.capabilities,
             self.long_calls.clone(),
         )?);
-        let component = ComponentFile {
-            path: &source,
-            shown: &shown,
+        let described = match self.components.get(&source) {
+            Ok(component) => describe(context.clone(), &component, &shown, self.linker).await,
+            Err(reason) => Err(reason),
         };
-        let described = compile_and_describe(
-            context.clone(),
-            component,
-            self.engine,
-            self.compile_cache,
-            self.linker,
-        )
-        .await;
         if let Ok((_, manifest)) = &described {
             check_not_named_as_another(name, &manifest.name, config)?;
         }
@@ -217,47 +205,15 @@ impl Loader<'_> {
     }
 }
 
-/// A module's component: where it is read from, and how messages name it
-/// (as the config does, so no absolute path reaches a client).
-#[derive(Clone, Copy)]
-struct ComponentFile<'a> {
-    path: &'a Path,
-    shown: &'a Path,
-}
-
-/// Reads, compiles, links and describes one module; the error is the reason
-/// it failed, written for the operator.
-async fn compile_and_describe(
+/// Links and describes one module's compiled component; the error is the
+/// reason it failed, written for the operator.
+async fn describe(
     context: Arc<ModuleContext>,
-    file: ComponentFile<'_>,
-    engine: &Engine,
-    cache: &CompileCache,
+    component: &Component,
+    source: &Path,
     linker: &Linker<HostState>,
 ) -> Result<(ModuleSandbox, Manifest), String> {
-    let source = file.shown;
-    let bytes = tokio::fs::read(file.path).await.map_err(|err| {
-        format!(
-            "cannot read {}: {err}; build the guests (`just guests`) or fix the path",
-            source.display()
-        )
-    })?;
-    check_is_component(&bytes, source)?;
-
-    let compile_engine = engine.clone();
-    let cache = cache.clone();
-    let (component, origin) =
-        tokio::task::spawn_blocking(move || cache.load_or_compile(&compile_engine, &bytes))
-            .await
-            .map_err(|err| format!("compiling {} panicked: {err}", source.display()))?
-            .map_err(|err| format!("{} does not compile: {err:#}", source.display()))?;
-    match origin {
-        Origin::Cache => {
-            tracing::info!(module = %context.name, "component loaded from the compile cache")
-        }
-        Origin::Compiled => tracing::info!(module = %context.name, "component compiled"),
-    }
-
-    let sandbox = ModuleSandbox::new(linker, &component, context.clone()).map_err(|err| {
+    let sandbox = ModuleSandbox::new(linker, component, context).map_err(|err| {
         format!(
             "{} does not implement the modhost:module world: {err:#}; build it against wit/module.wit",
             source.display()
@@ -268,20 +224,6 @@ async fn compile_and_describe(
         .await
         .map_err(|err| format!("its describe export {err}"))?;
     Ok((sandbox, manifest))
-}
-
-fn check_is_component(bytes: &[u8], source: &Path) -> Result<(), String> {
-    match bytes.get(..8) {
-        Some(header) if header == COMPONENT_HEADER => Ok(()),
-        Some(header) if header == CORE_MODULE_HEADER => Err(format!(
-            "{} is a core WebAssembly module, not a component; link it with wasm-component-ld (or `wasm-tools component new`), or build for wasm32-wasip2",
-            source.display()
-        )),
-        _ => Err(format!(
-            "{} is not a WebAssembly component (it does not start with the component header)",
-            source.display()
-        )),
-    }
 }
 
 /// A component that calls itself by the name of another configured module
@@ -505,14 +447,5 @@ mod tests {
         let err = check_manifest("m", &manifest("m", &[("get", "/a")])).unwrap_err();
         assert!(err.contains("\"get\""), "{err}");
         assert!(check_manifest("m", &manifest("m", &[("*", "/a"), ("GET", "/b/:id")])).is_ok());
-    }
-
-    #[test]
-    fn core_modules_and_other_files_are_told_apart() {
-        let core = check_is_component(&CORE_MODULE_HEADER, Path::new("x.wasm")).unwrap_err();
-        assert!(core.contains("core WebAssembly module"), "{core}");
-        let text = check_is_component(b"hello world", Path::new("x.wasm")).unwrap_err();
-        assert!(text.contains("not a WebAssembly component"), "{text}");
-        assert!(check_is_component(&COMPONENT_HEADER, Path::new("x.wasm")).is_ok());
     }
 }

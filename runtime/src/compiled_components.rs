@@ -1,0 +1,140 @@
+//! Every distinct component file of a deployment, read and compiled (or
+//! loaded from the compile cache) before any module loads: as many at once
+//! as the machine has cores, and each file once however many tenants deploy
+//! it, so a host of many modules starts in the time its cores need, and
+//! modules that share a file share its compiled code.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::compile_cache::{CompileCache, Origin};
+use crate::config::RuntimeConfig;
+
+/// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
+const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+/// The first 8 bytes of a core WebAssembly module.
+const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/// Each component file's compiled component, or why it has none (written
+/// for the operator, naming the file as the config does).
+pub struct CompiledComponents {
+    by_path: HashMap<PathBuf, Result<Component, String>>,
+}
+
+/// One file to compile, and the first module that deploys it (for the log).
+struct Job {
+    path: PathBuf,
+    shown: PathBuf,
+    module: String,
+    deployments: usize,
+}
+
+impl CompiledComponents {
+    /// Compiles every component the `views` (one per tenant) deploy.
+    pub async fn compile(
+        views: &[RuntimeConfig],
+        engine: &Engine,
+        cache: &CompileCache,
+    ) -> CompiledComponents {
+        let mut jobs: HashMap<PathBuf, Job> = HashMap::new();
+        for view in views {
+            for (name, module) in &view.modules {
+                let path = view.module_path(module);
+                jobs.entry(path.clone())
+                    .or_insert_with(|| Job {
+                        path,
+                        shown: view.shown_module_path(module),
+                        module: view.module_key(name),
+                        deployments: 0,
+                    })
+                    .deployments += 1;
+            }
+        }
+        // wasmtime compiles one component's functions in parallel too;
+        // one component per core keeps the cores busy between them.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let seats = Arc::new(Semaphore::new(cores));
+        let mut running = JoinSet::new();
+        for job in jobs.into_values() {
+            let (engine, cache, seats) = (engine.clone(), cache.clone(), seats.clone());
+            running.spawn(async move {
+                let _seat = seats.acquire_owned().await.expect("never closed");
+                let compiled = compile_one(&job, engine, cache).await;
+                (job.path, compiled)
+            });
+        }
+        let mut by_path = HashMap::new();
+        while let Some(done) = running.join_next().await {
+            let (path, compiled) =
+                done.expect("a compile task does not panic: its panics are caught");
+            by_path.insert(path, compiled);
+        }
+        CompiledComponents { by_path }
+    }
+
+    /// The component at `path` (as `RuntimeConfig::module_path` gives it).
+    pub fn get(&self, path: &Path) -> Result<Component, String> {
+        match self.by_path.get(path) {
+            Some(compiled) => compiled.clone(),
+            None => Err(format!("{} was not compiled", path.display())),
+        }
+    }
+}
+
+/// Reads, checks and compiles one file; the error names it as shown.
+async fn compile_one(job: &Job, engine: Engine, cache: CompileCache) -> Result<Component, String> {
+    let shown = job.shown.display();
+    let bytes = tokio::fs::read(&job.path).await.map_err(|err| {
+        format!("cannot read {shown}: {err}; build the guests (`just guests`) or fix the path")
+    })?;
+    check_is_component(&bytes, &job.shown)?;
+    let (component, origin) =
+        tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &bytes))
+            .await
+            .map_err(|err| format!("compiling {shown} panicked: {err}"))?
+            .map_err(|err| format!("{shown} does not compile: {err:#}"))?;
+    let (module, deployments) = (&job.module, job.deployments);
+    match origin {
+        Origin::Cache => tracing::info!(
+            module = %module,
+            deployments,
+            "component loaded from the compile cache"
+        ),
+        Origin::Compiled => tracing::info!(module = %module, deployments, "component compiled"),
+    }
+    Ok(component)
+}
+
+fn check_is_component(bytes: &[u8], source: &Path) -> Result<(), String> {
+    match bytes.get(..8) {
+        Some(header) if header == COMPONENT_HEADER => Ok(()),
+        Some(header) if header == CORE_MODULE_HEADER => Err(format!(
+            "{} is a core WebAssembly module, not a component; link it with wasm-component-ld (or `wasm-tools component new`), or build for wasm32-wasip2",
+            source.display()
+        )),
+        _ => Err(format!(
+            "{} is not a WebAssembly component (it does not start with the component header)",
+            source.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_modules_and_other_files_are_told_apart() {
+        let core = check_is_component(&CORE_MODULE_HEADER, Path::new("x.wasm")).unwrap_err();
+        assert!(core.contains("core WebAssembly module"), "{core}");
+        let text = check_is_component(b"hello world", Path::new("x.wasm")).unwrap_err();
+        assert!(text.contains("not a WebAssembly component"), "{text}");
+        assert!(check_is_component(&COMPONENT_HEADER, Path::new("x.wasm")).is_ok());
+    }
+}
