@@ -74,13 +74,18 @@ impl CompileCache {
             }
         }
         let compiled = engine.precompile_component(bytes)?;
-        // Safety: these bytes were made by `precompile_component` of this
-        // very engine just now.
-        let component = unsafe { Component::deserialize(engine, &compiled)? };
         if let Err(why) = entry.store(&compiled) {
             tracing::warn!(folder = %folder.display(), "cannot keep the compiled component: {why:#}");
+            // Safety: these bytes were made by `precompile_component` of
+            // this very engine just now.
+            let component = unsafe { Component::deserialize(engine, &compiled)? };
+            return Ok((component, Origin::Compiled));
         }
-        Ok((component, Origin::Compiled))
+        // Mapped from the entry just written, like a cached one.
+        match entry.load(engine)? {
+            Some(component) => Ok((component, Origin::Compiled)),
+            None => anyhow::bail!("the entry just written is gone"),
+        }
     }
 }
 
@@ -119,11 +124,17 @@ impl Entry {
         if actual != expected.trim() {
             anyhow::bail!("its bytes do not match the hash beside them (corrupted or changed)");
         }
+        drop(compiled);
         // Safety: the bytes are those this cache stored, as their hash
         // shows, made by `precompile_component` of an engine with the same
         // compatibility hash (part of the key); wasmtime checks the
-        // engine's settings again as it loads them.
-        let component = unsafe { Component::deserialize(engine, &compiled) }
+        // engine's settings again as it loads them. The file is mapped,
+        // not copied: only the code a module runs becomes resident, shared
+        // with the page cache. Entries are replaced by rename, never written
+        // in place, so the mapped file is the one just checked; the folder
+        // must be writable by the host's user alone (anyone who can write
+        // it can write a matching hash too).
+        let component = unsafe { Component::deserialize_file(engine, &self.compiled) }
             .map_err(|err| anyhow::anyhow!("wasmtime refused the entry: {err:#}"))?;
         Ok(Some(component))
     }
