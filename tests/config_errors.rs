@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{module_table, run_modhost, temp_dir, write_config};
+use support::{module_table, module_table_granted, run_modhost, temp_dir, write_config};
 
 /// Runs `modhost <command> --config <text as a file>` and returns whether it
 /// succeeded and what it printed (stdout and stderr together).
@@ -166,6 +166,17 @@ fn two_modules_after(tables: &str) -> String {
 }
 
 #[test]
+fn a_pool_past_the_default_slots_address_space_starts_with_smaller_reservations() {
+    // 9,001 instance slots: at wasmtime's default 4 GiB per memory slot
+    // that is 145 TiB, more than the machine's address space; each slot
+    // reserving its 64 MiB instead, the host starts and serves.
+    let config = two_modules_after("[sandbox]\nmax_concurrency = 4500\n");
+    let (ok, output) = run_with_config("check", &config);
+    assert!(ok, "{output}");
+    assert!(output.contains("9001 instances"), "{output}");
+}
+
+#[test]
 fn limits_the_machine_cannot_reserve_are_a_startup_error_saying_what_to_lower() {
     // 20,000 instances of 4 GiB each: far more address space than exists.
     let config =
@@ -202,6 +213,14 @@ fn cache_quotas_adding_up_past_the_cache_are_refused() {
             "cache_bytes add up to 80000 bytes, more than cache.max_bytes (65536)",
         ],
     );
+    // Modules not granted the cache are promised none of it.
+    let uncached = format!(
+        "[sandbox]\ncache_bytes = 40000\n[cache]\nmax_bytes = 65536\n{}{}",
+        module_table_granted("my_new_module", &["db"]),
+        module_table_granted("trap_module", &[])
+    );
+    let (ok, output) = run_with_config("check", &uncached);
+    assert!(ok, "{output}");
 }
 
 #[test]

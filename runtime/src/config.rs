@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::auth::{AuthConfig, ModuleAuth, PasswordConfig, auth_for};
 use crate::compile_cache::CompileCacheConfig;
-use crate::grants::Grants;
+use crate::grants::{Grant, Grants};
 use crate::host_state::DEFAULT_TENANT;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
 use crate::tenant_config::{self, TenantConfig};
@@ -451,11 +451,17 @@ impl RuntimeConfig {
             );
         }
         // Per-module quotas that fit in the cache are what keep one module
-        // from ever evicting another's entries.
+        // from ever evicting another's entries; a module not granted the
+        // cache is promised nothing.
         let promised: usize = self
-            .all_module_limits()
+            .tenant_views()
             .iter()
-            .map(|limits| limits.cache_bytes)
+            .flat_map(|view| {
+                view.modules
+                    .iter()
+                    .filter(|(_, module)| module.grants.contains(&Grant::Cache))
+                    .map(|(name, _)| view.module_limits(name).cache_bytes)
+            })
             .fold(0, usize::saturating_add);
         if cache.backend == CacheBackend::Embedded && promised > cache.max_bytes {
             bail!(

@@ -41,6 +41,12 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
         .total_tables(instances.saturating_mul(TABLES_PER_COMPONENT))
         .total_stacks(instances)
         .max_memory_size(capacity.max_memory_bytes)
+        // A slot last used by one module keeps that module's memory image
+        // mapped; handing it to another means mapping the other's image
+        // (mmap, a TLB shootdown, page faults). Every slot may stay warm, so
+        // a module whose slots are all busy takes a cold slot before it
+        // takes another module's (see README, many modules).
+        .max_unused_warm_slots(instances.saturating_mul(MEMORIES_PER_COMPONENT))
         // Recycling an instance slot zeroes this much of its memory and
         // tables with memset, keeping the pages mapped, instead of madvise:
         // that avoids a page fault per touched page on the next request and
@@ -54,6 +60,12 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
         .pagemap_scan(Enabled::Auto);
 
     let mut config = Config::new();
+    if needs_small_reservations(instances) {
+        // Each memory slot reserves only what its module may use: the
+        // compiled code checks bounds itself instead of relying on a 4 GiB
+        // guard region (a few percent of guest CPU; README, many modules).
+        config.memory_reservation(capacity.max_memory_bytes as u64);
+    }
     config
         .epoch_interruption(true)
         .wasm_component_model(true)
@@ -68,6 +80,20 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
     })?;
     start_epoch_ticker(&engine);
     Ok(engine)
+}
+
+/// Address space the memory pool may take with wasmtime's default slots
+/// (a 4 GiB reservation and a 32 MiB guard each, so that compiled code
+/// needs no bounds checks): half of x86-64's 128 TiB of user space.
+const DEFAULT_SLOTS_ADDRESS_SPACE: u64 = 64 << 40;
+const DEFAULT_SLOT_BYTES: u64 = (4 << 30) + (32 << 20);
+
+/// Whether `instances` instances' memory slots at the default size would
+/// take more address space than the pool may: a host of many modules
+/// (about 4,000 instance slots or more).
+fn needs_small_reservations(instances: u32) -> bool {
+    let memories = u64::from(instances) * u64::from(MEMORIES_PER_COMPONENT);
+    memories.saturating_mul(DEFAULT_SLOT_BYTES) > DEFAULT_SLOTS_ADDRESS_SPACE
 }
 
 fn start_epoch_ticker(engine: &Engine) {
