@@ -32,7 +32,8 @@ lint:
 # generator), then db and cache calls through a guest against the same calls
 # from Rust, the data routes against the Flask original (1k to 1M records),
 # what a bearer-token check costs, then a well-behaved module's latency
-# under attack against without (containment).
+# under attack against without (containment), then hosts of 1, 100 and
+# 1000 modules (start-up, memory, spread traffic).
 bench: guests
     bench/serve
     bench/db
@@ -40,3 +41,4 @@ bench: guests
     bench/auth
     bench/cache
     bench/attack
+    bench/many-modules/run

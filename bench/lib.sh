@@ -15,7 +15,8 @@ need_wrk() {
 }
 
 # Starts a server that says "listening on|at [http://]ADDR" on stdout or
-# stderr, and sets $addr to that address and $pid to its process.
+# stderr, and sets $addr to that address and $pid to its process; waits
+# $start_seconds (default 60) for it.
 start() {
     local name=$1
     shift
@@ -23,7 +24,7 @@ start() {
     pid=$!
     pids+=("$pid")
     addr=
-    for _ in $(seq 1 600); do
+    for _ in $(seq 1 $((${start_seconds:-60} * 10))); do
         addr=$(cat "$work/$name.out" "$work/$name.err" |
             sed -n 's/.*[Ll]istening \(on\|at\):\{0,1\} \(http:\/\/\)\{0,1\}\([0-9.:]*\).*/\3/p' | head -n1)
         [ -n "$addr" ] && return
