@@ -22,6 +22,14 @@ fn entries(folder: &Path) -> Vec<PathBuf> {
     }
 }
 
+/// The SHA-256 of `bytes` in lower-case hex, as the cache writes it.
+fn hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// Starts the config in `dir`, checks it serves, and returns its log.
 fn start_and_serve(config: &Path, dir: &Path) -> String {
     let modhost = Modhost::start_with(config, dir);
@@ -72,11 +80,7 @@ fn a_second_start_loads_what_the_first_compiled_and_a_bad_entry_is_compiled_agai
     // refuses them, and the component is compiled again.
     let garbage = b"not a compiled component at all".to_vec();
     std::fs::write(&entry, &garbage).unwrap();
-    let hash: String = Sha256::digest(&garbage)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    std::fs::write(entry.with_extension("sha256"), hash).unwrap();
+    std::fs::write(entry.with_extension("sha256"), hex(&garbage)).unwrap();
     let refused = start_and_serve(&config, dir.path());
     assert!(refused.contains("wasmtime refused the entry"), "{refused}");
     assert!(
@@ -123,5 +127,41 @@ fn a_component_many_tenants_deploy_is_compiled_once() {
     let log = modhost.log();
     assert_eq!(log.matches("component compiled").count(), 1, "{log}");
     assert!(log.contains("deployments=3"), "{log}");
+    assert!(!log.contains("loaded from the compile cache"), "{log}");
     assert_eq!(entries(&dir.path().join("data/compile-cache")).len(), 1);
+}
+
+#[test]
+fn the_same_bytes_at_two_paths_compile_at_once_into_one_good_entry() {
+    let dir = temp_dir();
+    let copy = dir.path().join("copy.wasm");
+    std::fs::copy(guest("my_new_module"), &copy).unwrap();
+    let table = |tenant: &str, path: &Path| {
+        format!(
+            "[tenants.{tenant}]\nprefix = \"/{tenant}\"\n[tenants.{tenant}.modules.my_new_module]\npath = {:?}\n",
+            path.display().to_string()
+        )
+    };
+    let config = write_config(
+        dir.path(),
+        &(table("a", &guest("my_new_module")) + &table("b", &copy)),
+    );
+    let first = Modhost::start_with(&config, dir.path());
+    first.get("/a/my-module/info").expect_status(200);
+    first.get("/b/my-module/info").expect_status(200);
+    drop(first);
+    let [entry] = entries(&dir.path().join("data/compile-cache"))
+        .try_into()
+        .unwrap();
+    let hash = std::fs::read_to_string(entry.with_extension("sha256")).unwrap();
+    assert_eq!(hex(&std::fs::read(&entry).unwrap()), hash);
+    let second = Modhost::start_with(&config, dir.path());
+    second.get("/b/my-module/info").expect_status(200);
+    let log = second.log();
+    assert_eq!(
+        log.matches("loaded from the compile cache").count(),
+        2,
+        "{log}"
+    );
+    assert!(!log.contains("component compiled"), "{log}");
 }

@@ -7,8 +7,12 @@
 //! the hash beside them; a missing, corrupted, stale or unreadable entry is
 //! compiled again and rewritten, never trusted.
 
+use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -76,16 +80,12 @@ impl CompileCache {
         let compiled = engine.precompile_component(bytes)?;
         if let Err(why) = entry.store(&compiled) {
             tracing::warn!(folder = %folder.display(), "cannot keep the compiled component: {why:#}");
-            // Safety: these bytes were made by `precompile_component` of
-            // this very engine just now.
-            let component = unsafe { Component::deserialize(engine, &compiled)? };
-            return Ok((component, Origin::Compiled));
         }
-        // Mapped from the entry just written, like a cached one.
-        match entry.load(engine)? {
-            Some(component) => Ok((component, Origin::Compiled)),
-            None => anyhow::bail!("the entry just written is gone"),
-        }
+        // Safety: these bytes were made by `precompile_component` of this
+        // very engine just now. They are loaded from memory this once; the
+        // next start maps the entry.
+        let component = unsafe { Component::deserialize(engine, &compiled)? };
+        Ok((component, Origin::Compiled))
     }
 }
 
@@ -110,11 +110,11 @@ impl Entry {
     /// when there is no entry; an error when there is one that cannot be
     /// used.
     fn load(&self, engine: &Engine) -> Result<Option<Component>> {
-        let (compiled, expected) = match (
-            std::fs::read(&self.compiled),
+        let (file, compiled, expected) = match (
+            read_open(&self.compiled),
             std::fs::read_to_string(&self.hash),
         ) {
-            (Ok(compiled), Ok(expected)) => (compiled, expected),
+            (Ok((file, compiled)), Ok(expected)) => (file, compiled, expected),
             (Err(err), _) | (_, Err(err)) if err.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(None);
             }
@@ -124,17 +124,20 @@ impl Entry {
         if actual != expected.trim() {
             anyhow::bail!("its bytes do not match the hash beside them (corrupted or changed)");
         }
-        drop(compiled);
         // Safety: the bytes are those this cache stored, as their hash
         // shows, made by `precompile_component` of an engine with the same
         // compatibility hash (part of the key); wasmtime checks the
-        // engine's settings again as it loads them. The file is mapped,
-        // not copied: only the code a module runs becomes resident, shared
-        // with the page cache. Entries are replaced by rename, never written
-        // in place, so the mapped file is the one just checked; the folder
-        // must be writable by the host's user alone (anyone who can write
-        // it can write a matching hash too).
-        let component = unsafe { Component::deserialize_file(engine, &self.compiled) }
+        // engine's settings again as it loads them. The file is mapped
+        // through the handle its bytes were just read and checked from
+        // (`/proc/self/fd`), so a rename in between cannot swap it; mapped,
+        // not copied, only the code a module runs becomes resident, shared
+        // with the page cache. Where the file cannot be mapped executable
+        // (a `noexec` folder), the checked bytes are loaded from memory.
+        // The folder must be writable by the host's user alone: anyone who
+        // can write it can write a matching hash too.
+        let handle = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let component = unsafe { Component::deserialize_file(engine, &handle) }
+            .or_else(|_| unsafe { Component::deserialize(engine, &compiled) })
             .map_err(|err| anyhow::anyhow!("wasmtime refused the entry: {err:#}"))?;
         Ok(Some(component))
     }
@@ -150,8 +153,25 @@ impl Entry {
     }
 }
 
+/// Opens `path` and reads it whole, keeping the handle.
+fn read_open(path: &Path) -> std::io::Result<(File, Vec<u8>)> {
+    let mut file = File::open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok((file, bytes))
+}
+
+/// Writes `bytes` under a name of this write alone, then renames it to
+/// `path`: two compiles of one component never share a temporary file.
 fn write_then_rename(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temporary = PathBuf::from(temporary);
     std::fs::write(&temporary, bytes)
         .with_context(|| format!("cannot write {}", temporary.display()))?;
     std::fs::rename(&temporary, path)

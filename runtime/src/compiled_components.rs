@@ -61,19 +61,29 @@ impl CompiledComponents {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let seats = Arc::new(Semaphore::new(cores));
         let mut running = JoinSet::new();
+        let mut paths = HashMap::new();
         for job in jobs.into_values() {
             let (engine, cache, seats) = (engine.clone(), cache.clone(), seats.clone());
-            running.spawn(async move {
+            let path = job.path.clone();
+            let task = running.spawn(async move {
                 let _seat = seats.acquire_owned().await.expect("never closed");
-                let compiled = compile_one(&job, engine, cache).await;
-                (job.path, compiled)
+                compile_one(&job, engine, cache).await
             });
+            paths.insert(task.id(), path);
         }
         let mut by_path = HashMap::new();
-        while let Some(done) = running.join_next().await {
-            let (path, compiled) =
-                done.expect("a compile task does not panic: its panics are caught");
-            by_path.insert(path, compiled);
+        while let Some(done) = running.join_next_with_id().await {
+            let (id, compiled) = match done {
+                Ok((id, compiled)) => (id, compiled),
+                Err(err) => (
+                    err.id(),
+                    Err(format!("its compile task ended early: {err}")),
+                ),
+            };
+            by_path.insert(
+                paths.remove(&id).expect("every task has its path"),
+                compiled,
+            );
         }
         CompiledComponents { by_path }
     }
