@@ -169,7 +169,8 @@ fn two_modules_after(tables: &str) -> String {
 fn a_pool_past_the_default_slots_address_space_starts_with_smaller_reservations() {
     // 9,001 instance slots: at wasmtime's default 4 GiB per memory slot
     // that is 145 TiB, more than the machine's address space; each slot
-    // reserving its 64 MiB instead, the host starts and serves.
+    // reserving its 64 MiB instead, the pool is reserved and the modules
+    // load (`check` builds the engine and loads them as `serve` does).
     let config = two_modules_after("[sandbox]\nmax_concurrency = 4500\n");
     let (ok, output) = run_with_config("check", &config);
     assert!(ok, "{output}");

@@ -202,6 +202,8 @@ mod tests {
             "the tenant of the host first"
         );
         assert_eq!(at(Some("other.example.com"), "/x"), found("default", "/x"));
+        assert_eq!(at(None, "no-slash"), None, "not a path any tenant holds");
+        assert_eq!(at(None, ""), found("default", "/"));
         assert_eq!(host_name("[::1]:8080"), "[::1]");
         assert_eq!(host_name("[::1]"), "[::1]");
     }
