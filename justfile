@@ -28,17 +28,22 @@ lint:
     cd guest-modules && cargo fmt --all --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
-# The benchmarks: requests per second against plain hyper (same load
-# generator), then db and cache calls through a guest against the same calls
-# from Rust, the data routes against the Flask original (1k to 1M records),
-# what a bearer-token check costs, then a well-behaved module's latency
-# under attack against without (containment), then hosts of 1, 100 and
-# 1000 modules (start-up, memory, spread traffic).
+# The benchmark table: plain hyper, modhost's routes (info, db read and
+# write, cache read, module call) and the Flask original on the same routes,
+# in one run with the same load generator, then hosts of 1, 100 and 1000
+# modules (BENCHMARKS.md records a run).
 bench: guests
+    bench/table
+
+# The detailed benchmarks, each with its own baselines: requests per second
+# against plain hyper, db and cache calls through a guest against the same
+# calls from Rust, the data routes against the Flask original (1k to 1M
+# records), what a bearer-token check costs, a well-behaved module's latency
+# under attack against without (containment).
+bench-details: guests
     bench/serve
     bench/db
     bench/db-routes
     bench/auth
     bench/cache
     bench/attack
-    bench/many-modules/run

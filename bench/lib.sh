@@ -14,7 +14,32 @@ need_wrk() {
     fi
 }
 
-# Starts a server that says "listening on|at [http://]ADDR" on stdout or
+# Sets $venv to a virtual environment under target/ holding the Flask
+# peer's packages (bench/flask-peer/requirements.txt, from PyPI), made or
+# completed when needed.
+need_flask_peer() {
+    venv=$root/target/bench-venv
+    "$venv/bin/python" -c 'import flask, gunicorn' 2>/dev/null && return
+    python3 -m venv "$venv" || { echo "$0 needs python3-venv" >&2; exit 1; }
+    "$venv/bin/pip" install -q -r bench/flask-peer/requirements.txt >&2
+}
+
+# The 50th and 99th percentile latencies of the last `measure`, in ms.
+percentiles() {
+    awk '
+        function ms(value) {
+            if (value ~ /us$/) return value / 1000
+            if (value ~ /ms$/) return value + 0
+            if (value ~ /m$/) return value * 60000
+            return value * 1000
+        }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        END { print p50, p99 }' "$work/wrk.txt"
+}
+
+# Starts a server that says "listening on|at [http://]ADDR" (or, as
+# `wasmtime serve` does, "Serving HTTP on http://ADDR/") on stdout or
 # stderr, and sets $addr to that address and $pid to its process; waits
 # $start_seconds (default 60) for it.
 start() {
@@ -26,7 +51,7 @@ start() {
     addr=
     for _ in $(seq 1 $((${start_seconds:-60} * 10))); do
         addr=$(cat "$work/$name.out" "$work/$name.err" |
-            sed -n 's/.*[Ll]istening \(on\|at\):\{0,1\} \(http:\/\/\)\{0,1\}\([0-9.:]*\).*/\3/p' | head -n1)
+            sed -n 's/.*\([Ll]istening \(on\|at\):\{0,1\}\|Serving HTTP on\) \(http:\/\/\)\{0,1\}\([0-9.:]*\).*/\4/p' | head -n1)
         [ -n "$addr" ] && return
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
