@@ -178,6 +178,47 @@ fn a_pool_past_the_default_slots_address_space_starts_with_smaller_reservations(
 }
 
 #[test]
+fn pool_sizes_out_of_range_are_refused_naming_the_key() {
+    assert_fails_mentioning(
+        "check",
+        &two_modules_after("[pool]\nmemories_per_component = 0\n"),
+        &[
+            "runtime.toml",
+            "pool.memories_per_component is 0; it must be 1 to 1000",
+        ],
+    );
+    assert_fails_mentioning(
+        "check",
+        &two_modules_after("[pool]\nkeep_resident_bytes = 1073741824\n"),
+        &["pool.keep_resident_bytes is 1073741824", "at most 67108864"],
+    );
+    assert_fails_mentioning(
+        "check",
+        &two_modules_after("[pool]\nslots = 3\n"),
+        &["runtime.toml", "slots"],
+    );
+}
+
+#[test]
+fn a_component_larger_than_a_pool_slot_fails_to_load_naming_the_pool() {
+    // A Rust guest holds 3 core instances: a slot of 1 cannot take it,
+    // and a slot of 4, 1 memory and 2 tables can.
+    let small = "[pool]\ncore_instances_per_component = 1\n";
+    assert_fails_mentioning(
+        "check",
+        &two_modules_after(small),
+        &[
+            "my_new_module",
+            "3 core module instances",
+            "raise the counts under [pool]",
+        ],
+    );
+    let fitting = "[pool]\ncore_instances_per_component = 4\nmemories_per_component = 1\ntables_per_component = 2\n";
+    let (ok, output) = run_with_config("check", &two_modules_after(fitting));
+    assert!(ok, "{output}");
+}
+
+#[test]
 fn limits_the_machine_cannot_reserve_are_a_startup_error_saying_what_to_lower() {
     // 20,000 instances of 4 GiB each: far more address space than exists.
     let config =

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::config::{CacheBackend, RuntimeConfig};
+use crate::pool_config::PoolConfig;
 
 /// The stack of a guest's fiber (wasmtime's default async stack).
 const FIBER_STACK_BYTES: u64 = 2 << 20;
@@ -32,6 +33,8 @@ pub struct HostCapacity {
     pub instances: u32,
     /// The largest linear memory any module may grow to.
     pub max_memory_bytes: usize,
+    /// What one slot holds (`[pool]`).
+    pub pool: PoolConfig,
     /// The most memory the host can use, in parts.
     pub memory: MemoryBound,
 }
@@ -108,6 +111,7 @@ impl HostCapacity {
                 .map(|l| l.memory_bytes)
                 .max()
                 .unwrap_or(1 << 16),
+            pool: config.pool.clone(),
             memory,
         }
     }

@@ -104,11 +104,19 @@ async fn compile_one(job: &Job, engine: Engine, cache: CompileCache) -> Result<C
         format!("cannot read {shown}: {err}; build the guests (`just guests`) or fix the path")
     })?;
     check_is_component(&bytes, &job.shown)?;
-    let (component, origin) =
-        tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &bytes))
-            .await
-            .map_err(|err| format!("compiling {shown} panicked: {err}"))?
-            .map_err(|err| format!("{shown} does not compile: {err:#}"))?;
+    let (component, origin) = tokio::task::spawn_blocking(move || {
+        cache.load_or_compile(&engine, &bytes)
+    })
+    .await
+    .map_err(|err| format!("compiling {shown} panicked: {err}"))?
+    .map_err(|err| match format!("{err:#}") {
+        // wasmtime checks a component against the pool's slot
+        // shape as it compiles it.
+        err if err.contains("in the pooling allocator") => format!(
+            "{shown} needs more than one instance slot holds: {err}; raise the counts under [pool]"
+        ),
+        err => format!("{shown} does not compile: {err}"),
+    })?;
     let (module, deployments) = (&job.module, job.deployments);
     match origin {
         Origin::Cache => tracing::info!(

@@ -15,6 +15,7 @@ use crate::compile_cache::CompileCacheConfig;
 use crate::grants::{Grant, Grants};
 use crate::host_state::DEFAULT_TENANT;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
+use crate::pool_config::PoolConfig;
 use crate::tenant_config::{self, TenantConfig};
 
 /// The whole deployment, as read from one `runtime.toml`.
@@ -41,6 +42,9 @@ pub struct RuntimeConfig {
     /// `[passwords]`: the host's password hashing.
     #[serde(default)]
     pub passwords: PasswordConfig,
+    /// `[pool]`: what one instance slot holds.
+    #[serde(default)]
+    pub pool: PoolConfig,
     /// The modules to load, by name: `[modules.<name>]`, the default
     /// tenant's; in a view of one tenant (see [`RuntimeConfig::tenant_views`]),
     /// that tenant's.
@@ -340,6 +344,7 @@ impl RuntimeConfig {
         let file = self.source.display();
         self.validate_db()?;
         self.validate_cache()?;
+        self.pool.validate(&file.to_string())?;
         tenant_config::validate(&self.tenants, !self.modules.is_empty(), &file.to_string())?;
         if let Err(why) = self.sandbox.over(&DEFAULT_LIMITS).check("sandbox") {
             bail!("{file}: {why}");

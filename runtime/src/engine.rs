@@ -14,17 +14,6 @@ use crate::capacity::HostCapacity;
 /// its worker thread to other tasks, and the granularity of CPU limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Core instances, memories and tables one component may hold in the pool:
-/// a Rust guest has three core instances and one memory; componentize-py
-/// and componentize-js guests have more.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-const MEMORIES_PER_COMPONENT: u32 = 4;
-const TABLES_PER_COMPONENT: u32 = 8;
-
-/// Memory kept mapped (and zeroed) when an instance slot is recycled: as much
-/// as a small guest's whole initial memory (see scripts/build-guests).
-const KEEP_RESIDENT_MEMORY_BYTES: usize = 1 << 20;
-
 /// Table bytes kept mapped (and zeroed) when an instance slot is recycled.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
@@ -32,13 +21,20 @@ const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 /// that advances its epoch.
 pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
     let instances = capacity.instances;
+    let shape = &capacity.pool;
+    let memories = instances.saturating_mul(shape.memories_per_component);
     let mut pool = PoolingAllocationConfig::default();
     // Every module's admission slots fit in these totals (see capacity.rs),
-    // so the pool never refuses an instance a module was admitted for.
+    // and no component instance may take more than its slot's share, so
+    // the pool never refuses an instance a module was admitted for (a
+    // component that needs more than `[pool]` gives fails to load).
     pool.total_component_instances(instances)
-        .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
-        .total_memories(instances.saturating_mul(MEMORIES_PER_COMPONENT))
-        .total_tables(instances.saturating_mul(TABLES_PER_COMPONENT))
+        .max_core_instances_per_component(shape.core_instances_per_component)
+        .max_memories_per_component(shape.memories_per_component)
+        .max_tables_per_component(shape.tables_per_component)
+        .total_core_instances(instances.saturating_mul(shape.core_instances_per_component))
+        .total_memories(memories)
+        .total_tables(instances.saturating_mul(shape.tables_per_component))
         .total_stacks(instances)
         .max_memory_size(capacity.max_memory_bytes)
         // A slot last used by one module keeps that module's memory image
@@ -46,12 +42,12 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
         // (mmap, a TLB shootdown, page faults). Every slot may stay warm, so
         // a module whose slots are all busy takes a cold slot before it
         // takes another module's (see README, many modules).
-        .max_unused_warm_slots(instances.saturating_mul(MEMORIES_PER_COMPONENT))
+        .max_unused_warm_slots(memories)
         // Recycling an instance slot zeroes this much of its memory and
         // tables with memset, keeping the pages mapped, instead of madvise:
         // that avoids a page fault per touched page on the next request and
         // a TLB shootdown across cores per request (see README, performance).
-        .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY_BYTES)
+        .linear_memory_keep_resident(shape.keep_resident_bytes)
         .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
         // On Linux 6.7+ the PAGEMAP_SCAN ioctl tells which of those pages
         // the call actually wrote, so only those are reset instead of the
@@ -60,7 +56,7 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
         .pagemap_scan(Enabled::Auto);
 
     let mut config = Config::new();
-    if needs_small_reservations(instances) {
+    if needs_small_reservations(memories) {
         // Each memory slot reserves only what its module may use: the
         // compiled code checks bounds itself instead of relying on a 4 GiB
         // guard region (a few percent of guest CPU; README, many modules).
@@ -74,7 +70,7 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
     // asking for more than the machine has fails here, said plainly.
     let engine = Engine::new(&config).map_err(|err| {
         anyhow!(
-            "the instance pool for {instances} instances with up to {} MiB of memory each cannot be reserved ({err}); lower max_concurrency or memory_bytes under [sandbox] or [modules.<name>.limits]",
+            "the instance pool for {instances} instances with up to {} MiB of memory each cannot be reserved ({err}); lower max_concurrency or memory_bytes under [sandbox] or [modules.<name>.limits], or the per-component counts under [pool]",
             capacity.max_memory_bytes >> 20
         )
     })?;
@@ -88,12 +84,11 @@ pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
 const DEFAULT_SLOTS_ADDRESS_SPACE: u64 = 64 << 40;
 const DEFAULT_SLOT_BYTES: u64 = (4 << 30) + (32 << 20);
 
-/// Whether `instances` instances' memory slots at the default size would
-/// take more address space than the pool may: a host of many modules
-/// (about 4,000 instance slots or more).
-fn needs_small_reservations(instances: u32) -> bool {
-    let memories = u64::from(instances) * u64::from(MEMORIES_PER_COMPONENT);
-    memories.saturating_mul(DEFAULT_SLOT_BYTES) > DEFAULT_SLOTS_ADDRESS_SPACE
+/// Whether `memories` memory slots at the default size would take more
+/// address space than the pool may: a host of many modules (about 4,000
+/// instance slots or more at the default `[pool]`).
+fn needs_small_reservations(memories: u32) -> bool {
+    u64::from(memories).saturating_mul(DEFAULT_SLOT_BYTES) > DEFAULT_SLOTS_ADDRESS_SPACE
 }
 
 fn start_epoch_ticker(engine: &Engine) {

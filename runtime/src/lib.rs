@@ -26,6 +26,7 @@ mod limits;
 mod listener;
 mod loader;
 mod long_calls;
+mod pool_config;
 mod registry;
 mod request_id;
 mod routing;
