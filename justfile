@@ -29,9 +29,11 @@ lint:
     cargo clippy --release --workspace --all-targets -- -D warnings
 
 # The benchmark table: plain hyper, modhost's routes (info, db read and
-# write, cache read, module call) and the Flask original on the same routes,
-# in one run with the same load generator, then hosts of 1, 100 and 1000
-# modules (BENCHMARKS.md records a run).
+# write, cache read, module call), the Flask original on the same routes and
+# `wasmtime serve` on a wasi:http hello (installed with cargo into
+# target/bench-tools the first time), in one run with the same load
+# generator, then hosts of 1, 100 and 1000 modules (BENCHMARKS.md records a
+# run).
 bench: guests
     bench/table
 
