@@ -32,8 +32,8 @@ lint:
 # write, cache read, module call), the Flask original on the same routes and
 # `wasmtime serve` on a wasi:http hello (installed with cargo into
 # target/bench-tools the first time), in one run with the same load
-# generator, then hosts of 1, 100 and 1000 modules (BENCHMARKS.md records a
-# run).
+# generator, then hosts of 1, 100 and 1000 modules and of 1000 tenants
+# sharing one component (BENCHMARKS.md records a run).
 bench: guests
     bench/table
 
