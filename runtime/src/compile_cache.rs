@@ -130,14 +130,18 @@ impl Entry {
         // engine's settings again as it loads them. The file is mapped
         // through the handle its bytes were just read and checked from
         // (`/proc/self/fd`), so a rename in between cannot swap it; mapped,
-        // not copied, only the code a module runs becomes resident, shared
-        // with the page cache. Where the file cannot be mapped executable
-        // (a `noexec` folder), the checked bytes are loaded from memory.
-        // The folder must be writable by the host's user alone: anyone who
-        // can write it can write a matching hash too.
+        // not copied, its pages are clean page cache, shared and
+        // reclaimable, not the host's anonymous memory. Where the file
+        // cannot be mapped executable (a `noexec` folder), the checked
+        // bytes are loaded from memory. The folder must be writable by the
+        // host's user alone: anyone who can write it can write a matching
+        // hash too.
         let handle = format!("/proc/self/fd/{}", file.as_raw_fd());
         let component = unsafe { Component::deserialize_file(engine, &handle) }
-            .or_else(|_| unsafe { Component::deserialize(engine, &compiled) })
+            .or_else(|why| {
+                tracing::warn!(entry = %self.compiled.display(), "compile cache entry not mapped, loaded from memory: {why:#}");
+                unsafe { Component::deserialize(engine, &compiled) }
+            })
             .map_err(|err| anyhow::anyhow!("wasmtime refused the entry: {err:#}"))?;
         Ok(Some(component))
     }
