@@ -24,6 +24,14 @@ need_flask_peer() {
     "$venv/bin/pip" install -q -r bench/flask-peer/requirements.txt >&2
 }
 
+# A bearer token of the example deployment's admin (runtime.toml), from
+# the modhost at address $1.
+admin_token() {
+    curl -fsS -H 'content-type: application/json' \
+        -d '{"email": "admin@example.com", "password": "admin-demo-password"}' \
+        "http://$1/auth/login" | sed -E 's/.*"token":"([^"]+)".*/\1/'
+}
+
 # The 50th and 99th percentile latencies of the last `measure`, in ms.
 percentiles() {
     awk '
