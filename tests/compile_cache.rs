@@ -30,6 +30,15 @@ fn hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Tenant `tenant` at the prefix `/<tenant>`, deploying `my_new_module`
+/// from the component at `path`.
+fn tenant_at_its_prefix(tenant: &str, path: &Path) -> String {
+    format!(
+        "[tenants.{tenant}]\nprefix = \"/{tenant}\"\n[tenants.{tenant}.modules.my_new_module]\npath = {:?}\n",
+        path.display().to_string()
+    )
+}
+
 /// Starts the config in `dir`, checks it serves, and returns its log.
 fn start_and_serve(config: &Path, dir: &Path) -> String {
     let modhost = Modhost::start_with(config, dir);
@@ -109,13 +118,8 @@ fn a_disabled_cache_keeps_nothing() {
 #[test]
 fn a_component_many_tenants_deploy_is_compiled_once() {
     let dir = temp_dir();
-    let path = guest("my_new_module").display().to_string();
     let tenants: String = (0..3)
-        .map(|n| {
-            format!(
-                "[tenants.t{n}]\nprefix = \"/t{n}\"\n[tenants.t{n}.modules.my_new_module]\npath = {path:?}\n"
-            )
-        })
+        .map(|n| tenant_at_its_prefix(&format!("t{n}"), &guest("my_new_module")))
         .collect();
     let config = write_config(dir.path(), &tenants);
     let modhost = Modhost::start_with(&config, dir.path());
@@ -136,15 +140,9 @@ fn the_same_bytes_at_two_paths_compile_at_once_into_one_good_entry() {
     let dir = temp_dir();
     let copy = dir.path().join("copy.wasm");
     std::fs::copy(guest("my_new_module"), &copy).unwrap();
-    let table = |tenant: &str, path: &Path| {
-        format!(
-            "[tenants.{tenant}]\nprefix = \"/{tenant}\"\n[tenants.{tenant}.modules.my_new_module]\npath = {:?}\n",
-            path.display().to_string()
-        )
-    };
     let config = write_config(
         dir.path(),
-        &(table("a", &guest("my_new_module")) + &table("b", &copy)),
+        &(tenant_at_its_prefix("a", &guest("my_new_module")) + &tenant_at_its_prefix("b", &copy)),
     );
     let first = Modhost::start_with(&config, dir.path());
     first.get("/a/my-module/info").expect_status(200);
