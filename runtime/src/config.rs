@@ -15,6 +15,7 @@ use crate::compile_cache::CompileCacheConfig;
 use crate::grants::{Grant, Grants};
 use crate::host_state::DEFAULT_TENANT;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
+use crate::outbound_hosts::OutboundHosts;
 use crate::pool_config::PoolConfig;
 use crate::tenant_config::{self, TenantConfig};
 
@@ -218,6 +219,10 @@ pub struct ModuleConfig {
     /// The capabilities it may use beyond log, config and clock.
     #[serde(default)]
     pub grants: Grants,
+    /// The origins it may send HTTP requests to (`wasi:http`); none by
+    /// default.
+    #[serde(default)]
+    pub outbound_hosts: OutboundHosts,
 }
 
 impl RuntimeConfig {

@@ -58,6 +58,7 @@ impl ModuleContext {
             config: &config.config,
             limits: &limits,
             grants: &config.grants,
+            outbound_hosts: &config.outbound_hosts,
         })?;
         Ok(Self {
             name: name.to_string(),

@@ -26,6 +26,7 @@ mod limits;
 mod listener;
 mod loader;
 mod long_calls;
+mod outbound_hosts;
 mod pool_config;
 mod registry;
 mod request_id;

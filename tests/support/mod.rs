@@ -141,7 +141,31 @@ pub fn example_deployment() -> String {
         .expect("the guests folder")
         .display()
         .to_string();
-    text.replace("\"target/guests/", &format!("\"{guests}/"))
+    let text = text.replace("\"target/guests/", &format!("\"{guests}/"));
+    format!("{}{text}", shared_compile_cache())
+}
+
+/// A loopback port a guest must not reach, and its listener (non-blocking:
+/// `accept` fails at once unless something connected).
+pub fn guarded_port() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let port = listener.local_addr().expect("its address").port();
+    (listener, port)
+}
+
+/// A `[compile_cache]` table all tests share, under target/: the example
+/// deployment's Python and JavaScript modules take seconds each to compile,
+/// so each test after the first loads them from there (entries are keyed by
+/// the component's hash and the engine's settings and verified on load).
+pub fn shared_compile_cache() -> String {
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache");
+    format!(
+        "[compile_cache]\npath = {:?}\n",
+        cache.display().to_string()
+    )
 }
 
 /// A running `modhost serve`, killed when dropped.

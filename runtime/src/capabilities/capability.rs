@@ -9,6 +9,7 @@ use crate::config::RuntimeConfig;
 use crate::grants::Grants;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
+use crate::outbound_hosts::OutboundHosts;
 
 /// One capability the host offers guests: a WIT interface (or a few) and
 /// the state behind it. Its host trait is implemented on a view of its own
@@ -55,4 +56,6 @@ pub struct ModuleSetup<'a> {
     pub limits: &'a ModuleLimits,
     /// What its config grants it.
     pub grants: &'a Grants,
+    /// The origins it may send HTTP requests to.
+    pub outbound_hosts: &'a OutboundHosts,
 }

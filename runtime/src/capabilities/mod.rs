@@ -98,6 +98,9 @@ macro_rules! capabilities {
 impl types::Host for HostState {}
 
 capabilities! {
+    // First, so that a guest's unended last line of output is logged before
+    // `log` reports what the call's quota dropped.
+    wasi: wasi::Wasi,
     log: log::Log,
     config: config::Config,
     clock: clock::Clock,
@@ -105,5 +108,4 @@ capabilities! {
     db: db::Db,
     cache: cache::Cache,
     auth: auth::Auth,
-    wasi: wasi::Wasi,
 }

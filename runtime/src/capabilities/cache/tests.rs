@@ -36,6 +36,7 @@ fn module_granted(
         config: &toml::Table::new(),
         limits: &DEFAULT_LIMITS,
         grants: &grants.iter().copied().collect(),
+        outbound_hosts: &Default::default(),
     };
     Cache::for_module(host, &setup).unwrap()
 }

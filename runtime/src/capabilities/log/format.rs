@@ -20,7 +20,7 @@ fn quote_if_needed(text: &str) -> String {
 }
 
 /// `text` with every control character escaped (`\n`, `\u{1b}`...).
-pub(super) fn escape_controls(text: &str) -> String {
+pub(crate) fn escape_controls(text: &str) -> String {
     if !text.contains(char::is_control) {
         return text.to_string();
     }

@@ -4,7 +4,7 @@
 //! are counted and dropped with one warning, and every control character a
 //! guest writes is escaped, so no guest can flood or forge the host's log.
 
-mod format;
+pub(crate) mod format;
 mod quota;
 
 use wasmtime::component::{HasData, Linker};
@@ -15,7 +15,7 @@ use crate::config::RuntimeConfig;
 use crate::host_state::HostState;
 use crate::limits::ModuleLimits;
 
-use quota::LogQuota;
+pub(crate) use quota::LogQuota;
 
 /// The `log` capability.
 pub struct Log;
@@ -24,7 +24,7 @@ pub struct Log;
 pub struct LogView<'a> {
     module: &'a str,
     request_id: &'a str,
-    quota: &'a mut LogQuota,
+    quota: &'a LogQuota,
 }
 
 impl HasData for Log {
@@ -40,7 +40,7 @@ impl Capability for Log {
         wit::add_to_linker::<_, Log>(linker, |state| LogView {
             module: &state.module.name,
             request_id: &state.request_id,
-            quota: &mut state.capabilities.log,
+            quota: &state.capabilities.log,
         })
     }
 
