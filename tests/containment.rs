@@ -801,11 +801,12 @@ fn a_module_over_its_database_quota_gets_507_and_keeps_what_it_had() {
 
 #[test]
 fn a_module_filling_the_cache_evicts_only_its_own_entries() {
-    // Four modules of 16 KB each fill the 64 KB cache exactly.
+    // The example's five modules granted `cache` and the fixture, 16 KB
+    // each, fill the 96 KB cache exactly.
     let example =
         support::example_deployment().replace("[sandbox]\n", "[sandbox]\ncache_bytes = 16384\n");
     let modhost = Modhost::start(&format!(
-        "{example}{}[cache]\nmax_bytes = 65536\n",
+        "{example}{}[cache]\nmax_bytes = 98304\n",
         module_table("cache_bench_module"),
     ));
     assert!(!u1_balance_cached(&modhost));

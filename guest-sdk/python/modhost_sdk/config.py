@@ -1,0 +1,16 @@
+"""The module's own ``[modules.<name>.config]`` table."""
+
+import json
+
+from wit_world.imports import config as _config
+
+
+def get(key, default=None):
+    """The value under ``key`` as a string, or ``default``."""
+    value = _config.get(key)
+    return default if value is None else value
+
+
+def get_all():
+    """The whole table as a dict."""
+    return json.loads(_config.get_all())

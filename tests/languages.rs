@@ -1,0 +1,128 @@
+//! End to end: modules written in Python (componentize-py) and JavaScript
+//! (componentize-js) with the SDKs under guest-sdk/, built from source by
+//! `just guests`, serve their routes through the same host functions as
+//! Rust modules, and the sandbox refuses them what it refuses any guest.
+//!
+//! Their components are 12-18 MB and take seconds to compile, so these
+//! tests keep compiled components in the tests' shared cache under target/.
+
+mod support;
+
+use serde_json::json;
+use support::{Modhost, guest, shared_compile_cache};
+
+/// The memory a Python or JavaScript module gets: CPython and
+/// StarlingMonkey need more than the 64 MiB default.
+const INTERPRETER_MEMORY: usize = 256 << 20;
+
+/// A config deploying `modules` (granted db and cache), compiled components
+/// kept in the tests' shared cache.
+fn config(modules: &[&str]) -> String {
+    let mut text = shared_compile_cache();
+    for name in modules {
+        text += &format!(
+            "[modules.{name}]\npath = {:?}\ngrants = [\"db\", \"cache\"]\n\
+             [modules.{name}.limits]\nmemory_bytes = {INTERPRETER_MEMORY}\n",
+            guest(name).display().to_string()
+        );
+    }
+    text
+}
+
+/// Stores, reads and lists a note, counts views in the cache and checks
+/// the log line of `module` mounted under `/<prefix>`.
+fn notes_round_trip(modhost: &Modhost, module: &str, prefix: &str, language: &str) {
+    let hello = modhost
+        .get(&format!("/{prefix}/hello"))
+        .expect_status(200)
+        .json();
+    assert_eq!(hello, json!({"module": module, "language": language}));
+
+    let created = modhost
+        .post_json(
+            &format!("/{prefix}/notes"),
+            &json!({"text": "hello from the test"}),
+        )
+        .expect_status(201)
+        .json();
+    let id = created["_id"].as_str().expect("an id").to_string();
+    let note = modhost
+        .get(&format!("/{prefix}/notes/{id}"))
+        .expect_status(200)
+        .json();
+    assert_eq!(note, json!({"_id": id, "text": "hello from the test"}));
+    let listed = modhost
+        .get(&format!("/{prefix}/notes?limit=5"))
+        .expect_status(200)
+        .json();
+    assert_eq!(listed, json!([note]));
+    modhost
+        .get(&format!("/{prefix}/notes/no-such-note"))
+        .expect_error(404, "no note no-such-note");
+    modhost
+        .post_json(&format!("/{prefix}/notes"), &json!({"text": 7}))
+        .expect_error(400, "a note is");
+
+    for expected in [1, 2] {
+        let views = modhost
+            .post_json(&format!("/{prefix}/views/{id}"), &json!({}))
+            .expect_status(200)
+            .json();
+        assert_eq!(views["views"], expected, "{views}");
+    }
+
+    let log = modhost.wait_for_log("note stored");
+    let line = log
+        .lines()
+        .find(|line| line.contains("note stored") && line.contains(&format!("module={module}")))
+        .unwrap_or_else(|| panic!("no log line of {module}:\n{log}"));
+    assert!(line.contains(&format!("id={id}")), "{line}");
+    let health = modhost
+        .get(&format!("/modules/{module}/health"))
+        .expect_status(200)
+        .json();
+    assert_eq!(health["status"], "healthy", "{health}");
+}
+
+#[test]
+fn a_python_module_serves_db_cache_and_log_through_the_sdk() {
+    let modhost = Modhost::start(&config(&["notes_py"]));
+    notes_round_trip(&modhost, "notes_py", "notes-py", "python");
+}
+
+#[test]
+fn a_javascript_module_serves_db_cache_and_log_through_the_sdk() {
+    let modhost = Modhost::start(&config(&["notes_js"]));
+    notes_round_trip(&modhost, "notes_js", "notes-js", "javascript");
+}
+
+#[test]
+fn a_python_module_can_open_no_file_socket_or_environment() {
+    let (listener, port) = support::guarded_port();
+    let modhost = Modhost::start(&config(&["sandbox_probe_py"]));
+
+    let report = modhost
+        .get(&format!("/sandbox-probe-py/report?port={port}"))
+        .expect_status(200)
+        .json();
+
+    // Each attempt raised in the guest (the host answered the request).
+    let open_file = report["open_file"].as_str().expect("an outcome");
+    assert!(open_file.starts_with("FileNotFoundError"), "{report}");
+    let list_dir = report["list_dir"].as_str().expect("an outcome");
+    assert!(list_dir.starts_with("FileNotFoundError"), "{report}");
+    assert_eq!(report["environment"], "ok: {}", "{report}");
+    let socket = report["socket"].as_str().expect("an outcome");
+    assert!(socket.starts_with("PermissionError"), "{report}");
+    assert!(
+        listener.accept().is_err(),
+        "the guest reached a loopback listener"
+    );
+    // print() reaches the host's log as the module's.
+    let log = modhost.wait_for_log("sandbox-probe-py-stdout-marker");
+    let line = log
+        .lines()
+        .find(|line| line.contains("sandbox-probe-py-stdout-marker"))
+        .expect("the marker line");
+    assert!(line.contains("module=sandbox_probe_py"), "{line}");
+}
