@@ -223,6 +223,9 @@ pub struct ModuleConfig {
     /// default.
     #[serde(default)]
     pub outbound_hosts: OutboundHosts,
+    /// The path prefix a `wasi:http/proxy` component serves (`/hello`);
+    /// set only for such a component.
+    pub mount: Option<String>,
 }
 
 impl RuntimeConfig {

@@ -30,6 +30,9 @@ pub struct ModuleContext {
     pub limits: ModuleLimits,
     /// What its config grants it.
     pub grants: Grants,
+    /// The path a `wasi:http/proxy` component is served under; `None` for
+    /// a module of the `module` world.
+    pub mount: Option<String>,
     /// Its slots and queue: how many of its calls run at once.
     pub admission: Admission,
     /// The host's seats for long-running calls.
@@ -69,6 +72,7 @@ impl ModuleContext {
             long_calls,
             limits,
             grants: config.grants.clone(),
+            mount: config.mount.clone(),
             capabilities,
         })
     }

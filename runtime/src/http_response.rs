@@ -3,18 +3,25 @@
 
 use std::borrow::Borrow;
 
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Bytes;
 use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-/// The body type of every response the server sends.
-pub type Body = Full<Bytes>;
+/// The body type of every response the server sends: whole, or streamed
+/// from a `wasi:http` component.
+pub type Body = Either<Full<Bytes>, HyperOutgoingBody>;
+
+/// A whole body of `bytes`.
+pub fn full_body(bytes: impl Into<Bytes>) -> Body {
+    Either::Left(Full::new(bytes.into()))
+}
 
 /// `status` with `value` as its JSON body.
 pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    let mut response = Response::new(full_body(value.to_string()));
     *response.status_mut() = status;
     response
         .headers_mut()

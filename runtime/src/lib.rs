@@ -21,6 +21,7 @@ mod engine;
 mod grants;
 mod guest_request;
 mod host_state;
+mod http_proxy;
 mod http_response;
 mod limits;
 mod listener;

@@ -213,12 +213,8 @@ async fn describe(
     source: &Path,
     linker: &Linker<HostState>,
 ) -> Result<(ModuleSandbox, Manifest), String> {
-    let sandbox = ModuleSandbox::new(linker, component, context).map_err(|err| {
-        format!(
-            "{} does not implement the modhost:module world: {err:#}; build it against wit/module.wit",
-            source.display()
-        )
-    })?;
+    let sandbox = ModuleSandbox::new(linker, component, context)
+        .map_err(|err| format!("{} does not fit: {err}", source.display()))?;
     let manifest = sandbox
         .describe()
         .await

@@ -1,8 +1,11 @@
 //! Calls into one module, each in a fresh instance with its own store, the
 //! module's own context and a deadline. Nothing survives from one call to
 //! the next, so a trap or a corrupted guest heap cannot leak into the next
-//! request.
+//! request. A module is a component of the `module` world, or a standard
+//! `wasi:http/proxy` component mounted at a path (see [`crate::http_proxy`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,18 +14,79 @@ use wasmtime::component::{
     Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
 };
 use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use crate::bindings::modhost::module::types::HealthStatus;
 use crate::bindings::{self, Health, Manifest, Request, Response};
 use crate::call_budget::{CallBudget, Exhausted};
 use crate::host_state::{HostState, ModuleContext};
+use crate::http_proxy;
 use crate::long_calls;
 
 /// A module ready to be instantiated: compiled, linked and type-checked
 /// against the world once, at load.
 pub struct ModuleSandbox {
     pre: InstancePre<HostState>,
-    exports: WorldExports,
+    exports: Exports,
     context: Arc<ModuleContext>,
+}
+
+/// What kind of component a module is, and where its exports are.
+enum Exports {
+    /// A component of the `module` world.
+    World(WorldExports),
+    /// A `wasi:http/proxy` component, mounted at `mount`.
+    Proxy {
+        pre: ProxyPre<HostState>,
+        mount: String,
+    },
+}
+
+/// The future of one guest call's work on its store (boxed, so that it is
+/// `Send` however it borrows the store).
+pub type GuestRun<'a, R> = Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>;
+
+/// What one guest call does on its fresh store: instantiate the component
+/// and call into it.
+pub trait GuestWork: Send {
+    /// What the call gives back.
+    type Output: Send;
+
+    /// Runs the work in `store`.
+    fn run<'a>(self, store: &'a mut Store<HostState>) -> GuestRun<'a, Self::Output>
+    where
+        Self: 'a;
+}
+
+/// A call of one export of the `module` world with `params`.
+struct CallExport<'x, Params, Results> {
+    pre: &'x InstancePre<HostState>,
+    export: &'x ComponentExportIndex,
+    params: Params,
+    results: std::marker::PhantomData<fn() -> Results>,
+}
+
+impl<Params, Results> GuestWork for CallExport<'_, Params, Results>
+where
+    Params: ComponentNamedList + Lower + Send + Sync,
+    Results: ComponentNamedList + Lift + Send + Sync + 'static,
+{
+    type Output = Results;
+
+    fn run<'a>(self, store: &'a mut Store<HostState>) -> GuestRun<'a, Results>
+    where
+        Self: 'a,
+    {
+        Box::pin(async move {
+            let instance = self
+                .pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(|err| err.context("could not instantiate the module"))?;
+            let func = instance.get_typed_func::<Params, Results>(&mut *store, self.export)?;
+            func.call_async(&mut *store, self.params).await
+        })
+    }
 }
 
 /// Where the world's exports are in the component, found once at load so a
@@ -144,20 +208,50 @@ impl std::fmt::Display for GuestCallError {
 }
 
 impl ModuleSandbox {
-    /// Links `component` against the world; the error says which import or
-    /// export does not fit.
+    /// Links `component` against the world, or as a `wasi:http/proxy`
+    /// component when the module's config gives it a `mount`; the error
+    /// says which import or export does not fit, and what to do.
     pub fn new(
         linker: &Linker<HostState>,
         component: &Component,
         context: Arc<ModuleContext>,
-    ) -> Result<Self> {
-        let instance_pre = linker.instantiate_pre(component)?;
-        // The bindings check every export's name and type against the world,
-        // with errors that say which one does not fit.
-        bindings::ModulePre::new(instance_pre.clone())?;
+    ) -> Result<Self, String> {
+        let instance_pre = linker
+            .instantiate_pre(component)
+            .map_err(|err| format!("it cannot be linked: {err:#}"))?;
+        let exports = match &context.mount {
+            None if http_proxy::exports_incoming_handler(component) => {
+                return Err(format!(
+                    "it is a wasi:http/proxy component (it exports wasi:http/incoming-handler); serve it at a path with mount = \"/{}\" under its table",
+                    context.name
+                ));
+            }
+            // The bindings check every export's name and type against the
+            // world, with errors that say which one does not fit.
+            None => bindings::ModulePre::new(instance_pre.clone())
+                .and_then(|_| WorldExports::find(component))
+                .map(Exports::World)
+                .map_err(|err| {
+                    format!(
+                        "it does not implement the modhost:module world: {err:#}; build it against wit/module.wit"
+                    )
+                })?,
+            Some(mount) => {
+                http_proxy::check_mount(mount)?;
+                let pre = ProxyPre::new(instance_pre.clone()).map_err(|err| {
+                    format!(
+                        "it has a mount but is not a wasi:http/proxy component: {err:#}; build it for the wasi:http/proxy world, or remove mount to load it as a modhost module"
+                    )
+                })?;
+                Exports::Proxy {
+                    pre,
+                    mount: mount.clone(),
+                }
+            }
+        };
         Ok(Self {
             pre: instance_pre,
-            exports: WorldExports::find(component)?,
+            exports,
             context,
         })
     }
@@ -178,33 +272,76 @@ impl ModuleSandbox {
             .collect()
     }
 
-    /// Calls `describe`.
+    /// The world's exports, or the mount of a `wasi:http/proxy` component.
+    fn world(&self) -> Result<&WorldExports, &str> {
+        match &self.exports {
+            Exports::World(exports) => Ok(exports),
+            Exports::Proxy { mount, .. } => Err(mount),
+        }
+    }
+
+    /// The component's `wasi:http/proxy` exports, when it is one.
+    pub fn proxy(&self) -> Option<&ProxyPre<HostState>> {
+        match &self.exports {
+            Exports::Proxy { pre, .. } => Some(pre),
+            Exports::World(_) => None,
+        }
+    }
+
+    /// Calls `describe`; a `wasi:http/proxy` component is described by its
+    /// config: one route for every method under its mount.
     pub async fn describe(&self) -> Result<Manifest, GuestCallError> {
+        let exports = match self.world() {
+            Ok(exports) => exports,
+            Err(mount) => return Ok(http_proxy::manifest(&self.context.name, mount)),
+        };
         let call = self.startup_call();
-        let (manifest,) = self.call(call, &self.exports.describe, ()).await?;
+        let (manifest,) = self.call(call, &exports.describe, ()).await?;
         Ok(manifest)
     }
 
-    /// Calls `init`; the inner error is the module's own reason.
+    /// Calls `init` (nothing to call for a `wasi:http/proxy` component);
+    /// the inner error is the module's own reason.
     pub async fn init(&self) -> Result<Result<(), String>, GuestCallError> {
+        let Ok(exports) = self.world() else {
+            return Ok(Ok(()));
+        };
         let call = self.startup_call();
-        let (outcome,) = self.call(call, &self.exports.init, ()).await?;
+        let (outcome,) = self.call(call, &exports.init, ()).await?;
         Ok(outcome)
     }
 
-    /// Calls `handle` for one request.
+    /// Calls `handle` for one request; a `wasi:http/proxy` component
+    /// serves HTTP only, not module calls.
     pub async fn handle(
         &self,
         request: &Request,
         call: GuestCall,
     ) -> Result<Response, GuestCallError> {
-        let (response,) = self.call(call, &self.exports.handle, (request,)).await?;
+        let exports = self.world().map_err(|mount| {
+            GuestCallError::Failed(wasmtime::format_err!(
+                "module {} is a wasi:http component mounted at {mount}: it serves HTTP requests, not module calls",
+                self.context.name
+            ))
+        })?;
+        let (response,) = self.call(call, &exports.handle, (request,)).await?;
         Ok(response)
     }
 
-    /// Calls `health`.
+    /// Calls `health`; a `wasi:http/proxy` component has none, and is
+    /// healthy while it is loaded.
     pub async fn health(&self, call: GuestCall) -> Result<Health, GuestCallError> {
-        let (health,) = self.call(call, &self.exports.health, ()).await?;
+        let exports = match self.world() {
+            Ok(exports) => exports,
+            Err(mount) => {
+                return Ok(Health {
+                    status: HealthStatus::Healthy,
+                    details: serde_json::json!({ "kind": "wasi:http/proxy", "mount": mount })
+                        .to_string(),
+                });
+            }
+        };
+        let (health,) = self.call(call, &exports.health, ()).await?;
         Ok(health)
     }
 
@@ -246,6 +383,23 @@ impl ModuleSandbox {
         Params: ComponentNamedList + Lower + Send + Sync,
         Results: ComponentNamedList + Lift + Send + Sync + 'static,
     {
+        let work = CallExport {
+            pre: &self.pre,
+            export,
+            params,
+            results: std::marker::PhantomData,
+        };
+        self.run(call, work).await
+    }
+
+    /// Runs `work` on a fresh store of this module, within the call's
+    /// deadline and the module's CPU time, memory and seats; reports the
+    /// call's capabilities when it ends.
+    pub async fn run<W: GuestWork>(
+        &self,
+        call: GuestCall,
+        work: W,
+    ) -> Result<W::Output, GuestCallError> {
         let limits = &self.context.limits;
         let budget = CallBudget::new(call.deadline, call.cpu_limit);
         let state = HostState::new(
@@ -278,15 +432,7 @@ impl ModuleSandbox {
         });
         store.set_epoch_deadline(1);
         let seat = store.data().seat.clone();
-        let run = async {
-            let instance = self
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|err| err.context("could not instantiate the module"))?;
-            let func = instance.get_typed_func::<Params, Results>(&mut store, export)?;
-            func.call_async(&mut store, params).await
-        };
+        let run = work.run(&mut store);
         // The deadline also stops a call that waits on the host (a module
         // call, the database), where the epoch callback does not run.
         let running = seat.held_while_running(budget.metered(run));

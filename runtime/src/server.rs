@@ -3,16 +3,17 @@
 
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::{Bytes, Incoming};
 use hyper::header::{HOST, HeaderName, HeaderValue, RETRY_AFTER};
-use hyper::{Request, Response, StatusCode};
+use hyper::http::request::Parts;
+use hyper::{Request, Response, StatusCode, Uri};
 
 use crate::admission::Refused;
 use crate::auth::Gate;
 use crate::bindings;
 use crate::guest_request::{RequestParts, guest_request, with_principal};
-use crate::http_response::{Body, error_response, method_not_allowed};
+use crate::http_response::{Body, error_response, full_body, method_not_allowed};
 use crate::registry::ModuleState;
 use crate::request_id::next_request_id;
 use crate::routing::{Lookup, RouteMatch};
@@ -149,35 +150,41 @@ impl HttpService {
         // a slot count against it.
         let call = sandbox.new_call(request_id.into(), 0, None);
         let deadline = call.deadline;
-        let guest = match self
-            .read_request(mounted, route, request, request_id, deadline)
-            .await
-            .map(|guest| with_principal(guest, principal))
-        {
-            Ok(guest) => guest,
+        let (parts, body) = request.into_parts();
+        let body = match self.read_body(body, request_id, deadline).await {
+            Ok(body) => body,
             Err(response) => return *response,
         };
-        let _slot = match sandbox.context().admission.enter(deadline).await {
+        let slot = match sandbox.context().admission.enter(deadline).await {
             Ok(slot) => slot,
             Err(refused) => return busy_response(module, refused, request_id),
         };
+        if sandbox.proxy().is_some() {
+            let request = http_proxy_request(parts, mounted.below, body, request_id);
+            return match sandbox.handle_http(request, call, slot).await {
+                Ok(response) => response.map(Either::Right),
+                Err(err) => guest_failure(module, &err, request_id),
+            };
+        }
+        let _slot = slot;
+        let guest = with_principal(
+            guest_request_of(mounted, route, parts, body, request_id),
+            principal,
+        );
         match sandbox.handle(&guest, call).await {
             Ok(guest_response) => to_http_response(guest_response, module, request_id),
             Err(err) => guest_failure(module, &err, request_id),
         }
     }
 
-    /// The request as the guest sees it; a body over the limit or one that
-    /// fails to arrive is answered here.
-    async fn read_request(
+    /// The whole request body; one over the limit or that fails to arrive
+    /// is answered here.
+    async fn read_body(
         &self,
-        mounted: Mounted<'_>,
-        route: RouteMatch<'_>,
-        request: Request<Incoming>,
+        body: Incoming,
         request_id: &str,
         deadline: Instant,
-    ) -> Result<bindings::Request, Box<Response<Body>>> {
-        let (parts, body) = request.into_parts();
+    ) -> Result<Bytes, Box<Response<Body>>> {
         let read = Limited::new(body, self.max_body_bytes).collect();
         // The body counts against the request's deadline as well.
         let until = deadline.min(Instant::now() + self.body_timeout);
@@ -192,49 +199,95 @@ impl HttpService {
                 request_id,
             )));
         };
-        let body = match read {
-            Ok(collected) => collected.to_bytes().to_vec(),
+        match read {
+            Ok(collected) => Ok(collected.to_bytes()),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                 let message = format!(
                     "request body is larger than the limit of {} bytes",
                     self.max_body_bytes
                 );
-                return Err(Box::new(error_response(
+                Err(Box::new(error_response(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &message,
                     request_id,
-                )));
+                )))
             }
             Err(err) => {
                 let message = format!("could not read the request body: {err}");
-                return Err(Box::new(error_response(
+                Err(Box::new(error_response(
                     StatusCode::BAD_REQUEST,
                     &message,
                     request_id,
-                )));
+                )))
             }
-        };
-        let headers = parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_string(), value)
-            })
-            .collect();
-        Ok(guest_request(
-            RequestParts {
-                request_id,
-                method: parts.method.as_str(),
-                prefix: &mounted.tenant.prefix,
-                path: mounted.below,
-                query: parts.uri.query(),
-                headers,
-                body,
-            },
-            route,
-        ))
+        }
     }
+}
+
+/// The request as a module of the `module` world sees it.
+fn guest_request_of(
+    mounted: Mounted<'_>,
+    route: RouteMatch<'_>,
+    parts: Parts,
+    body: Bytes,
+    request_id: &str,
+) -> bindings::Request {
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    guest_request(
+        RequestParts {
+            request_id,
+            method: parts.method.as_str(),
+            prefix: &mounted.tenant.prefix,
+            path: mounted.below,
+            query: parts.uri.query(),
+            headers,
+            body: body.to_vec(),
+        },
+        route,
+    )
+}
+
+/// The request as a `wasi:http` component sees it: the path below the
+/// tenant's prefix with the query, the client's headers and the request id
+/// in `x-request-id`.
+fn http_proxy_request(
+    mut parts: Parts,
+    below: &str,
+    body: Bytes,
+    request_id: &str,
+) -> Request<Full<Bytes>> {
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{below}?{query}"),
+        None => below.to_string(),
+    };
+    let authority = parts
+        .uri
+        .authority()
+        .map(|authority| authority.to_string())
+        .or_else(|| parts.headers.get(HOST)?.to_str().ok().map(str::to_string))
+        .unwrap_or_else(|| "localhost".to_string());
+    parts.uri = Uri::builder()
+        .scheme("http")
+        .authority(authority.as_str())
+        .path_and_query(path_and_query.as_str())
+        .build()
+        .or_else(|_| {
+            Uri::builder()
+                .path_and_query(path_and_query.as_str())
+                .build()
+        })
+        .unwrap_or_default();
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        parts.headers.insert(REQUEST_ID_HEADER, value);
+    }
+    Request::from_parts(parts, Full::new(body))
 }
 
 /// The tenant a request reached, and its path below the tenant's prefix.
@@ -293,7 +346,7 @@ fn to_http_response(guest: bindings::Response, module: &str, request_id: &str) -
     let Some(status) = status else {
         return invalid(format!("status {}", guest.status));
     };
-    let mut response = Response::new(Body::from(guest.body));
+    let mut response = Response::new(full_body(guest.body));
     *response.status_mut() = status;
     for (name, value) in guest.headers {
         let (Ok(name), Ok(value)) = (

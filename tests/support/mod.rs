@@ -445,8 +445,11 @@ pub struct HttpResponse {
     pub status: u16,
     /// Header names in lower case, with their values.
     pub headers: Vec<(String, String)>,
-    /// The body.
+    /// The body (de-chunked when it came in chunks).
     pub body: Vec<u8>,
+    /// Whether the body arrived whole: false when a chunked body ended
+    /// without its last chunk (the server cut it short).
+    pub complete: bool,
 }
 
 impl HttpResponse {
@@ -561,13 +564,49 @@ fn parse_response(raw: &[u8]) -> std::io::Result<HttpResponse> {
         .and_then(|line| line.split(' ').nth(1))
         .and_then(|code| code.parse().ok())
         .expect("a status line");
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
+    let raw_body = &raw[split + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value.eq_ignore_ascii_case("chunked"));
+    let (body, complete) = if chunked {
+        dechunk(raw_body)
+    } else {
+        (raw_body.to_vec(), true)
+    };
     Ok(HttpResponse {
         status,
         headers,
-        body: raw[split + 4..].to_vec(),
+        body,
+        complete,
     })
+}
+
+/// A chunked body's data, and whether its last (empty) chunk arrived.
+fn dechunk(mut raw: &[u8]) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        let Some(end) = raw.windows(2).position(|w| w == b"\r\n") else {
+            return (body, false);
+        };
+        let size = std::str::from_utf8(&raw[..end])
+            .ok()
+            .and_then(|line| usize::from_str_radix(line.split(';').next()?.trim(), 16).ok());
+        let Some(size) = size else {
+            return (body, false);
+        };
+        if size == 0 {
+            return (body, true);
+        }
+        let data = &raw[end + 2..];
+        if data.len() < size + 2 {
+            body.extend_from_slice(&data[..data.len().min(size)]);
+            return (body, false);
+        }
+        body.extend_from_slice(&data[..size]);
+        raw = &data[size + 2..];
+    }
 }
