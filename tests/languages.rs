@@ -18,11 +18,16 @@ const INTERPRETER_MEMORY: usize = 256 << 20;
 /// A config deploying `modules` (granted db and cache), compiled components
 /// kept in the tests' shared cache.
 fn config(modules: &[&str]) -> String {
+    config_with_limits(modules, "")
+}
+
+/// [`config`] with `limits` (lines of `key = value`) for every module.
+fn config_with_limits(modules: &[&str], limits: &str) -> String {
     let mut text = shared_compile_cache();
     for name in modules {
         text += &format!(
             "[modules.{name}]\npath = {:?}\ngrants = [\"db\", \"cache\"]\n\
-             [modules.{name}.limits]\nmemory_bytes = {INTERPRETER_MEMORY}\n",
+             [modules.{name}.limits]\nmemory_bytes = {INTERPRETER_MEMORY}\n{limits}",
             guest(name).display().to_string()
         );
     }
@@ -99,7 +104,7 @@ fn a_javascript_module_serves_db_cache_and_log_through_the_sdk() {
 #[test]
 fn a_python_module_can_open_no_file_socket_or_environment() {
     let (listener, port) = support::guarded_port();
-    let modhost = Modhost::start(&config(&["sandbox_probe_py"]));
+    let modhost = probe_reusing("", "");
 
     let report = modhost
         .get(&format!("/sandbox-probe-py/report?port={port}"))
@@ -125,4 +130,80 @@ fn a_python_module_can_open_no_file_socket_or_environment() {
         .find(|line| line.contains("sandbox-probe-py-stdout-marker"))
         .expect("the marker line");
     assert!(line.contains("module=sandbox_probe_py"), "{line}");
+}
+
+/// The probe, reusing instances under `reuse` (an `instance_reuse` table's
+/// body, or nothing for the default) with `limits`, and `[auth]` for its
+/// token route.
+fn probe_reusing(reuse: &str, limits: &str) -> Modhost {
+    let modules = config_with_limits(&["sandbox_probe_py"], limits);
+    let mut text = format!("{modules}{}", support::auth_section());
+    if !reuse.is_empty() {
+        text += &format!("[modules.sandbox_probe_py.instance_reuse]\n{reuse}");
+    }
+    Modhost::start(&text)
+}
+
+/// What the probe's instance says it has served.
+fn served(response: support::HttpResponse) -> u64 {
+    response.expect_status(200);
+    response.json()["served"].as_u64().expect("a count")
+}
+
+#[test]
+fn by_default_every_request_gets_a_fresh_instance() {
+    let modhost = probe_reusing("", "");
+    for _ in 0..3 {
+        assert_eq!(served(modhost.get("/sandbox-probe-py/count")), 1);
+    }
+}
+
+#[test]
+fn a_reused_instance_serves_up_to_max_requests_then_a_fresh_one_starts() {
+    let modhost = probe_reusing("max_requests = 3\n", "");
+    let counts: Vec<u64> = (0..7)
+        .map(|_| served(modhost.get("/sandbox-probe-py/count")))
+        .collect();
+    assert_eq!(counts, [1, 2, 3, 1, 2, 3, 1]);
+}
+
+#[test]
+fn an_instance_that_served_one_principal_never_serves_another() {
+    let modhost = probe_reusing("max_requests = 100\n", "");
+    let mine = |user: &str| served(modhost.as_user(user).get("/sandbox-probe-py/count-mine"));
+    assert_eq!(mine("u1"), 1);
+    assert_eq!(mine("u1"), 2);
+    assert_eq!(mine("u2"), 1, "u2 got u1's instance");
+    assert_eq!(mine("u1"), 3);
+    assert_eq!(mine("u2"), 2);
+    assert_eq!(
+        served(modhost.get("/sandbox-probe-py/count")),
+        1,
+        "a request without a token got a token holder's instance"
+    );
+}
+
+#[test]
+fn an_instance_is_retired_after_a_timeout_and_after_its_age() {
+    let modhost = probe_reusing(
+        "max_requests = 100\nmax_age_ms = 1500\n",
+        "timeout_ms = 1000\n",
+    );
+    assert_eq!(served(modhost.get("/sandbox-probe-py/count")), 1);
+    assert_eq!(served(modhost.get("/sandbox-probe-py/count")), 2);
+    modhost
+        .get("/sandbox-probe-py/spin")
+        .expect_error(504, "did not finish before the request's deadline");
+    assert_eq!(
+        served(modhost.get("/sandbox-probe-py/count")),
+        1,
+        "the instance that timed out served again"
+    );
+    assert_eq!(served(modhost.get("/sandbox-probe-py/count")), 2);
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    assert_eq!(
+        served(modhost.get("/sandbox-probe-py/count")),
+        1,
+        "an instance past max_age_ms served again"
+    );
 }

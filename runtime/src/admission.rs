@@ -25,6 +25,7 @@ pub enum Refused {
 #[derive(Debug)]
 pub struct Admission {
     slots: Arc<Semaphore>,
+    max_concurrency: usize,
     waiting: AtomicU32,
     max_queue: u32,
 }
@@ -34,9 +35,21 @@ impl Admission {
     pub fn new(max_concurrency: u32, max_queue: u32) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max_concurrency as usize)),
+            max_concurrency: max_concurrency as usize,
             waiting: AtomicU32::new(0),
             max_queue,
         }
+    }
+
+    /// How many slots there are.
+    pub fn slots(&self) -> usize {
+        self.max_concurrency
+    }
+
+    /// How many slots are taken.
+    pub fn in_use(&self) -> usize {
+        self.max_concurrency
+            .saturating_sub(self.slots.available_permits())
     }
 
     /// A slot now, if one is free. Module calls use this: a caller holds a

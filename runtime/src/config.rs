@@ -14,6 +14,7 @@ use crate::auth::{AuthConfig, ModuleAuth, PasswordConfig, auth_for};
 use crate::compile_cache::CompileCacheConfig;
 use crate::grants::{Grant, Grants};
 use crate::host_state::DEFAULT_TENANT;
+use crate::instance_reuse::InstanceReuse;
 use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
 use crate::outbound_hosts::OutboundHosts;
 use crate::pool_config::PoolConfig;
@@ -226,6 +227,8 @@ pub struct ModuleConfig {
     /// The path prefix a `wasi:http/proxy` component serves (`/hello`);
     /// set only for such a component.
     pub mount: Option<String>,
+    /// Serving several requests from one instance; off by default.
+    pub instance_reuse: Option<InstanceReuse>,
 }
 
 impl RuntimeConfig {
@@ -373,6 +376,11 @@ impl RuntimeConfig {
                     bail!("{file}: [{key}]: {why}");
                 }
                 if let Err(why) = view.module_limits(name).check(&format!("{key}.limits")) {
+                    bail!("{file}: {why}");
+                }
+                if let Some(reuse) = &view.modules[name].instance_reuse
+                    && let Err(why) = reuse.check(&format!("{key}.instance_reuse"))
+                {
                     bail!("{file}: {why}");
                 }
             }

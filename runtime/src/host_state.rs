@@ -12,8 +12,10 @@ use crate::call_budget::{CallBudget, Exhausted};
 use crate::capabilities::{CallCapabilities, HostCapabilities, ModuleCapabilities, ModuleSetup};
 use crate::config::ModuleConfig;
 use crate::grants::Grants;
+use crate::instance_reuse::InstanceReuse;
 use crate::limits::ModuleLimits;
 use crate::long_calls::{LongCallLane, Seat};
+use crate::sandbox::GuestCall;
 
 /// What the host knows about one module for as long as it is loaded; shared
 /// by every call into it.
@@ -33,6 +35,8 @@ pub struct ModuleContext {
     /// The path a `wasi:http/proxy` component is served under; `None` for
     /// a module of the `module` world.
     pub mount: Option<String>,
+    /// Whether its instances serve several requests, and how many.
+    pub instance_reuse: Option<InstanceReuse>,
     /// Its slots and queue: how many of its calls run at once.
     pub admission: Admission,
     /// The host's seats for long-running calls.
@@ -73,6 +77,7 @@ impl ModuleContext {
             limits,
             grants: config.grants.clone(),
             mount: config.mount.clone(),
+            instance_reuse: config.instance_reuse.clone(),
             capabilities,
         })
     }
@@ -126,5 +131,22 @@ impl HostState {
             seat: Seat::default(),
             exhausted: None,
         }
+    }
+
+    /// Makes the state of a reused instance's store that of `call`: its
+    /// request, depth and budget, fresh per-call capability state (the
+    /// guest's WASI resources stay, and its output is logged under the
+    /// new request).
+    pub fn renew(&mut self, call: &GuestCall) {
+        self.request_id = call.request_id.clone();
+        self.call_depth = call.depth;
+        self.budget = CallBudget::new(call.deadline, call.cpu_limit);
+        self.seat = Seat::default();
+        self.exhausted = None;
+        let module = &self.module;
+        self.capabilities
+            .renew(&module.capabilities, &module.limits);
+        let log = self.capabilities.log.clone();
+        self.capabilities.wasi.retarget(&self.request_id, log);
     }
 }

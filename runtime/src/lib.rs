@@ -23,6 +23,7 @@ mod guest_request;
 mod host_state;
 mod http_proxy;
 mod http_response;
+mod instance_reuse;
 mod limits;
 mod listener;
 mod loader;

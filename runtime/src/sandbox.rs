@@ -21,6 +21,7 @@ use crate::bindings::{self, Health, Manifest, Request, Response};
 use crate::call_budget::{CallBudget, Exhausted};
 use crate::host_state::{HostState, ModuleContext};
 use crate::http_proxy;
+use crate::instance_reuse::WarmInstances;
 use crate::long_calls;
 
 /// A module ready to be instantiated: compiled, linked and type-checked
@@ -29,6 +30,8 @@ pub struct ModuleSandbox {
     pre: InstancePre<HostState>,
     exports: Exports,
     context: Arc<ModuleContext>,
+    /// Idle instances, when the module's config lets them serve again.
+    warm: Option<WarmInstances>,
 }
 
 /// What kind of component a module is, and where its exports are.
@@ -236,6 +239,11 @@ impl ModuleSandbox {
                         "it does not implement the modhost:module world: {err:#}; build it against wit/module.wit"
                     )
                 })?,
+            Some(_) if context.instance_reuse.is_some() => {
+                return Err(
+                    "instance_reuse applies to modules of the modhost:module world, not to a wasi:http component with a mount; remove one of the two".to_string(),
+                );
+            }
             Some(mount) => {
                 http_proxy::check_mount(mount)?;
                 let pre = ProxyPre::new(instance_pre.clone()).map_err(|err| {
@@ -252,6 +260,7 @@ impl ModuleSandbox {
         Ok(Self {
             pre: instance_pre,
             exports,
+            warm: context.instance_reuse.clone().map(WarmInstances::new),
             context,
         })
     }
@@ -324,6 +333,11 @@ impl ModuleSandbox {
                 self.context.name
             ))
         })?;
+        if let Some(warm) = &self.warm {
+            return self
+                .handle_reusing(warm, &self.pre, &exports.handle, request, call)
+                .await;
+        }
         let (response,) = self.call(call, &exports.handle, (request,)).await?;
         Ok(response)
     }
@@ -400,13 +414,28 @@ impl ModuleSandbox {
         call: GuestCall,
         work: W,
     ) -> Result<W::Output, GuestCallError> {
-        let limits = &self.context.limits;
+        self.make_room_for_an_instance();
+        let mut store = self.new_store(&call);
+        self.run_in(&mut store, call, work).await
+    }
+
+    /// Drops idle instances of a module that reuses them, so that they and
+    /// the calls running fit in its slots, before a new instance is made.
+    pub(crate) fn make_room_for_an_instance(&self) {
+        if let Some(warm) = &self.warm {
+            let admission = &self.context.admission;
+            warm.make_room(admission.in_use(), admission.slots());
+        }
+    }
+
+    /// A fresh store for `call`, its limiter and epoch callback set.
+    pub(crate) fn new_store(&self, call: &GuestCall) -> Store<HostState> {
         let budget = CallBudget::new(call.deadline, call.cpu_limit);
         let state = HostState::new(
             self.context.clone(),
-            call.request_id,
+            call.request_id.clone(),
             call.depth,
-            budget.clone(),
+            budget,
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
@@ -430,9 +459,23 @@ impl ModuleSandbox {
                 }
             })
         });
+        store
+    }
+
+    /// Runs `work` in `store`, fresh or renewed for `call`, within the
+    /// call's deadline and CPU time; reports the call's capabilities when
+    /// it ends.
+    pub(crate) async fn run_in<W: GuestWork>(
+        &self,
+        store: &mut Store<HostState>,
+        call: GuestCall,
+        work: W,
+    ) -> Result<W::Output, GuestCallError> {
+        let limits = &self.context.limits;
+        let budget = store.data().budget.clone();
         store.set_epoch_deadline(1);
         let seat = store.data().seat.clone();
-        let run = work.run(&mut store);
+        let run = work.run(store);
         // The deadline also stops a call that waits on the host (a module
         // call, the database), where the epoch callback does not run.
         let running = seat.held_while_running(budget.metered(run));

@@ -42,6 +42,12 @@ pub trait Capability {
 
     /// Reports what the call counted, once it has ended.
     fn end_call(_call: &Self::Call, _module: &str, _request_id: &str) {}
+
+    /// Readies a reused instance's call state for its next call: by
+    /// default, the state of a fresh call.
+    fn renew(call: &mut Self::Call, module: &Self::Module, limits: &ModuleLimits) {
+        *call = Self::for_call(module, limits);
+    }
 }
 
 /// What a capability is told about a module when the module loads.

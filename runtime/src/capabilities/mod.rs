@@ -79,6 +79,12 @@ macro_rules! capabilities {
         }
 
         impl CallCapabilities {
+            /// Readies every capability's state of a reused instance for
+            /// its next call under `limits`.
+            pub fn renew(&mut self, module: &ModuleCapabilities, limits: &ModuleLimits) {
+                $(<$capability as Capability>::renew(&mut self.$name, &module.$name, limits);)*
+            }
+
             /// Lets every capability report on a call that has ended.
             pub fn end(&self, module: &str, request_id: &str) {
                 $(<$capability as Capability>::end_call(&self.$name, module, request_id);)*

@@ -14,6 +14,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::capabilities::log::LogQuota;
 use crate::capabilities::{Capability, ModuleSetup};
 use crate::config::RuntimeConfig;
 use crate::host_state::HostState;
@@ -69,6 +70,22 @@ impl Capability for Wasi {
     fn end_call(call: &WasiCall, _module: &str, _request_id: &str) {
         for output in call.outputs.iter().flatten() {
             output.finish();
+        }
+    }
+
+    /// A reused instance keeps its WASI context and resources (the guest
+    /// holds handles into them); its outbound policy starts afresh.
+    fn renew(call: &mut WasiCall, _hosts: &Arc<OutboundHosts>, _limits: &ModuleLimits) {
+        call.http = None;
+    }
+}
+
+impl WasiCall {
+    /// Logs the guest's output under `request_id` within `quota` from now
+    /// on: a reused instance's next call.
+    pub fn retarget(&self, request_id: &Arc<str>, quota: LogQuota) {
+        for output in self.outputs.iter().flatten() {
+            output.retarget(request_id.clone(), quota.clone());
         }
     }
 }

@@ -76,6 +76,14 @@ impl GuestOutput {
         }
     }
 
+    /// Logs what follows under `request_id` within `quota`: the next call
+    /// of a reused instance.
+    pub fn retarget(&self, request_id: Arc<str>, quota: LogQuota) {
+        let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        buffer.request_id = request_id;
+        buffer.quota = quota;
+    }
+
     /// Logs a last line the guest did not end; called when the call ends.
     pub fn finish(&self) {
         let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,0 +1,231 @@
+//! `[modules.<name>.instance_reuse]`: an opt-in for heavy guests (a Python
+//! or JavaScript interpreter costs about a millisecond to instantiate) to
+//! serve several requests from one instance instead of a fresh one each.
+//!
+//! What it gives up: whatever the guest keeps in memory (globals, caches, a
+//! heap a bug corrupted) outlives the request, so the next request of the
+//! same principal may see it. Bounds: an instance serves only requests of
+//! the principal of its first request (the token's subject and tenant, or
+//! none), never another's, and its module's tenant only; it is retired
+//! after `max_requests` requests, after `max_age_ms`, and after any trap,
+//! timeout or CPU limit; idle instances count against the module's
+//! `max_concurrency` (an idle one is dropped before a call would exceed it).
+//! Only `handle` reuses instances; `init`, `health` and module calls' own
+//! calls of other exports start fresh as always.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use wasmtime::Store;
+use wasmtime::component::{ComponentExportIndex, Instance, InstancePre};
+
+use crate::bindings::{Request, Response};
+use crate::host_state::HostState;
+use crate::sandbox::{GuestCall, GuestCallError, GuestRun, GuestWork, ModuleSandbox};
+
+/// The most requests one instance may serve.
+const MAX_REQUESTS: u32 = 100_000;
+/// The longest one instance may live.
+const MAX_AGE_MS: u64 = 3_600_000;
+
+/// `[modules.<name>.instance_reuse]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceReuse {
+    /// Requests one instance serves before it is retired (2 to 100,000).
+    pub max_requests: u32,
+    /// How long after its first request an instance is retired.
+    #[serde(default = "default_max_age_ms")]
+    pub max_age_ms: u64,
+}
+
+fn default_max_age_ms() -> u64 {
+    60_000
+}
+
+impl InstanceReuse {
+    /// Checks the bounds; the error names `table`'s keys.
+    pub fn check(&self, table: &str) -> Result<(), String> {
+        if !(2..=MAX_REQUESTS).contains(&self.max_requests) {
+            return Err(format!(
+                "{table}.max_requests is {}: give 2 to {MAX_REQUESTS} (remove the table for a fresh instance per request)",
+                self.max_requests
+            ));
+        }
+        if !(1..=MAX_AGE_MS).contains(&self.max_age_ms) {
+            return Err(format!(
+                "{table}.max_age_ms is {}: give 1 to {MAX_AGE_MS}",
+                self.max_age_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Who an instance serves: a token's subject and tenant, or no one.
+type PrincipalKey = Option<(String, Option<String>)>;
+
+fn principal_key(request: &Request) -> PrincipalKey {
+    request
+        .principal
+        .as_ref()
+        .map(|principal| (principal.subject.clone(), principal.tenant.clone()))
+}
+
+/// An instance between requests, with its store.
+struct Warm {
+    store: Store<HostState>,
+    instance: Instance,
+    principal: PrincipalKey,
+    served: u32,
+    born: Instant,
+}
+
+/// One module's idle instances.
+pub struct WarmInstances {
+    config: InstanceReuse,
+    idle: Mutex<Vec<Warm>>,
+}
+
+impl WarmInstances {
+    /// Idle instances kept under `config`.
+    pub fn new(config: InstanceReuse) -> Self {
+        Self {
+            config,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops idle instances until they and the `running` calls fit in
+    /// `slots`: a new instance is about to be made.
+    pub fn make_room(&self, running: usize, slots: usize) {
+        let mut idle = self.lock();
+        let keep = slots.saturating_sub(running);
+        if idle.len() > keep {
+            // The oldest go first (at the front).
+            let excess = idle.len() - keep;
+            drop(idle.drain(..excess).collect::<Vec<_>>());
+        }
+    }
+
+    /// An idle instance of `principal`, if one is young enough.
+    fn take(&self, principal: &PrincipalKey) -> Option<Warm> {
+        let max_age = Duration::from_millis(self.config.max_age_ms);
+        let mut idle = self.lock();
+        idle.retain(|warm| warm.born.elapsed() < max_age);
+        let found = idle.iter().rposition(|warm| warm.principal == *principal)?;
+        Some(idle.remove(found))
+    }
+
+    /// Keeps `warm` for a next request, unless it has served its share.
+    fn give_back(&self, warm: Warm) {
+        let young = warm.born.elapsed() < Duration::from_millis(self.config.max_age_ms);
+        if warm.served < self.config.max_requests && young {
+            self.lock().push(warm);
+        }
+    }
+}
+
+/// `handle` on an instance: the one given, or a new one.
+struct HandleOn<'x> {
+    pre: &'x InstancePre<HostState>,
+    instance: Option<Instance>,
+    export: &'x ComponentExportIndex,
+    request: &'x Request,
+}
+
+impl GuestWork for HandleOn<'_> {
+    type Output = (Instance, Response);
+
+    fn run<'a>(self, store: &'a mut Store<HostState>) -> GuestRun<'a, (Instance, Response)>
+    where
+        Self: 'a,
+    {
+        Box::pin(async move {
+            let instance = match self.instance {
+                Some(instance) => instance,
+                None => self
+                    .pre
+                    .instantiate_async(&mut *store)
+                    .await
+                    .map_err(|err| err.context("could not instantiate the module"))?,
+            };
+            let func =
+                instance.get_typed_func::<(&Request,), (Response,)>(&mut *store, self.export)?;
+            let (response,) = func.call_async(&mut *store, (self.request,)).await?;
+            Ok((instance, response))
+        })
+    }
+}
+
+impl ModuleSandbox {
+    /// Calls `handle` for `request` on an idle instance of its principal,
+    /// or a new one kept afterwards; an instance whose call failed is
+    /// dropped.
+    pub(crate) async fn handle_reusing(
+        &self,
+        warm: &WarmInstances,
+        pre: &InstancePre<HostState>,
+        export: &ComponentExportIndex,
+        request: &Request,
+        call: GuestCall,
+    ) -> Result<Response, GuestCallError> {
+        let principal = principal_key(request);
+        let (mut store, instance, served, born) = match warm.take(&principal) {
+            Some(mut warm) => {
+                warm.store.data_mut().renew(&call);
+                (warm.store, Some(warm.instance), warm.served, warm.born)
+            }
+            None => {
+                self.make_room_for_an_instance();
+                (self.new_store(&call), None, 0, Instant::now())
+            }
+        };
+        let work = HandleOn {
+            pre,
+            instance,
+            export,
+            request,
+        };
+        let (instance, response) = self.run_in(&mut store, call, work).await?;
+        warm.give_back(Warm {
+            store,
+            instance,
+            principal,
+            served: served + 1,
+            born,
+        });
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounds_name_the_key_and_the_range() {
+        let reuse = |max_requests, max_age_ms| InstanceReuse {
+            max_requests,
+            max_age_ms,
+        };
+        assert!(reuse(2, 1).check("t").is_ok());
+        assert!(reuse(MAX_REQUESTS, MAX_AGE_MS).check("t").is_ok());
+        let err = reuse(1, 1000)
+            .check("modules.m.instance_reuse")
+            .unwrap_err();
+        assert!(
+            err.contains("modules.m.instance_reuse.max_requests is 1"),
+            "{err}"
+        );
+        let err = reuse(10, MAX_AGE_MS + 1).check("t").unwrap_err();
+        assert!(err.contains("t.max_age_ms"), "{err}");
+        let err = reuse(10, 0).check("t").unwrap_err();
+        assert!(err.contains("t.max_age_ms is 0"), "{err}");
+    }
+}
