@@ -18,6 +18,11 @@ test: guests
     cargo test --release --workspace
     if [ -n "${MODHOST_TEST_MONGODB_URI:-}" ]; then cargo test --release -p modhost-docstore --test db_behaviour --test db_conformance -- --ignored mongodb::; fi
 
+# Make a module under guest-modules/ that builds and answers GET /<name>/hello;
+# lang is rust, python or js. Prints the runtime.toml lines that deploy it.
+new name lang="rust":
+    cargo run --release --bin modhost -- new {{name}} --lang {{lang}}
+
 # Check a config without serving: modules, routes, errors.
 check: guests
     MODHOST_AUTH_SECRET="${MODHOST_AUTH_SECRET:-$(scripts/dev-secret)}" cargo run --release --bin modhost -- check --config {{config}}

@@ -14,6 +14,7 @@ use crate::capacity::HostCapacity;
 use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
 use crate::listener::ConnectionLimits;
+use crate::new_module::{self, Language};
 use crate::registry::ModuleState;
 use crate::server::HttpService;
 use crate::tenants::Tenants;
@@ -94,6 +95,15 @@ pub async fn check(config_path: &Path, format: CheckFormat) -> Result<ExitCode> 
 
 /// How long `hash-password` waits for its one hash.
 const HASH_PASSWORD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `modhost new`: makes the module and prints what to do next.
+pub fn new_module(name: &str, language: Language, modules: &Path) -> Result<ExitCode> {
+    let made = new_module::create(name, language, modules)?;
+    println!("made {}", made.folder.display());
+    println!("build it with `just guests`, then add to runtime.toml:\n");
+    print!("{}", made.config_lines);
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Reads one line from stdin as a password and prints its argon2id hash,
 /// made with the costs of the config at `config_path`.

@@ -28,6 +28,7 @@ mod limits;
 mod listener;
 mod loader;
 mod long_calls;
+pub mod new_module;
 mod outbound_hosts;
 mod pool_config;
 mod registry;

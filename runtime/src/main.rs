@@ -11,6 +11,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use modhost::check_report::CheckFormat;
 use modhost::commands;
+use modhost::new_module::Language;
 use tracing_subscriber::EnvFilter;
 
 /// Runs backend modules as sandboxed WebAssembly components.
@@ -42,6 +43,18 @@ enum Command {
         /// `text` for people, `json` for scripts.
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
+    },
+    /// Makes a module that builds with `just guests` and answers
+    /// `GET /<name>/hello`, and prints the runtime.toml lines that deploy it.
+    New {
+        /// The module's name: `[a-z][a-z0-9_-]*`, also its folder's.
+        name: String,
+        /// Its language.
+        #[arg(long, value_enum)]
+        lang: Language,
+        /// The folder of modules to make it in.
+        #[arg(long, default_value = "guest-modules")]
+        dir: PathBuf,
     },
     /// Reads a password from stdin (one line) and prints its argon2id hash
     /// with the config's `[passwords]` costs, for a configured user's
@@ -86,5 +99,6 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Serve { config, listen } => commands::serve(&config, listen).await,
         Command::Check { config, format } => commands::check(&config, format).await,
         Command::HashPassword { config } => commands::hash_password(&config).await,
+        Command::New { name, lang, dir } => commands::new_module(&name, lang, &dir),
     }
 }
