@@ -126,12 +126,17 @@ fn a_guest_that_never_returns_is_stopped_at_its_time_limit() {
 }
 
 #[test]
-fn the_guest_sees_params_tail_query_headers_and_body() {
+fn the_guest_sees_params_tail_query_headers_and_body_but_not_the_authorization_header() {
     let modhost = serve_example_and_fixtures("");
     let response = modhost.request(
         "POST",
         "/trap/echo/42/a/b%20c?q=x%20y&q=second",
-        &[("X-Test", "yes")],
+        // The client's token is the host's to check, not the module's to
+        // keep (or forward to an outbound host).
+        &[
+            ("X-Test", "yes"),
+            ("Authorization", "Bearer a-client-token"),
+        ],
         b"payload",
     );
     assert_eq!(response.status, 200);
@@ -146,6 +151,7 @@ fn the_guest_sees_params_tail_query_headers_and_body() {
             "tail": "a/b c",
             "q": "x y",
             "header": "yes",
+            "authorization": null,
             "body": "payload",
             "request_id": response.header("x-request-id").expect("a request id"),
         })

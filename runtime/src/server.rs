@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HOST, HeaderName, HeaderValue, RETRY_AFTER};
+use hyper::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode, Uri};
 
@@ -224,7 +224,9 @@ impl HttpService {
     }
 }
 
-/// The request as a module of the `module` world sees it.
+/// The request as a module of the `module` world sees it: without the
+/// `Authorization` header, which is the host's to check (the module gets
+/// the principal it proved), not the module's to keep or forward.
 fn guest_request_of(
     mounted: Mounted<'_>,
     route: RouteMatch<'_>,
@@ -235,6 +237,7 @@ fn guest_request_of(
     let headers = parts
         .headers
         .iter()
+        .filter(|(name, _)| *name != AUTHORIZATION)
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             (name.as_str().to_string(), value)
