@@ -51,7 +51,7 @@ fn a_standard_component_serves_every_method_and_path_under_its_mount() {
 }
 
 #[test]
-fn the_component_sees_the_method_path_body_and_request_id() {
+fn the_component_sees_the_method_path_body_and_request_id_and_logs_its_stdout() {
     let modhost = Modhost::start(&mounted("http_probe", "/probe", ""));
     let response = modhost.request("PUT", "/probe/x/echo?a=1&b=2", &[], &[7u8; 3000]);
     response.expect_status(200);
@@ -65,6 +65,14 @@ fn the_component_sees_the_method_path_body_and_request_id() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in {text}");
     }
+    // Its stdout reaches the host's log as the module's, under the request.
+    let log = modhost.wait_for_log("http-probe echo /probe/x/echo");
+    let logged = log
+        .lines()
+        .find(|l| l.contains("http-probe echo /probe/x/echo"))
+        .expect("the line");
+    assert!(logged.contains("module=http_probe"), "{logged}");
+    assert!(logged.contains(id), "{logged}");
 }
 
 #[test]

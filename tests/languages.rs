@@ -207,3 +207,33 @@ fn an_instance_is_retired_after_a_timeout_and_after_its_age() {
         "an instance past max_age_ms served again"
     );
 }
+
+#[test]
+fn a_second_start_loads_an_unchanged_python_module_from_the_compile_cache() {
+    // A cache of this test's own, so the first start must compile.
+    let dir = support::temp_dir();
+    let text = config(&["notes_py"]).replace(
+        &shared_compile_cache(),
+        &format!(
+            "[compile_cache]\npath = {:?}\n",
+            dir.path().join("cache").display().to_string()
+        ),
+    );
+    let config = support::write_config(dir.path(), &text);
+    let start = || {
+        let modhost = Modhost::start_with(&config, dir.path());
+        modhost.get("/notes-py/hello").expect_status(200);
+        modhost.log()
+    };
+    let first = start();
+    assert!(
+        first.contains("component compiled module=modules.notes_py"),
+        "{first}"
+    );
+    let second = start();
+    assert!(
+        second.contains("component loaded from the compile cache"),
+        "{second}"
+    );
+    assert!(!second.contains("component compiled"), "{second}");
+}
