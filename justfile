@@ -34,11 +34,12 @@ lint:
     cargo clippy --release --workspace --all-targets -- -D warnings
 
 # The benchmark table: plain hyper, modhost's routes (info, db read and
-# write, cache read, module call), the Flask original on the same routes and
-# `wasmtime serve` on a wasi:http hello (installed with cargo into
-# target/bench-tools the first time), in one run with the same load
-# generator, then hosts of 1, 100 and 1000 modules and of 1000 tenants
-# sharing one component (BENCHMARKS.md records a run).
+# write, cache read, module call, a mounted wasi:http hello), the Flask
+# original on the same routes and `wasmtime serve` on the same wasi:http
+# hello (installed with cargo into target/bench-tools the first time), in
+# one run with the same load generator; then hosts of 1, 100 and 1000
+# modules and of 1000 tenants sharing one component; then a module in each
+# language, fresh and reused (BENCHMARKS.md records a run).
 bench: guests
     bench/table
 
