@@ -28,8 +28,9 @@ fn modhost_new_makes_a_module_in_each_language_that_builds_and_answers_its_route
     let out = work.path().join("out");
 
     let mut config = shared_compile_cache();
+    // A `-` in a Rust module's name: cargo names its file with `_`.
     let made = [
-        ("hello_rs", "rust"),
+        ("hello-rs", "rust"),
         ("hello_py", "python"),
         ("hello_js", "js"),
     ];
@@ -46,7 +47,7 @@ fn modhost_new_makes_a_module_in_each_language_that_builds_and_answers_its_route
         config += &table.replace("\"target/guests/", &format!("\"{}/", out.display()));
     }
     for (name, language, says) in [
-        ("hello_rs", "rust", "already exists"),
+        ("hello-rs", "rust", "already exists"),
         ("Bad Name", "python", "module name \"Bad Name\""),
     ] {
         let dir = modules.to_str().unwrap();

@@ -71,6 +71,11 @@ pub fn create(name: &str, language: Language, modules: &Path) -> Result<NewModul
         std::fs::write(&path, fill(template))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    // Cargo names a Rust component after its library: `-` becomes `_`.
+    let file = match language {
+        Language::Rust => name.replace('-', "_"),
+        Language::Python | Language::Js => name.to_string(),
+    };
     let memory = match language {
         Language::Rust => String::new(),
         // An interpreter needs more than the 64 MiB default.
@@ -81,7 +86,7 @@ pub fn create(name: &str, language: Language, modules: &Path) -> Result<NewModul
     Ok(NewModule {
         folder,
         config_lines: format!(
-            "[modules.{name}]\npath = \"target/guests/{name}.wasm\"\ngrants = []\n{memory}"
+            "[modules.{name}]\npath = \"target/guests/{file}.wasm\"\ngrants = []\n{memory}"
         ),
     })
 }
