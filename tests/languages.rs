@@ -117,6 +117,7 @@ fn a_python_module_can_open_no_file_socket_or_environment() {
     let list_dir = report["list_dir"].as_str().expect("an outcome");
     assert!(list_dir.starts_with("FileNotFoundError"), "{report}");
     assert_eq!(report["environment"], "ok: {}", "{report}");
+    assert_eq!(report["environment_path"], "KeyError: 'PATH'", "{report}");
     let socket = report["socket"].as_str().expect("an outcome");
     assert!(socket.starts_with("PermissionError"), "{report}");
     assert!(
@@ -184,28 +185,33 @@ fn an_instance_that_served_one_principal_never_serves_another() {
 }
 
 #[test]
-fn an_instance_is_retired_after_a_timeout_and_after_its_age() {
+fn an_instance_is_retired_after_a_trap_a_timeout_and_its_age() {
     let modhost = probe_reusing(
         "max_requests = 100\nmax_age_ms = 1500\n",
         "timeout_ms = 1000\n",
     );
-    assert_eq!(served(modhost.get("/sandbox-probe-py/count")), 1);
-    assert_eq!(served(modhost.get("/sandbox-probe-py/count")), 2);
-    modhost
-        .get("/sandbox-probe-py/spin")
-        .expect_error(504, "did not finish before the request's deadline");
-    assert_eq!(
-        served(modhost.get("/sandbox-probe-py/count")),
-        1,
-        "the instance that timed out served again"
-    );
-    assert_eq!(served(modhost.get("/sandbox-probe-py/count")), 2);
-    std::thread::sleep(std::time::Duration::from_millis(1600));
-    assert_eq!(
-        served(modhost.get("/sandbox-probe-py/count")),
-        1,
-        "an instance past max_age_ms served again"
-    );
+    let count = || served(modhost.get("/sandbox-probe-py/count"));
+    for (path, status, says) in [
+        (
+            "/sandbox-probe-py/abort",
+            500,
+            "failed while handling the request",
+        ),
+        (
+            "/sandbox-probe-py/spin",
+            504,
+            "did not finish before the request's deadline",
+        ),
+    ] {
+        assert_eq!(count(), 1);
+        assert_eq!(count(), 2, "the instance was not reused");
+        modhost.get(path).expect_error(status, says);
+        assert_eq!(count(), 1, "the instance that failed {path} served again");
+        assert_eq!(count(), 2);
+        // Past max_age_ms for the next round.
+        std::thread::sleep(std::time::Duration::from_millis(1600));
+    }
+    assert_eq!(count(), 1, "an instance past max_age_ms served again");
 }
 
 #[test]

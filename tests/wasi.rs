@@ -94,3 +94,30 @@ fn wasi_grants_no_environment_arguments_files_or_network_but_the_outbound_hosts_
     assert!(report["wall_clock_seconds"].as_u64().unwrap() > 1_700_000_000);
     assert_eq!(report["random_bytes"], 16);
 }
+
+#[test]
+fn a_reused_instance_that_sent_an_outbound_request_is_retired() {
+    let (http_port, granted_server) = one_shot_http_server();
+    let config = format!(
+        "{}outbound_hosts = [\"http://127.0.0.1:{http_port}\"]\n\
+         [modules.wasi_probe.instance_reuse]\nmax_requests = 100\n",
+        module_table("wasi_probe")
+    );
+    let modhost = Modhost::start(&config);
+    let served = || modhost.get("/wasi-probe/count").json()["served"].clone();
+    assert_eq!(served(), 1);
+    assert_eq!(served(), 2, "the instance was not reused");
+    // The report sends requests through wasi:http (one granted, one not).
+    let (_listener, port) = support::guarded_port();
+    modhost
+        .get(&format!(
+            "/wasi-probe/report?port={port}&http_port={http_port}"
+        ))
+        .expect_status(200);
+    granted_server.join().expect("the granted server");
+    assert_eq!(
+        served(),
+        1,
+        "an instance whose call used wasi:http served again"
+    );
+}

@@ -1,6 +1,7 @@
 //! What a store carries for one guest call: who is calling (module and
 //! request), the call's limits and budget, and each capability's state for
-//! the call. A store lives for one call only.
+//! the call. A store lives for one call, or, under `instance_reuse`, for
+//! several calls of one principal, renewed before each.
 
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;

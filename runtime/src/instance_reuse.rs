@@ -7,13 +7,15 @@
 //! same principal may see it. Bounds: an instance serves only requests of
 //! the principal of its first request (the token's subject and tenant, or
 //! none), never another's, and its module's tenant only; it is retired
-//! after `max_requests` requests, after `max_age_ms`, and after any trap,
-//! timeout or CPU limit; idle instances count against the module's
+//! after `max_requests` requests, after `max_age_ms` (idle or not: a sweep
+//! drops idle instances past their age), after any trap, timeout or CPU
+//! limit, and after a call that used `wasi:http` (an outgoing request
+//! must end with its call); idle instances count against the module's
 //! `max_concurrency` (an idle one is dropped before a call would exceed it).
 //! Only `handle` reuses instances; `init`, `health` and module calls' own
 //! calls of other exports start fresh as always.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -89,12 +91,23 @@ pub struct WarmInstances {
 }
 
 impl WarmInstances {
-    /// Idle instances kept under `config`.
-    pub fn new(config: InstanceReuse) -> Self {
-        Self {
+    /// Idle instances kept under `config`, and a task that drops those
+    /// past their age while the module is quiet (it ends with them).
+    pub fn start(config: InstanceReuse) -> Arc<Self> {
+        let warm = Arc::new(Self {
             config,
             idle: Mutex::new(Vec::new()),
-        }
+        });
+        let every = warm.max_age() / 2;
+        tokio::spawn(sweep(
+            Arc::downgrade(&warm),
+            every.max(Duration::from_millis(1)),
+        ));
+        warm
+    }
+
+    fn max_age(&self) -> Duration {
+        Duration::from_millis(self.config.max_age_ms)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
@@ -104,30 +117,61 @@ impl WarmInstances {
     /// Drops idle instances until they and the `running` calls fit in
     /// `slots`: a new instance is about to be made.
     pub fn make_room(&self, running: usize, slots: usize) {
-        let mut idle = self.lock();
         let keep = slots.saturating_sub(running);
-        if idle.len() > keep {
+        let dropped: Vec<Warm> = {
+            let mut idle = self.lock();
             // The oldest go first (at the front).
-            let excess = idle.len() - keep;
-            drop(idle.drain(..excess).collect::<Vec<_>>());
-        }
+            let excess = idle.len().saturating_sub(keep);
+            idle.drain(..excess).collect()
+        };
+        // Dropped outside the lock: dropping a store returns its slot.
+        drop(dropped);
+    }
+
+    /// Drops idle instances past their age.
+    fn drop_expired(&self) {
+        let max_age = self.max_age();
+        let dropped: Vec<Warm> = {
+            let mut idle = self.lock();
+            let (expired, young) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|warm| warm.born.elapsed() >= max_age);
+            *idle = young;
+            expired
+        };
+        drop(dropped);
     }
 
     /// An idle instance of `principal`, if one is young enough.
     fn take(&self, principal: &PrincipalKey) -> Option<Warm> {
-        let max_age = Duration::from_millis(self.config.max_age_ms);
+        self.drop_expired();
         let mut idle = self.lock();
-        idle.retain(|warm| warm.born.elapsed() < max_age);
         let found = idle.iter().rposition(|warm| warm.principal == *principal)?;
         Some(idle.remove(found))
     }
 
-    /// Keeps `warm` for a next request, unless it has served its share.
+    /// Keeps `warm` for a next request, unless it has served its share or
+    /// its call used `wasi:http`.
     fn give_back(&self, warm: Warm) {
-        let young = warm.born.elapsed() < Duration::from_millis(self.config.max_age_ms);
-        if warm.served < self.config.max_requests && young {
+        let young = warm.born.elapsed() < self.max_age();
+        let used_http = warm.store.data().capabilities.wasi.used_http();
+        if warm.served < self.config.max_requests && young && !used_http {
             self.lock().push(warm);
         }
+    }
+}
+
+/// Every `every`, drops `warm`'s idle instances past their age, until the
+/// module is gone.
+async fn sweep(warm: Weak<WarmInstances>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(warm) = warm.upgrade() else {
+            return;
+        };
+        warm.drop_expired();
     }
 }
 

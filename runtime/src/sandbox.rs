@@ -1,7 +1,8 @@
 //! Calls into one module, each in a fresh instance with its own store, the
 //! module's own context and a deadline. Nothing survives from one call to
 //! the next, so a trap or a corrupted guest heap cannot leak into the next
-//! request. A module is a component of the `module` world, or a standard
+//! request; unless the module opts into `instance_reuse`, which bounds what
+//! may survive (see [`crate::instance_reuse`]). A module is a component of the `module` world, or a standard
 //! `wasi:http/proxy` component mounted at a path (see [`crate::http_proxy`]).
 
 use std::future::Future;
@@ -31,7 +32,7 @@ pub struct ModuleSandbox {
     exports: Exports,
     context: Arc<ModuleContext>,
     /// Idle instances, when the module's config lets them serve again.
-    warm: Option<WarmInstances>,
+    warm: Option<Arc<WarmInstances>>,
 }
 
 /// What kind of component a module is, and where its exports are.
@@ -260,7 +261,7 @@ impl ModuleSandbox {
         Ok(Self {
             pre: instance_pre,
             exports,
-            warm: context.instance_reuse.clone().map(WarmInstances::new),
+            warm: context.instance_reuse.clone().map(WarmInstances::start),
             context,
         })
     }

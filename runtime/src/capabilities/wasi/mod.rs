@@ -81,6 +81,11 @@ impl Capability for Wasi {
 }
 
 impl WasiCall {
+    /// Whether the call used `wasi:http` (sent a request, or made one).
+    pub fn used_http(&self) -> bool {
+        self.http.is_some()
+    }
+
     /// Logs the guest's output under `request_id` within `quota` from now
     /// on: a reused instance's next call.
     pub fn retarget(&self, request_id: &Arc<str>, quota: LogQuota) {
