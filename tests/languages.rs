@@ -15,8 +15,8 @@ use support::{Modhost, guest, shared_compile_cache};
 /// StarlingMonkey need more than the 64 MiB default.
 const INTERPRETER_MEMORY: usize = 256 << 20;
 
-/// A config deploying `modules` (granted db and cache), compiled components
-/// kept in the tests' shared cache.
+/// A config deploying `modules` (granted db and cache, notes of at most 20
+/// characters), compiled components kept in the tests' shared cache.
 fn config(modules: &[&str]) -> String {
     config_with_limits(modules, "")
 }
@@ -27,6 +27,7 @@ fn config_with_limits(modules: &[&str], limits: &str) -> String {
     for name in modules {
         text += &format!(
             "[modules.{name}]\npath = {:?}\ngrants = [\"db\", \"cache\"]\n\
+             [modules.{name}.config]\nlongest_note = 20\n\
              [modules.{name}.limits]\nmemory_bytes = {INTERPRETER_MEMORY}\n{limits}",
             guest(name).display().to_string()
         );
@@ -67,6 +68,13 @@ fn notes_round_trip(modhost: &Modhost, module: &str, prefix: &str, language: &st
     modhost
         .post_json(&format!("/{prefix}/notes"), &json!({"text": 7}))
         .expect_error(400, "a note is");
+    // The module's config (set by `config`, below) bounds a note.
+    modhost
+        .post_json(
+            &format!("/{prefix}/notes"),
+            &json!({"text": "x".repeat(21)}),
+        )
+        .expect_error(400, "of 1 to 20 characters");
 
     for expected in [1, 2] {
         let views = modhost

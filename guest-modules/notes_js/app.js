@@ -2,24 +2,25 @@
 //
 // - `GET /notes-js/hello`: a fixed answer (the benchmark's trivial route).
 // - `POST /notes-js/notes`: stores `{"text": ...}` in the module's own
-//   collection and logs it; answers the note with its `_id` (201).
+//   collection and logs it; answers the note with its `_id` (201). A note
+//   is at most `longest_note` characters (config; 10,000 by default).
 // - `GET /notes-js/notes/:id`: one note, or 404.
 // - `GET /notes-js/notes`: the latest notes, `?limit=` (at most 100).
 // - `POST /notes-js/views/:id`: counts a view of a note in the cache and
 //   answers the count.
 
-import { Collection, HttpError, Response, Router, cache, exportModule, log } from "../../guest-sdk/js/modhost.js";
+import { Collection, HttpError, Response, Router, cache, config, exportModule, log } from "../../guest-sdk/js/modhost.js";
 
 const notes = new Collection("notes");
-const LONGEST_NOTE = 10000;
 
 const router = new Router()
   .get("/notes-js/hello", () => Response.json({ module: "notes_js", language: "javascript" }))
   .post("/notes-js/notes", (request) => {
     const body = request.json();
     const text = body && body.text;
-    if (typeof text !== "string" || text.length === 0 || text.length > LONGEST_NOTE) {
-      throw HttpError.badRequest(`a note is {"text": "..."} of 1 to ${LONGEST_NOTE} characters`);
+    const longest = config.get("longest_note", 10000);
+    if (typeof text !== "string" || text.length === 0 || text.length > longest) {
+      throw HttpError.badRequest(`a note is {"text": "..."} of 1 to ${longest} characters`);
     }
     const note = { text };
     note._id = notes.insertOne(note);

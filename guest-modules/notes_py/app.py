@@ -2,18 +2,18 @@
 
 - ``GET /notes-py/hello``: a fixed answer (the benchmark's trivial route).
 - ``POST /notes-py/notes``: stores ``{"text": ...}`` in the module's own
-  collection and logs it; answers the note with its ``_id`` (201).
+  collection and logs it; answers the note with its ``_id`` (201). A note
+  is at most ``longest_note`` characters (config; 10,000 by default).
 - ``GET /notes-py/notes/:id``: one note, or 404.
 - ``GET /notes-py/notes``: the latest notes, ``?limit=`` (at most 100).
 - ``POST /notes-py/views/:id``: counts a view of a note in the cache and
   answers the count.
 """
 
-from modhost_sdk import HttpError, Module, Response, Router, Health, cache, db, export, log
+from modhost_sdk import HttpError, Module, Response, Router, Health, cache, config, db, export, log
 
 router = Router()
 NOTES = db.Collection("notes")
-LONGEST_NOTE = 10_000
 
 
 @router.get("/notes-py/hello")
@@ -25,8 +25,9 @@ def hello(request):
 def create_note(request):
     body = request.json()
     text = body.get("text") if isinstance(body, dict) else None
-    if not isinstance(text, str) or not text or len(text) > LONGEST_NOTE:
-        raise HttpError.bad_request(f"a note is {{\"text\": \"...\"}} of 1 to {LONGEST_NOTE} characters")
+    longest = config.get("longest_note", 10_000)
+    if not isinstance(text, str) or not text or len(text) > longest:
+        raise HttpError.bad_request(f"a note is {{\"text\": \"...\"}} of 1 to {longest} characters")
     note = {"text": text}
     note["_id"] = NOTES.insert_one(note)
     log.info("note stored", id=note["_id"], length=len(text))

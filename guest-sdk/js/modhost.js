@@ -237,9 +237,13 @@ export const log = {
   error: (message, fields) => writeLog("error", message, fields),
 };
 
-/** The module's own `[modules.<name>.config]` table. */
+/** The module's own `[modules.<name>.config]` table: a value as the TOML
+ * has it (datetimes as RFC 3339 text), or `fallback`. */
 export const config = {
-  get: (key, fallback = null) => configHost.get(key) ?? fallback,
+  get: (key, fallback = null) => {
+    const value = configHost.get(key);
+    return value === undefined ? fallback : JSON.parse(value);
+  },
   getAll: () => JSON.parse(configHost.getAll()),
 };
 

@@ -6,9 +6,10 @@ from wit_world.imports import config as _config
 
 
 def get(key, default=None):
-    """The value under ``key`` as a string, or ``default``."""
+    """The value under ``key`` (a str, int, float, bool, list or dict, as
+    the TOML has it; datetimes as RFC 3339 text), or ``default``."""
     value = _config.get(key)
-    return default if value is None else value
+    return default if value is None else json.loads(value)
 
 
 def get_all():
