@@ -15,6 +15,7 @@
 //! Only `handle` reuses instances; `init`, `health` and module calls' own
 //! calls of other exports start fresh as always.
 
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use wasmtime::component::{ComponentExportIndex, Instance, InstancePre};
 
 use crate::bindings::{Request, Response};
 use crate::host_state::HostState;
-use crate::sandbox::{GuestCall, GuestCallError, GuestRun, GuestWork, ModuleSandbox};
+use crate::sandbox::{CallExport, GuestCall, GuestCallError, ModuleSandbox};
 
 /// The most requests one instance may serve.
 const MAX_REQUESTS: u32 = 100_000;
@@ -175,38 +176,6 @@ async fn sweep(warm: Weak<WarmInstances>, every: Duration) {
     }
 }
 
-/// `handle` on an instance: the one given, or a new one.
-struct HandleOn<'x> {
-    pre: &'x InstancePre<HostState>,
-    instance: Option<Instance>,
-    export: &'x ComponentExportIndex,
-    request: &'x Request,
-}
-
-impl GuestWork for HandleOn<'_> {
-    type Output = (Instance, Response);
-
-    fn run<'a>(self, store: &'a mut Store<HostState>) -> GuestRun<'a, (Instance, Response)>
-    where
-        Self: 'a,
-    {
-        Box::pin(async move {
-            let instance = match self.instance {
-                Some(instance) => instance,
-                None => self
-                    .pre
-                    .instantiate_async(&mut *store)
-                    .await
-                    .map_err(|err| err.context("could not instantiate the module"))?,
-            };
-            let func =
-                instance.get_typed_func::<(&Request,), (Response,)>(&mut *store, self.export)?;
-            let (response,) = func.call_async(&mut *store, (self.request,)).await?;
-            Ok((instance, response))
-        })
-    }
-}
-
 impl ModuleSandbox {
     /// Calls `handle` for `request` on an idle instance of its principal,
     /// or a new one kept afterwards; an instance whose call failed is
@@ -230,13 +199,14 @@ impl ModuleSandbox {
                 (self.new_store(&call), None, 0, Instant::now())
             }
         };
-        let work = HandleOn {
+        let work = CallExport {
             pre,
             instance,
             export,
-            request,
+            params: (request,),
+            results: PhantomData::<fn() -> (Response,)>,
         };
-        let (instance, response) = self.run_in(&mut store, call, work).await?;
+        let (instance, (response,)) = self.run_in(&mut store, call, work).await?;
         warm.give_back(Warm {
             store,
             instance,

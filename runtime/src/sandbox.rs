@@ -2,8 +2,9 @@
 //! module's own context and a deadline. Nothing survives from one call to
 //! the next, so a trap or a corrupted guest heap cannot leak into the next
 //! request; unless the module opts into `instance_reuse`, which bounds what
-//! may survive (see [`crate::instance_reuse`]). A module is a component of the `module` world, or a standard
-//! `wasi:http/proxy` component mounted at a path (see [`crate::http_proxy`]).
+//! may survive (see [`crate::instance_reuse`]). A module is a component of
+//! the `module` world, or a standard `wasi:http/proxy` component mounted at
+//! a path (see [`crate::http_proxy`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Result;
 use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentNamedList, InstancePre, Lift, Linker, Lower,
+    Component, ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Linker, Lower,
 };
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -62,12 +63,15 @@ pub trait GuestWork: Send {
         Self: 'a;
 }
 
-/// A call of one export of the `module` world with `params`.
-struct CallExport<'x, Params, Results> {
-    pre: &'x InstancePre<HostState>,
-    export: &'x ComponentExportIndex,
-    params: Params,
-    results: std::marker::PhantomData<fn() -> Results>,
+/// A call of one export of the `module` world with `params`, on `instance`
+/// (a reused one) or on a new instance of `pre`; gives back the instance
+/// with the results.
+pub(crate) struct CallExport<'x, Params, Results> {
+    pub(crate) pre: &'x InstancePre<HostState>,
+    pub(crate) instance: Option<Instance>,
+    pub(crate) export: &'x ComponentExportIndex,
+    pub(crate) params: Params,
+    pub(crate) results: std::marker::PhantomData<fn() -> Results>,
 }
 
 impl<Params, Results> GuestWork for CallExport<'_, Params, Results>
@@ -75,20 +79,24 @@ where
     Params: ComponentNamedList + Lower + Send + Sync,
     Results: ComponentNamedList + Lift + Send + Sync + 'static,
 {
-    type Output = Results;
+    type Output = (Instance, Results);
 
-    fn run<'a>(self, store: &'a mut Store<HostState>) -> GuestRun<'a, Results>
+    fn run<'a>(self, store: &'a mut Store<HostState>) -> GuestRun<'a, (Instance, Results)>
     where
         Self: 'a,
     {
         Box::pin(async move {
-            let instance = self
-                .pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(|err| err.context("could not instantiate the module"))?;
+            let instance = match self.instance {
+                Some(instance) => instance,
+                None => self
+                    .pre
+                    .instantiate_async(&mut *store)
+                    .await
+                    .map_err(|err| err.context("could not instantiate the module"))?,
+            };
             let func = instance.get_typed_func::<Params, Results>(&mut *store, self.export)?;
-            func.call_async(&mut *store, self.params).await
+            let results = func.call_async(&mut *store, self.params).await?;
+            Ok((instance, results))
         })
     }
 }
@@ -400,11 +408,13 @@ impl ModuleSandbox {
     {
         let work = CallExport {
             pre: &self.pre,
+            instance: None,
             export,
             params,
             results: std::marker::PhantomData,
         };
-        self.run(call, work).await
+        let (_instance, results) = self.run(call, work).await?;
+        Ok(results)
     }
 
     /// Runs `work` on a fresh store of this module, within the call's
