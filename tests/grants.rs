@@ -97,10 +97,10 @@ fn check_lists_each_modules_grants_next_to_its_imports() {
     let mine = section("my_new_module");
     assert!(mine.contains("grants: cache\n"), "{mine}");
     assert!(
-        mine.contains("modhost:module/db@0.8.0 (not granted)"),
+        mine.contains("modhost:module/db@0.9.0 (not granted)"),
         "{mine}"
     );
-    assert!(mine.contains("modhost:module/log@0.8.0,"), "{mine}");
+    assert!(mine.contains("modhost:module/log@0.9.0,"), "{mine}");
     let users = section("user_management");
     assert!(
         users.contains("grants: db, cache, auth.issue, auth.passwords\n"),
@@ -136,7 +136,7 @@ fn check_lists_each_modules_grants_next_to_its_imports() {
     };
     let wallet = module("wallet");
     assert_eq!(wallet["grants"], json!(["db", "cache", "modules"]));
-    assert_eq!(import(&wallet, "modhost:module/modules@0.8.0"), true);
+    assert_eq!(import(&wallet, "modhost:module/modules@0.9.0"), true);
     let mine = module("my_new_module");
-    assert_eq!(import(&mine, "modhost:module/db@0.8.0"), false);
+    assert_eq!(import(&mine, "modhost:module/db@0.9.0"), false);
 }

@@ -217,10 +217,10 @@ fn at_debug_level_every_request_and_a_traps_whole_error_are_logged() {
     );
     let info = modhost.get("/my-module/info");
     let id = info.header("x-request-id").unwrap().to_string();
-    let log = modhost.wait_for_log("request served");
+    let log = modhost.wait_for_log("modhost::access");
     let line = log
         .lines()
-        .find(|line| line.contains("request served") && line.contains(&id))
+        .find(|line| line.contains("modhost::access") && line.contains(&id))
         .unwrap_or_else(|| panic!("no line for {id}:\n{log}"));
     assert!(
         line.contains("/my-module/info") && line.contains("200"),

@@ -39,6 +39,17 @@ pub enum CacheStore {
     Redis(RedisCache),
 }
 
+impl CacheStore {
+    /// Whether the cache answers: always in memory; a PING within
+    /// `cache.timeout_ms` on Redis.
+    pub async fn ping(&self) -> CacheResult<()> {
+        match self {
+            CacheStore::Embedded(_) => Ok(()),
+            CacheStore::Redis(cache) => cache.ping().await,
+        }
+    }
+}
+
 /// Limits on one module's use of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quotas {

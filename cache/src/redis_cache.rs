@@ -98,6 +98,14 @@ impl RedisCache {
         self.bounded(connection.incr(key, delta)).await
     }
 
+    /// Whether Redis answers a PING within the timeout.
+    pub async fn ping(&self) -> CacheResult<()> {
+        let mut connection = self.connection.clone();
+        self.bounded(redis::cmd("PING").query_async::<String>(&mut connection))
+            .await
+            .map(drop)
+    }
+
     /// Sets the TTL of an existing key; says whether it exists.
     pub async fn expire(&self, key: &str, ttl: Duration) -> CacheResult<bool> {
         let mut connection = self.connection.clone();

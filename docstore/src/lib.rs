@@ -102,6 +102,15 @@ pub enum DocumentStore {
 }
 
 impl DocumentStore {
+    /// Whether the store answers: the embedded one always does; a MongoDB
+    /// server must answer a `ping` within `db.timeout_ms`.
+    pub async fn ping(&self) -> DbResult<()> {
+        match self {
+            DocumentStore::Embedded(_) => Ok(()),
+            DocumentStore::Mongo(store) => store.ping().await,
+        }
+    }
+
     /// The matches of `filter` with `options` applied.
     pub async fn find(
         &self,

@@ -12,7 +12,7 @@
 
 mod transaction;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::time::Duration;
 
 use futures_util::{FutureExt, TryFutureExt, TryStreamExt};
@@ -104,6 +104,16 @@ impl MongoStore {
             ))
             .into()),
         }
+    }
+
+    /// Whether the server answers a `ping` within the configured timeout.
+    pub async fn ping(&self) -> DbResult<()> {
+        let admin = self.client.database("admin");
+        let ping = admin
+            .run_command(bson::doc! { "ping": 1 })
+            .into_future()
+            .map_err(|err| DbError::Unavailable(format!("MongoDB ping failed: {err}")));
+        self.bounded(self.timeout, ping).await.map(drop)
     }
 
     /// Matches of `filter`, at most `limit` of them after `skip`.

@@ -2,14 +2,15 @@
 //
 // - `GET /notes-js/hello`: a fixed answer (the benchmark's trivial route).
 // - `POST /notes-js/notes`: stores `{"text": ...}` in the module's own
-//   collection and logs it; answers the note with its `_id` (201). A note
+//   collection, logs it and counts it (`modhost_module_notes_stored_total`
+//   on the host's `/metrics`); answers the note with its `_id` (201). A note
 //   is at most `longest_note` characters (config; 10,000 by default).
 // - `GET /notes-js/notes/:id`: one note, or 404.
 // - `GET /notes-js/notes`: the latest notes, `?limit=` (at most 100).
 // - `POST /notes-js/views/:id`: counts a view of a note in the cache and
 //   answers the count.
 
-import { Collection, HttpError, Response, Router, cache, config, exportModule, log } from "../../guest-sdk/js/modhost.js";
+import { Collection, HttpError, Response, Router, cache, config, exportModule, log, metrics } from "../../guest-sdk/js/modhost.js";
 
 const notes = new Collection("notes");
 
@@ -25,6 +26,7 @@ const router = new Router()
     const note = { text };
     note._id = notes.insertOne(note);
     log.info("note stored", { id: note._id, length: text.length });
+    metrics.increment("notes_stored", { language: "javascript" });
     return Response.json(note, 201);
   })
   .get("/notes-js/notes/:id", (request) => {

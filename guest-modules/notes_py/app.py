@@ -2,7 +2,8 @@
 
 - ``GET /notes-py/hello``: a fixed answer (the benchmark's trivial route).
 - ``POST /notes-py/notes``: stores ``{"text": ...}`` in the module's own
-  collection and logs it; answers the note with its ``_id`` (201). A note
+  collection, logs it and counts it (``modhost_module_notes_stored_total``
+  on the host's ``/metrics``); answers the note with its ``_id`` (201). A note
   is at most ``longest_note`` characters (config; 10,000 by default).
 - ``GET /notes-py/notes/:id``: one note, or 404.
 - ``GET /notes-py/notes``: the latest notes, ``?limit=`` (at most 100).
@@ -10,7 +11,7 @@
   answers the count.
 """
 
-from modhost_sdk import HttpError, Module, Response, Router, Health, cache, config, db, export, log
+from modhost_sdk import HttpError, Module, Response, Router, Health, cache, config, db, export, log, metrics
 
 router = Router()
 NOTES = db.Collection("notes")
@@ -31,6 +32,7 @@ def create_note(request):
     note = {"text": text}
     note["_id"] = NOTES.insert_one(note)
     log.info("note stored", id=note["_id"], length=len(text))
+    metrics.increment("notes_stored", language="python")
     return Response.json(note, 201)
 
 

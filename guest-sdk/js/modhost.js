@@ -14,14 +14,15 @@
 // throws one answers `{"error": ..., "request_id": ...}` with that status.
 // Any other exception is logged and answers 500.
 
-import * as dbHost from "modhost:module/db@0.8.0";
-import * as cacheHost from "modhost:module/cache@0.8.0";
-import * as logHost from "modhost:module/log@0.8.0";
-import * as configHost from "modhost:module/config@0.8.0";
-import * as modulesHost from "modhost:module/modules@0.8.0";
-import * as authHost from "modhost:module/auth@0.8.0";
-import * as clockHost from "modhost:module/clock@0.8.0";
-import * as lifecycleHost from "modhost:module/lifecycle@0.8.0";
+import * as dbHost from "modhost:module/db@0.9.0";
+import * as cacheHost from "modhost:module/cache@0.9.0";
+import * as logHost from "modhost:module/log@0.9.0";
+import * as metricsHost from "modhost:module/metrics@0.9.0";
+import * as configHost from "modhost:module/config@0.9.0";
+import * as modulesHost from "modhost:module/modules@0.9.0";
+import * as authHost from "modhost:module/auth@0.9.0";
+import * as clockHost from "modhost:module/clock@0.9.0";
+import * as lifecycleHost from "modhost:module/lifecycle@0.9.0";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -235,6 +236,23 @@ export const log = {
   info: (message, fields) => writeLog("info", message, fields),
   warn: (message, fields) => writeLog("warn", message, fields),
   error: (message, fields) => writeLog("error", message, fields),
+};
+
+const labelPairs = (labels = {}) => Object.entries(labels).map(([key, value]) => [key, String(value)]);
+
+/** The module's own metrics, on the host's `/metrics` as
+ * `modhost_module_<name>` (counters with `_total`, timings with
+ * `_seconds`); a refused call (a bad name, too many series) throws
+ * HttpError 500. `timer(name)` returns `{ stop() }`. */
+export const metrics = {
+  increment: (name, labels, by = 1) => hostCall({}, () => metricsHost.increment(name, BigInt(by), labelPairs(labels))),
+  gauge: (name, value, labels) => hostCall({}, () => metricsHost.setGauge(name, Number(value), labelPairs(labels))),
+  recordDuration: (name, seconds, labels) =>
+    hostCall({}, () => metricsHost.recordDuration(name, Number(seconds), labelPairs(labels))),
+  timer: (name, labels) => {
+    const started = time.now();
+    return { stop: () => metrics.recordDuration(name, Math.max(0, time.now() - started), labels) };
+  },
 };
 
 /** The module's own `[modules.<name>.config]` table: a value as the TOML

@@ -39,6 +39,7 @@ pub mod db;
 mod error;
 mod export;
 pub mod log;
+pub mod metrics;
 mod module;
 pub mod modules;
 mod request;

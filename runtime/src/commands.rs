@@ -7,58 +7,187 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wasmtime::Engine;
 
 use crate::auth::{Gate, PasswordHashing};
 use crate::capabilities::HostCapabilities;
 use crate::capacity::HostCapacity;
 use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
-use crate::listener::ConnectionLimits;
+use crate::host_status::{HostStatus, LoadProgress, Phase};
+use crate::listener::{ConnectionLimits, OpenConnections};
 use crate::new_module::{self, Language};
 use crate::registry::ModuleState;
-use crate::server::HttpService;
+use crate::server::{Deployment, Door, HttpService};
+use crate::shutdown::{IMMEDIATE_EXIT_CODE, StopSignals};
 use crate::tenants::Tenants;
 use crate::{engine, listener, loader};
 
-/// Reads the config and its auth keys, builds the engine for the capacity
-/// it asks for, starts every capability and loads the modules: what `serve`
-/// and `check` share.
-async fn load(config_path: &Path) -> Result<(RuntimeConfig, HostCapacity, Tenants, Gate)> {
-    let config = RuntimeConfig::load(config_path)?;
-    // Keys first: a key that cannot be read stops the start before any
-    // module is compiled.
-    let gate = Gate::from_config(&config)?;
-    let capacity = HostCapacity::of(&config, component_bytes(&config));
-    let engine =
-        engine::build_engine(&capacity).with_context(|| format!("{}", config.source.display()))?;
-    let capabilities = HostCapabilities::start(&config).await?;
-    let tenants = loader::load_deployment(&config, &engine, capabilities).await?;
-    Ok((config, capacity, tenants, gate))
+/// A config read, with what its modules need before they load: the auth
+/// keys, the engine sized for the capacity it asks for, and every
+/// capability started.
+struct Prepared {
+    config: RuntimeConfig,
+    capacity: HostCapacity,
+    engine: Engine,
+    capabilities: Arc<HostCapabilities>,
+    gate: Gate,
 }
 
-/// Loads the modules of the config at `config_path` and serves them over
-/// HTTP on `listen` (or `server.listen`) until interrupted.
-pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> Result<ExitCode> {
-    let (config, _, tenants, gate) = load(config_path).await?;
-    let addr = listen.unwrap_or(config.server.listen);
-    let limits = ConnectionLimits::of(&config.server);
-    let listener = listener::bind(addr, limits.max_connections)
-        .with_context(|| format!("cannot listen on {addr}: pass another address with --listen"))?;
-    let local = listener.local_addr()?;
-    let body_timeout = Duration::from_millis(config.server.body_timeout_ms);
-    let service = Arc::new(HttpService::new(
-        tenants,
-        gate,
-        config.server.max_body_bytes,
-        body_timeout,
-    ));
-    // Printed on stdout so scripts and tests can find a port picked with :0.
-    println!("modhost listening on http://{local}");
-    tokio::select! {
-        result = listener::serve(listener, service, limits) => result?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+impl Prepared {
+    /// Reads the config at `config_path` and starts what it needs.
+    async fn read(config_path: &Path) -> Result<Self> {
+        let config = RuntimeConfig::load(config_path)?;
+        // Keys first: a key that cannot be read stops the start before any
+        // module is compiled.
+        let gate = Gate::from_config(&config)?;
+        let capacity = HostCapacity::of(&config, component_bytes(&config));
+        let engine = engine::build_engine(&capacity)
+            .with_context(|| format!("{}", config.source.display()))?;
+        let capabilities = Arc::new(HostCapabilities::start(&config).await?);
+        Ok(Self {
+            config,
+            capacity,
+            engine,
+            capabilities,
+            gate,
+        })
     }
+
+    /// Loads every module, counting compiled components on `progress`.
+    async fn load(&self, progress: &LoadProgress) -> Result<Tenants> {
+        loader::load_deployment(&self.config, &self.engine, &self.capabilities, progress).await
+    }
+}
+
+/// Serves the modules of the config at `config_path` over HTTP on `listen`
+/// (or `server.listen`), and the operator's endpoints on `admin_listen` (or
+/// `server.admin_listen`, if any), until SIGTERM or SIGINT; then stops
+/// gracefully (see [`drain`]).
+pub async fn serve(
+    config_path: &Path,
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+) -> Result<ExitCode> {
+    let mut signals = StopSignals::install()?;
+    let prepared = Prepared::read(config_path).await?;
+    let server = &prepared.config.server;
+    let limits = ConnectionLimits::of(server);
+    let status = Arc::new(HostStatus::default());
+    let service = Arc::new(HttpService::new(
+        status.clone(),
+        prepared.capabilities.clone(),
+        server.max_body_bytes,
+        Duration::from_millis(server.body_timeout_ms),
+    ));
+    let (stop, stopped) = watch::channel(false);
+    let mut doors = Vec::new();
+    // Bound before the modules load, so the probes answer (not ready) and a
+    // port taken fails at once.
+    let public = bind_door(listen.unwrap_or(server.listen), &limits, "--listen")?;
+    let public_addr = public.local_addr()?;
+    let open = listener::serve(
+        public,
+        service.clone(),
+        Door::Public,
+        limits.clone(),
+        stopped.clone(),
+    );
+    doors.push(tokio::spawn(open));
+    if let Some(addr) = admin_listen.or(server.admin_listen) {
+        let admin = bind_door(addr, &limits, "--admin-listen")?;
+        // Printed on stdout, like the public address below.
+        println!("modhost admin on http://{}", admin.local_addr()?);
+        let open = listener::serve(admin, service.clone(), Door::Admin, limits.clone(), stopped);
+        doors.push(tokio::spawn(open));
+    }
+    tracing::info!(
+        "accepting connections on {public_addr}; loading the modules of {}",
+        prepared.config.source.display()
+    );
+    let tenants = tokio::select! {
+        tenants = prepared.load(status.progress()) => tenants?,
+        signal = signals.next() => {
+            tracing::info!("{signal} while loading; stopping");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let modules: usize = tenants
+        .iter()
+        .map(|tenant| tenant.registry.modules().count())
+        .sum();
+    service.install(Deployment {
+        tenants,
+        gate: prepared.gate,
+    });
+    status.set_phase(Phase::Serving);
+    tracing::info!(modules, "ready: serving on http://{public_addr}");
+    // Printed on stdout so scripts and tests can find a port picked with :0.
+    println!("modhost listening on http://{public_addr}");
+    let signal = signals.next().await;
+    let grace = Duration::from_millis(server.shutdown_grace_ms);
+    drain(signal, &status, stop, doors, grace, &mut signals).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds one listener, or says which address could not be had and how to
+/// pass another.
+fn bind_door(addr: SocketAddr, limits: &ConnectionLimits, flag: &str) -> Result<TcpListener> {
+    listener::bind(addr, limits.max_connections)
+        .with_context(|| format!("cannot listen on {addr}: pass another address with {flag}"))
+}
+
+/// The graceful stop after `signal`: readiness turns false, the listeners
+/// close (new connections are refused), every connection finishes its
+/// request in flight and closes; after `grace` the host exits anyway, and
+/// a second signal exits at once with [`IMMEDIATE_EXIT_CODE`]. Every write
+/// a module made was committed before its request was answered, so there
+/// is nothing left to flush; the backends' connections close with the
+/// process.
+async fn drain(
+    signal: &str,
+    status: &HostStatus,
+    stop: watch::Sender<bool>,
+    doors: Vec<JoinHandle<Result<OpenConnections>>>,
+    grace: Duration,
+    signals: &mut StopSignals,
+) {
+    status.set_phase(Phase::Draining);
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "{signal}: stopping; no new connections, finishing the requests in flight"
+    );
+    let _ = stop.send(true);
+    let mut open = Vec::new();
+    for door in doors {
+        match door.await {
+            Ok(Ok(connections)) => open.push(connections),
+            Ok(Err(err)) => tracing::warn!("a listener ended with an error: {err:#}"),
+            Err(err) => tracing::warn!("a listener's task ended early: {err}"),
+        }
+    }
+    let all_closed = async {
+        for connections in &open {
+            connections.closed().await;
+        }
+    };
+    tokio::select! {
+        _ = all_closed => tracing::info!("every request finished; exiting"),
+        _ = tokio::time::sleep(grace) => {
+            let still: usize = open.iter().map(OpenConnections::still_open).sum();
+            tracing::warn!(
+                connections = still,
+                "server.shutdown_grace_ms passed with {still} connections open; exiting"
+            );
+        }
+        again = signals.next() => {
+            tracing::warn!("{again} during the graceful stop: exiting at once");
+            std::process::exit(IMMEDIATE_EXIT_CODE);
+        }
+    }
 }
 
 /// The size of every configured component file, for the memory bound; a
@@ -76,8 +205,9 @@ fn component_bytes(config: &RuntimeConfig) -> u64 {
 /// Loads and checks every module of the config at `config_path` without
 /// serving, prints the report in `format`, and fails when any module does.
 pub async fn check(config_path: &Path, format: CheckFormat) -> Result<ExitCode> {
-    let (config, capacity, tenants, _) = load(config_path).await?;
-    let report = CheckReport::new(&tenants, &config, &capacity);
+    let prepared = Prepared::read(config_path).await?;
+    let tenants = prepared.load(&LoadProgress::default()).await?;
+    let report = CheckReport::new(&tenants, &prepared.config, &prepared.capacity);
     match format {
         CheckFormat::Text => report.print_text(),
         CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),

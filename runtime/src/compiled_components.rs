@@ -15,6 +15,7 @@ use wasmtime::component::Component;
 
 use crate::compile_cache::{CompileCache, Origin};
 use crate::config::RuntimeConfig;
+use crate::host_status::LoadProgress;
 
 /// The first 8 bytes of a component (`\0asm`, version 0x0d, layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
@@ -41,6 +42,7 @@ impl CompiledComponents {
         views: &[RuntimeConfig],
         engine: &Engine,
         cache: &CompileCache,
+        progress: &LoadProgress,
     ) -> CompiledComponents {
         let mut jobs: HashMap<PathBuf, Job> = HashMap::new();
         for view in views {
@@ -60,6 +62,7 @@ impl CompiledComponents {
         // one component per core keeps the cores busy between them.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let seats = Arc::new(Semaphore::new(cores));
+        progress.start(jobs.len());
         let mut running = JoinSet::new();
         let mut paths = HashMap::new();
         for job in jobs.into_values() {
@@ -84,6 +87,7 @@ impl CompiledComponents {
                 paths.remove(&id).expect("every task has its path"),
                 compiled,
             );
+            progress.one_done();
         }
         CompiledComponents { by_path }
     }
@@ -119,12 +123,14 @@ async fn compile_one(job: &Job, engine: Engine, cache: CompileCache) -> Result<C
     })?;
     let (module, deployments) = (&job.module, job.deployments);
     match origin {
-        Origin::Cache => tracing::info!(
-            module = %module,
-            deployments,
-            "component loaded from the compile cache"
-        ),
-        Origin::Compiled => tracing::info!(module = %module, deployments, "component compiled"),
+        Origin::Cache => {
+            crate::metrics::host().component("cached");
+            tracing::info!(module = %module, deployments, "component loaded from the compile cache");
+        }
+        Origin::Compiled => {
+            crate::metrics::host().component("compiled");
+            tracing::info!(module = %module, deployments, "component compiled");
+        }
     }
     Ok(component)
 }

@@ -47,6 +47,9 @@ pub struct RuntimeConfig {
     /// `[pool]`: what one instance slot holds.
     #[serde(default)]
     pub pool: PoolConfig,
+    /// `[metrics]`: what modules may record.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The modules to load, by name: `[modules.<name>]`, the default
     /// tenant's; in a view of one tenant (see [`RuntimeConfig::tenant_views`]),
     /// that tenant's.
@@ -89,6 +92,12 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Connections open at once from one client address; 0 is no cap.
     pub max_connections_per_client: usize,
+    /// After SIGTERM or SIGINT, how long requests in flight may take to
+    /// finish before the process exits anyway, in milliseconds.
+    pub shutdown_grace_ms: u64,
+    /// Where the operator's endpoints are served (`/metrics`, the probes,
+    /// `POST /admin/reload`); none by default. `--admin-listen` overrides it.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +110,29 @@ impl Default for ServerConfig {
             write_timeout_ms: 30_000,
             max_connections: 4_096,
             max_connections_per_client: 0,
+            shutdown_grace_ms: 25_000,
+            admin_listen: None,
+        }
+    }
+}
+
+/// `[metrics]`: the bound on what modules record through `metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Distinct series (name and labels) one module may make; 0 turns
+    /// module metrics off.
+    pub max_series_per_module: usize,
+}
+
+/// The most `max_series_per_module` may be: past it, one module alone
+/// could make a scrape megabytes long.
+const MAX_SERIES_PER_MODULE: usize = 10_000;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            max_series_per_module: 200,
         }
     }
 }
@@ -356,6 +388,12 @@ impl RuntimeConfig {
         self.validate_db()?;
         self.validate_cache()?;
         self.pool.validate(&file.to_string())?;
+        if self.metrics.max_series_per_module > MAX_SERIES_PER_MODULE {
+            bail!(
+                "{file}: metrics.max_series_per_module is {}; the most is {MAX_SERIES_PER_MODULE}",
+                self.metrics.max_series_per_module
+            );
+        }
         tenant_config::validate(&self.tenants, !self.modules.is_empty(), &file.to_string())?;
         if let Err(why) = self.sandbox.over(&DEFAULT_LIMITS).check("sandbox") {
             bail!("{file}: {why}");
@@ -397,6 +435,7 @@ impl RuntimeConfig {
             ("body_timeout_ms", server.body_timeout_ms),
             ("write_timeout_ms", server.write_timeout_ms),
             ("max_connections", server.max_connections as u64),
+            ("shutdown_grace_ms", server.shutdown_grace_ms),
         ];
         if let Some(key) = zero_key(&positive) {
             bail!("{file}: server.{key} must be at least 1");

@@ -4,6 +4,7 @@
 //! in `capabilities/`, one folder each. See the README for the config
 //! reference.
 
+mod admin;
 mod admission;
 mod auth;
 mod bindings;
@@ -21,6 +22,7 @@ mod engine;
 mod grants;
 mod guest_request;
 mod host_state;
+mod host_status;
 mod http_proxy;
 mod http_response;
 mod instance_reuse;
@@ -28,14 +30,17 @@ mod limits;
 mod listener;
 mod loader;
 mod long_calls;
+mod metrics;
 pub mod new_module;
 mod outbound_hosts;
 mod pool_config;
+mod probes;
 mod registry;
 mod request_id;
 mod routing;
 mod runtime_endpoints;
 mod sandbox;
 mod server;
+mod shutdown;
 mod tenant_config;
 mod tenants;

@@ -5,6 +5,10 @@
 //! its headers, or a keep-alive connection left idle, is closed; so is one
 //! that stops reading its response (a write that makes no progress for the
 //! write timeout), which would otherwise hold the response forever.
+//!
+//! When told to stop, the listener closes (new connections are refused),
+//! each connection finishes the request it is serving and closes, and
+//! [`OpenConnections::closed`] tells when the last one has.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -16,11 +20,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_io_timeout::TimeoutStream;
 
 use crate::config::ServerConfig;
-use crate::server::HttpService;
+use crate::server::{Door, HttpService};
 
 /// File descriptors kept free for the database, the cache, guests' files and
 /// the log when the connection cap is fitted under the process's limit.
@@ -80,20 +84,27 @@ pub fn bind(addr: SocketAddr, max_connections: usize) -> std::io::Result<TcpList
     socket.listen(u32::try_from(max_connections).unwrap_or(u32::MAX).max(1024))
 }
 
-/// Serves `service` on `listener` until the process is stopped.
+/// Serves `service` on `listener` as `door` until `stop` turns true; then
+/// closes the listener, asks every connection to close after its current
+/// request, and returns what tells when they have.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<HttpService>,
+    door: Door,
     limits: ConnectionLimits,
-) -> Result<()> {
+    mut stop: watch::Receiver<bool>,
+) -> Result<OpenConnections> {
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let clients = Arc::new(ClientCounts::default());
     let mut last_accept_warning: Option<Instant> = None;
     loop {
         // Waits here while the cap is reached: new clients queue in the
         // kernel's backlog instead of being accepted and dropped.
-        let slot = open.clone().acquire_owned().await?;
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            accepted = accept_within(&listener, &open) => accepted,
+        };
+        let (slot, stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(err) => {
                 // Out of descriptors and the like passes once connections
@@ -112,10 +123,54 @@ pub async fn serve(
         };
         let service = service.clone();
         let limits = limits.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
-            serve_connection(stream, peer, service, &limits).await;
+            serve_connection(stream, peer, service, door, &limits, stop).await;
             drop((slot, client));
         });
+    }
+    drop(listener);
+    Ok(OpenConnections {
+        open,
+        max: limits.max_connections,
+    })
+}
+
+/// Waits until `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// A connection's seat under the cap, then the connection.
+async fn accept_within(
+    listener: &TcpListener,
+    open: &Arc<Semaphore>,
+) -> std::io::Result<(tokio::sync::OwnedSemaphorePermit, TcpStream, SocketAddr)> {
+    let slot = open
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the connection semaphore is never closed");
+    let (stream, peer) = listener.accept().await?;
+    Ok((slot, stream, peer))
+}
+
+/// The connections a stopped listener had open.
+pub struct OpenConnections {
+    open: Arc<Semaphore>,
+    max: usize,
+}
+
+impl OpenConnections {
+    /// Waits until every connection has closed.
+    pub async fn closed(&self) {
+        let all = u32::try_from(self.max).unwrap_or(u32::MAX);
+        let _all = self.open.acquire_many(all).await;
+    }
+
+    /// How many are still open.
+    pub fn still_open(&self) -> usize {
+        self.max.saturating_sub(self.open.available_permits())
     }
 }
 
@@ -123,20 +178,30 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     service: Arc<HttpService>,
+    door: Door,
     limits: &ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let mut stream = TimeoutStream::new(stream);
     stream.set_write_timeout(Some(limits.write_timeout));
     let service = service_fn(move |request| {
         let service = service.clone();
-        async move { Ok::<_, std::convert::Infallible>(service.handle(request).await) }
+        async move { Ok::<_, std::convert::Infallible>(service.handle(request, door).await) }
     });
-    let served = http1::Builder::new()
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .serve_connection(TokioIo::new(Box::pin(stream)), service)
-        .await;
+        .serve_connection(TokioIo::new(Box::pin(stream)), service);
+    tokio::pin!(connection);
+    let served = tokio::select! {
+        served = connection.as_mut() => served,
+        _ = stopped(&mut stop) => {
+            // Finishes the request in flight (an idle connection closes now).
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
     if let Err(err) = served {
         tracing::debug!(%peer, "connection ended with an error: {err}");
     }

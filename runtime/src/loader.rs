@@ -24,6 +24,7 @@ use crate::compiled_components::CompiledComponents;
 use crate::config::{RuntimeConfig, check_module_name};
 use crate::dependency_graph;
 use crate::host_state::{HostState, ModuleContext};
+use crate::host_status::LoadProgress;
 use crate::long_calls::LongCallLane;
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{DeclaredRoute, RoutePattern, RouteTable};
@@ -38,7 +39,8 @@ use crate::tenants::{Tenant, Tenants};
 pub async fn load_deployment(
     config: &RuntimeConfig,
     engine: &Engine,
-    capabilities: HostCapabilities,
+    capabilities: &HostCapabilities,
+    progress: &LoadProgress,
 ) -> Result<Tenants> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
@@ -46,14 +48,14 @@ pub async fn load_deployment(
         LongCallLane::for_workers(tokio::runtime::Handle::current().metrics().num_workers());
     let compile_cache = CompileCache::new(&config.compile_cache, config.folder());
     let views = config.tenant_views();
-    let components = CompiledComponents::compile(&views, engine, &compile_cache).await;
+    let components = CompiledComponents::compile(&views, engine, &compile_cache, progress).await;
     let mut tenants = Vec::new();
     for view in &views {
         let loader = Loader {
             config: view,
             linker: &linker,
             long_calls: long_calls.clone(),
-            capabilities: &capabilities,
+            capabilities,
             components: &components,
         };
         let registry = loader.load_tenant().await?;

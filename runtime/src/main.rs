@@ -6,9 +6,10 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use modhost::check_report::CheckFormat;
 use modhost::commands;
 use modhost::new_module::Language;
@@ -18,8 +19,19 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser)]
 #[command(name = "modhost", version)]
 struct Cli {
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// object per line) for a log pipeline. `MODHOST_LOG` filters them.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -32,6 +44,10 @@ enum Command {
         /// Address to listen on, overriding server.listen (port 0 picks a free one).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Address of the operator's endpoints (`/metrics`, the probes,
+        /// `POST /admin/reload`), overriding server.admin_listen.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
     },
     /// Loads and checks every module of a config without serving, and
     /// prints each module's limits and the host's worst-case memory; exits
@@ -66,15 +82,13 @@ enum Command {
     },
 }
 
+/// How long the process waits, once `run` has returned, for guest calls
+/// still running on blocking threads (a grace period that ran out).
+const EXIT_WAIT: Duration = Duration::from_millis(500);
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("MODHOST_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     let cli = Cli::parse();
+    init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -85,18 +99,44 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let code = match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(err) => {
+            tracing::error!("{err:#}");
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    };
+    runtime.shutdown_timeout(EXIT_WAIT);
+    code
+}
+
+/// Log lines to stderr in `format`, filtered by `MODHOST_LOG` (default
+/// `info`). Every line of a request carries its span's fields: the request
+/// id, tenant and module.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("MODHOST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .flatten_event(true)
+            .init(),
     }
 }
 
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Serve { config, listen } => commands::serve(&config, listen).await,
+        Command::Serve {
+            config,
+            listen,
+            admin_listen,
+        } => commands::serve(&config, listen, admin_listen).await,
         Command::Check { config, format } => commands::check(&config, format).await,
         Command::HashPassword { config } => commands::hash_password(&config).await,
         Command::New { name, lang, dir } => commands::new_module(&name, lang, &dir),

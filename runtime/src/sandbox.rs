@@ -25,6 +25,7 @@ use crate::host_state::{HostState, ModuleContext};
 use crate::http_proxy;
 use crate::instance_reuse::WarmInstances;
 use crate::long_calls;
+use crate::metrics::{self, ModuleLabels};
 
 /// A module ready to be instantiated: compiled, linked and type-checked
 /// against the world once, at load.
@@ -175,6 +176,22 @@ impl GuestCallError {
     /// Whether a budget ran out (a 504 for a request).
     pub fn is_exhausted(&self) -> bool {
         matches!(self, Self::Exhausted { .. })
+    }
+
+    /// The limit that stopped the call, as `/metrics` names it: `timeout`,
+    /// `cpu`, or `trap` (memory or stack exhausted among others).
+    pub fn limit_name(&self) -> &'static str {
+        match self {
+            Self::Exhausted {
+                budget: Exhausted::Deadline,
+                ..
+            } => "timeout",
+            Self::Exhausted {
+                budget: Exhausted::Cpu,
+                ..
+            } => "cpu",
+            Self::Failed(_) => "trap",
+        }
     }
 
     /// The whole error with the guest's backtrace, one line, for debugging.
@@ -449,6 +466,10 @@ impl ModuleSandbox {
             budget,
         );
         let mut store = Store::new(self.pre.engine(), state);
+        metrics::host().instance_created(&ModuleLabels {
+            tenant: self.context.tenant.clone(),
+            module: self.context.name.clone(),
+        });
         store.limiter(|state| &mut state.limits);
         // Every epoch tick a running guest yields its worker thread, so a
         // loop cannot hold a thread that other requests need, and a

@@ -1,103 +1,215 @@
-//! One request: gives it an id, answers the runtime's own paths and routes
-//! the rest into the guests, each within its module's admission and budget.
+//! One request: gives it an id, answers the probes and the runtime's own
+//! paths and routes the rest into the guests, each within its module's
+//! admission and budget; then one access-log line.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode, Uri};
+use tracing::Instrument;
 
 use crate::admission::Refused;
 use crate::auth::Gate;
 use crate::bindings;
+use crate::capabilities::HostCapabilities;
 use crate::guest_request::{RequestParts, guest_request, with_principal};
+use crate::host_status::HostStatus;
 use crate::http_response::{Body, error_response, full_body, method_not_allowed};
+use crate::metrics::{self, ModuleLabels};
 use crate::registry::ModuleState;
-use crate::request_id::next_request_id;
+use crate::request_id::{REQUEST_ID_HEADER, request_id_of};
 use crate::routing::{Lookup, RouteMatch};
-use crate::runtime_endpoints;
 use crate::sandbox::GuestCallError;
 use crate::tenants::{Tenant, Tenants};
-
-/// The header that carries the request id back to the client.
-const REQUEST_ID_HEADER: &str = "x-request-id";
+use crate::{admin, probes, runtime_endpoints};
 
 /// How long a client should wait before retrying a refused request.
 const RETRY_AFTER_SECONDS: &str = "1";
 
-/// What every connection shares: the tenants and their modules, the token
-/// check and the server's limits.
+/// What a loaded config serves: its tenants and their modules, and the
+/// token check. Replaced whole when a reload succeeds.
+pub struct Deployment {
+    /// The tenants and their modules.
+    pub tenants: Tenants,
+    /// The bearer-token check.
+    pub gate: Gate,
+}
+
+/// What every connection shares: the deployment being served (none while
+/// the first one loads), the host's status for the probes, and the
+/// server's limits.
 pub struct HttpService {
-    tenants: Tenants,
-    gate: Gate,
+    deployment: ArcSwapOption<Deployment>,
+    status: Arc<HostStatus>,
+    capabilities: Arc<HostCapabilities>,
     max_body_bytes: usize,
     body_timeout: Duration,
 }
 
+/// Which listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// `server.listen`: the modules, the runtime's own paths, the probes.
+    Public,
+    /// `server.admin_listen`: the operator's endpoints and the probes.
+    Admin,
+}
+
+/// Where a request went, for the access log and the metrics.
+#[derive(Default)]
+struct Served {
+    tenant: Option<String>,
+    module: Option<String>,
+    route: Option<String>,
+}
+
+impl Served {
+    /// Tenant, module and route, once a route took the request.
+    fn labels(&self) -> Option<(&str, &str, &str)> {
+        Some((
+            self.tenant.as_deref()?,
+            self.module.as_deref()?,
+            self.route.as_deref()?,
+        ))
+    }
+}
+
+/// A response, and the limit that stopped or refused the request, if one did.
+type Answered = (Response<Body>, Option<&'static str>);
+
 impl HttpService {
-    /// A service answering for `tenants` behind `gate`, refusing bodies
-    /// over `max_body_bytes` or slower than `body_timeout`.
+    /// A service with nothing to serve yet but the probes, whose readiness
+    /// follows `status` and the backends of `capabilities`; it refuses
+    /// bodies over `max_body_bytes` or slower than `body_timeout`.
     pub fn new(
-        tenants: Tenants,
-        gate: Gate,
+        status: Arc<HostStatus>,
+        capabilities: Arc<HostCapabilities>,
         max_body_bytes: usize,
         body_timeout: Duration,
     ) -> Self {
         Self {
-            tenants,
-            gate,
+            deployment: ArcSwapOption::empty(),
+            status,
+            capabilities,
             max_body_bytes,
             body_timeout,
         }
     }
 
+    /// Serves `deployment` from the next request on; requests already
+    /// routed finish on the one they started with.
+    pub fn install(&self, deployment: Deployment) {
+        self.deployment.store(Some(Arc::new(deployment)));
+    }
+
+    /// The deployment being served.
+    pub fn deployment(&self) -> Option<Arc<Deployment>> {
+        self.deployment.load_full()
+    }
+
     /// Answers one request. Never fails: every error is a JSON response.
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
-        let request_id = next_request_id();
+    pub async fn handle(&self, request: Request<Incoming>, door: Door) -> Response<Body> {
+        let request_id = request_id_of(request.headers());
         let started = Instant::now();
         let method = request.method().as_str().to_string();
         let path = request.uri().path().to_string();
-        let mut response = self.route(request, &method, &path, &request_id).await;
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            tenant = tracing::field::Empty,
+            module = tracing::field::Empty,
+        );
+        let mut served = Served::default();
+        let mut response = self
+            .route(request, door, &method, &path, &request_id, &mut served)
+            .instrument(span.clone())
+            .await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
-        tracing::debug!(
-            %request_id,
-            %method,
-            %path,
-            status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "request served"
-        );
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        let route = served.labels();
+        metrics::host().request(route, &method, status, elapsed);
+        span.in_scope(|| {
+            tracing::info!(
+                target: "modhost::access",
+                %method,
+                %path,
+                status,
+                micros = elapsed.as_micros() as u64,
+                route = route.map_or("", |(_, _, route)| route),
+                "served"
+            )
+        });
         response
     }
 
     async fn route(
         &self,
         request: Request<Incoming>,
+        door: Door,
         method: &str,
         path: &str,
         request_id: &str,
+        served: &mut Served,
     ) -> Response<Body> {
+        if let Some(response) =
+            probes::answer(&self.status, &self.capabilities, method, path, request_id).await
+        {
+            return response;
+        }
+        if door == Door::Admin {
+            return admin::answer(self, request, method, path, request_id).await;
+        }
+        let Some(deployment) = self.deployment() else {
+            let mut response = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "modhost is loading its modules; try again shortly",
+                request_id,
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+            return response;
+        };
         let host = request
             .uri()
             .host()
             .or_else(|| request.headers().get(HOST)?.to_str().ok())
             .map(str::to_string);
-        let Some((tenant, below)) = self.tenants.resolve(host.as_deref(), path) else {
+        let Some((tenant, below)) = deployment.tenants.resolve(host.as_deref(), path) else {
             let host = host.as_deref().unwrap_or("(none)");
             let message = format!("no tenant is served at {path} on host {host}");
             return error_response(StatusCode::NOT_FOUND, &message, request_id);
         };
+        tracing::Span::current().record("tenant", tracing::field::display(&tenant.name));
+        served.tenant = Some(tenant.name.clone());
         if let Some(response) = runtime_endpoints::answer(tenant, method, below, request_id).await {
             return response;
         }
         match tenant.registry.routes().lookup(method, below) {
             Lookup::Found(route) => {
+                tracing::Span::current().record("module", tracing::field::display(route.module));
+                served.module = Some(route.module.to_string());
+                served.route = Some(route.route.to_string());
+                let module = ModuleLabels {
+                    tenant: tenant.name.clone(),
+                    module: route.module.to_string(),
+                };
+                let _in_flight = metrics::host().in_flight(module.clone());
                 let mounted = Mounted { tenant, below };
-                self.call_module(mounted, route, request, request_id).await
+                let call = self.call_module(&deployment.gate, mounted, route, request, request_id);
+                let (response, limit) = call.await;
+                if let Some(limit) = limit {
+                    metrics::host().limit_hit(&module, limit);
+                }
+                response
             }
             Lookup::MethodNotAllowed(allowed) => {
                 method_not_allowed(method, path, &allowed, request_id)
@@ -112,22 +224,20 @@ impl HttpService {
 
     async fn call_module(
         &self,
+        gate: &Gate,
         mounted: Mounted<'_>,
         route: RouteMatch<'_>,
         request: Request<Incoming>,
         request_id: &str,
-    ) -> Response<Body> {
+    ) -> Answered {
         let module = route.module;
         // First, before the module's state is told or the body read or a
         // slot taken: a refused request learns nothing and costs nothing.
-        let principal = match self
-            .gate
-            .check(&route, &mounted.tenant.name, request.headers())
-        {
+        let principal = match gate.check(&route, &mounted.tenant.name, request.headers()) {
             Ok(principal) => principal,
             Err(rejection) => {
                 tracing::debug!(%module, %request_id, "refused: {}", rejection.reason());
-                return rejection.response(request_id);
+                return (rejection.response(request_id), None);
             }
         };
         if let Some(principal) = &principal {
@@ -142,7 +252,9 @@ impl HttpService {
             (ModuleState::Ready, Some(sandbox)) => sandbox,
             (ModuleState::Failed(reason), _) => {
                 let message = format!("module {module} is not available: {reason}");
-                return error_response(StatusCode::SERVICE_UNAVAILABLE, &message, request_id);
+                let response =
+                    error_response(StatusCode::SERVICE_UNAVAILABLE, &message, request_id);
+                return (response, None);
             }
             (ModuleState::Ready, None) => unreachable!("a ready module has a sandbox"),
         };
@@ -153,17 +265,20 @@ impl HttpService {
         let (parts, body) = request.into_parts();
         let body = match self.read_body(body, request_id, deadline).await {
             Ok(body) => body,
-            Err(response) => return *response,
+            Err(response) => return (*response, None),
         };
         let slot = match sandbox.context().admission.enter(deadline).await {
             Ok(slot) => slot,
-            Err(refused) => return busy_response(module, refused, request_id),
+            Err(refused) => return (busy_response(module, refused, request_id), Some("busy")),
         };
         if sandbox.proxy().is_some() {
             let request = http_proxy_request(parts, mounted.below, body, request_id);
             return match sandbox.handle_http(request, call, slot).await {
-                Ok(response) => response.map(Either::Right),
-                Err(err) => guest_failure(module, &err, request_id),
+                Ok(response) => (response.map(Either::Right), None),
+                Err(err) => (
+                    guest_failure(module, &err, request_id),
+                    Some(err.limit_name()),
+                ),
             };
         }
         let _slot = slot;
@@ -172,8 +287,11 @@ impl HttpService {
             principal,
         );
         match sandbox.handle(&guest, call).await {
-            Ok(guest_response) => to_http_response(guest_response, module, request_id),
-            Err(err) => guest_failure(module, &err, request_id),
+            Ok(guest_response) => (to_http_response(guest_response, module, request_id), None),
+            Err(err) => (
+                guest_failure(module, &err, request_id),
+                Some(err.limit_name()),
+            ),
         }
     }
 

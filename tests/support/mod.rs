@@ -173,6 +173,8 @@ pub struct Modhost {
     child: Child,
     /// Where the server listens.
     pub addr: SocketAddr,
+    /// Where the operator's endpoints are served (`--admin-listen`).
+    pub admin: SocketAddr,
     log_path: PathBuf,
     stdout_path: PathBuf,
     /// Copies the runtime's stdout into `stdout_path` until it closes.
@@ -195,7 +197,17 @@ impl Modhost {
     pub fn start_logging(config_text: &str, filter: &str) -> Self {
         let dir = temp_dir();
         let config = write_config(dir.path(), config_text);
-        let mut modhost = Self::spawn(&config, dir.path(), filter);
+        let mut modhost = Self::spawn(&config, dir.path(), filter, &[]);
+        modhost._dir = Some(dir);
+        modhost
+    }
+
+    /// Starts `modhost serve` with `config_text`, `MODHOST_LOG` set to
+    /// `filter`, and `args` added to its command line.
+    pub fn start_with_args(config_text: &str, filter: &str, args: &[&str]) -> Self {
+        let dir = temp_dir();
+        let config = write_config(dir.path(), config_text);
+        let mut modhost = Self::spawn(&config, dir.path(), filter, args);
         modhost._dir = Some(dir);
         modhost
     }
@@ -203,15 +215,23 @@ impl Modhost {
     /// Starts `modhost serve --config <config>` on a free port, with its log
     /// written into `log_dir`.
     pub fn start_with(config: &Path, log_dir: &Path) -> Self {
-        Self::spawn(config, log_dir, "info")
+        Self::spawn(config, log_dir, "info", &[])
     }
 
-    fn spawn(config: &Path, log_dir: &Path, filter: &str) -> Self {
+    fn spawn(config: &Path, log_dir: &Path, filter: &str, args: &[&str]) -> Self {
         let log_path = log_dir.join("modhost.log");
         let log = std::fs::File::create(&log_path).expect("create the log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_modhost"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--config")
             .arg(config)
+            .args(args)
             .env("MODHOST_LOG", filter)
             .env(SECRET_ENV, TEST_SECRET)
             .stdout(Stdio::piped())
@@ -225,13 +245,25 @@ impl Modhost {
         let stdout_copier = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let _ = writeln!(stdout_copy, "{line}");
-                if let Some(addr) = line.strip_prefix("modhost listening on http://") {
-                    let _ = tx.send(addr.parse::<SocketAddr>().expect("a socket address"));
+                for (door, prefix) in [
+                    ("admin", "modhost admin on http://"),
+                    ("public", "modhost listening on http://"),
+                ] {
+                    if let Some(addr) = line.strip_prefix(prefix) {
+                        let _ =
+                            tx.send((door, addr.parse::<SocketAddr>().expect("a socket address")));
+                    }
                 }
             }
         });
-        let addr = match rx.recv_timeout(STARTUP_TIMEOUT) {
-            Ok(addr) => addr,
+        // The admin address is printed first, as soon as it is bound; the
+        // public one once the modules are loaded.
+        let addrs = rx
+            .recv_timeout(STARTUP_TIMEOUT)
+            .and_then(|admin| Ok((admin, rx.recv_timeout(STARTUP_TIMEOUT)?)));
+        let (admin, addr) = match addrs {
+            Ok((("admin", admin), ("public", addr))) => (admin, addr),
+            Ok(other) => panic!("modhost printed its addresses out of order: {other:?}"),
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -243,6 +275,7 @@ impl Modhost {
         Self {
             child,
             addr,
+            admin,
             log_path,
             stdout_path,
             stdout_copier: Some(stdout_copier),
@@ -307,6 +340,36 @@ impl Modhost {
         if let Some(copier) = self.stdout_copier.take() {
             copier.join().expect("the stdout copier");
         }
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, ...) to the runtime.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// The runtime's exit status once it has exited, waiting up to
+    /// `within`; `None` if it is still running then.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll modhost") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `GET path` on the admin listener.
+    pub fn admin_get(&self, path: &str) -> HttpResponse {
+        http_request(self.admin, "GET", path, &[], b"")
     }
 
     /// The entry of module `name` in `GET /modules`.

@@ -1,9 +1,12 @@
 //! `my_new_module`, the example of the original module guide, as a modhost
 //! module: `GET /my-module/info` reports the module and when it was
 //! initialised, `GET` and `POST /my-module/data` list and store records in
-//! its own collection, and its health says how long it has been up.
+//! its own collection, and its health says how long it has been up. As in
+//! the guide, storing a record is timed and counted with the module's own
+//! metrics (`modhost_module_data_writes_seconds`, `..._records_saved_total`).
 
 use modhost_sdk::db::{Collection, FindOptions, RawDocument};
+use modhost_sdk::metrics;
 use modhost_sdk::{
     Error, Health, HealthStatus, Module, Request, Response, Result, Router, export_module, info,
 };
@@ -128,6 +131,7 @@ fn get_data(req: Request) -> Result<Response> {
 /// `POST /my-module/data`: stores a JSON object that has a `name`, with
 /// when and by which module it was made; answers its id.
 fn create_data(req: Request) -> Result<Response> {
+    let _timer = metrics::timer("data_writes");
     let record: Option<Map<String, Value>> = serde_json::from_slice(req.body()).ok();
     let Some(mut record) = record.filter(|r| r.contains_key("name")) else {
         return failure(Error::bad_request("Missing required field: name"));
@@ -138,9 +142,13 @@ fn create_data(req: Request) -> Result<Response> {
     );
     record.insert("module".into(), json!(MyNewModule::NAME));
     match DATA.insert_one(&record) {
-        Ok(id) => Response::json(
-            &json!({"success": true, "id": id, "message": "Data created successfully"}),
-        ),
+        Ok(id) => {
+            // Metrics are a side channel: a refusal must not fail the write.
+            let _ = metrics::increment("records_saved", &[]);
+            Response::json(
+                &json!({"success": true, "id": id, "message": "Data created successfully"}),
+            )
+        }
         Err(err) => failure(err.into()),
     }
 }

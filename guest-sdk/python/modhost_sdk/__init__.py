@@ -29,7 +29,7 @@ from ._errors import HttpError
 from ._http import Request, Response
 from ._module import Health, Module, export
 from ._router import Router
-from . import auth, cache, config, db, log, modules, time
+from . import auth, cache, config, db, log, metrics, modules, time
 
 __all__ = [
     "HttpError",
@@ -44,6 +44,7 @@ __all__ = [
     "config",
     "db",
     "log",
+    "metrics",
     "modules",
     "time",
 ]

@@ -40,6 +40,13 @@ pub trait Capability {
     /// The state of one call into the module.
     fn for_call(module: &Self::Module, limits: &ModuleLimits) -> Self::Call;
 
+    /// Whether the backend the host's part talks to answers, for the
+    /// readiness probe; an error says what is down. Without a backend of
+    /// its own a capability is always ready.
+    fn check_ready(_host: &Self::Host) -> impl Future<Output = Result<(), String>> + Send {
+        std::future::ready(Ok(()))
+    }
+
     /// Reports what the call counted, once it has ended.
     fn end_call(_call: &Self::Call, _module: &str, _request_id: &str) {}
 

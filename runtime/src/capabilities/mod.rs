@@ -12,6 +12,7 @@ mod clock;
 mod config;
 mod db;
 mod log;
+mod metrics;
 mod modules;
 mod wasi;
 
@@ -61,6 +62,15 @@ macro_rules! capabilities {
                 })
             }
 
+            /// Asks every capability whether its backend answers; the
+            /// first that does not is named with why.
+            pub async fn check_ready(&self) -> Result<(), String> {
+                $(<$capability as Capability>::check_ready(&self.$name)
+                    .await
+                    .map_err(|why| format!("{}: {why}", stringify!($name)))?;)*
+                Ok(())
+            }
+
             /// Sets every capability up for one module.
             pub fn for_module(&self, module: &ModuleSetup<'_>) -> anyhow::Result<ModuleCapabilities> {
                 Ok(ModuleCapabilities {
@@ -108,6 +118,7 @@ capabilities! {
     // `log` reports what the call's quota dropped.
     wasi: wasi::Wasi,
     log: log::Log,
+    metrics: metrics::Metrics,
     config: config::Config,
     clock: clock::Clock,
     modules: modules::ModuleCalls,

@@ -7,10 +7,10 @@ use super::pattern::RoutePattern;
 use super::trie::Trie;
 
 /// First path segments the runtime keeps for its own endpoints.
-const RESERVED_FIRST_SEGMENTS: [&str; 3] = ["health", "modules", "metrics"];
+const RESERVED_FIRST_SEGMENTS: [&str; 5] = ["health", "modules", "metrics", "livez", "readyz"];
 
 /// Whether `pattern` claims a path the runtime answers itself (`/health`,
-/// `/modules/...`, `/metrics`).
+/// `/modules/...`, `/metrics`, the probes `/livez` and `/readyz`).
 pub fn is_reserved_path(pattern: &RoutePattern) -> bool {
     pattern
         .first_literal()
@@ -77,7 +77,7 @@ impl fmt::Display for RouteTableError {
             ),
             Self::Reserved { module, route } => write!(
                 f,
-                "module {module} declares {route}, but /health, /modules/... and /metrics are reserved for the runtime; move the route under another path"
+                "module {module} declares {route}, but /health, /modules/..., /metrics, /livez and /readyz are reserved for the runtime; move the route under another path"
             ),
         }
     }

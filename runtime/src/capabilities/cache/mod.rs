@@ -69,6 +69,10 @@ impl Capability for Cache {
         })
     }
 
+    async fn check_ready(host: &HostCache) -> Result<(), String> {
+        host.store.ping().await.map_err(|err| err.to_string())
+    }
+
     /// The cache as the module sees it: its own keys, holding at most its
     /// `cache_bytes`; none when it is not granted `cache`.
     fn for_module(

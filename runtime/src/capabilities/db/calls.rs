@@ -14,6 +14,7 @@ use crate::bindings::modhost::module::db::{
     Write, WriteAction, WriteResult,
 };
 use crate::grants::Grant;
+use crate::metrics::{Backend, metered};
 
 type DbResult<T> = std::result::Result<T, DbError>;
 
@@ -24,13 +25,17 @@ impl wit::Host for DbView<'_> {
         filter: String,
         options: FindOptions,
     ) -> DbResult<Vec<String>> {
-        let budget = self.admit(&find_texts(&filter, &options))?;
-        let (namespace, filter, options) = self.query(&collection, &filter, options)?;
-        let docs = self
-            .db()?
-            .store
-            .find_json(&namespace, &filter, &options, budget);
-        Ok(docs.await?)
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "find", async {
+            let budget = self.admit(&find_texts(&filter, &options))?;
+            let (namespace, filter, options) = self.query(&collection, &filter, options)?;
+            let docs = self
+                .db()?
+                .store
+                .find_json(&namespace, &filter, &options, budget);
+            Ok(docs.await?)
+        })
+        .await
     }
 
     async fn find_one(
@@ -39,13 +44,17 @@ impl wit::Host for DbView<'_> {
         filter: String,
         options: FindOptions,
     ) -> DbResult<Option<String>> {
-        let budget = self.admit(&find_texts(&filter, &options))?;
-        let (namespace, filter, options) = self.query(&collection, &filter, options)?;
-        let doc = self
-            .db()?
-            .store
-            .find_one_json(&namespace, &filter, &options, budget);
-        Ok(doc.await?)
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "find_one", async {
+            let budget = self.admit(&find_texts(&filter, &options))?;
+            let (namespace, filter, options) = self.query(&collection, &filter, options)?;
+            let doc = self
+                .db()?
+                .store
+                .find_one_json(&namespace, &filter, &options, budget);
+            Ok(doc.await?)
+        })
+        .await
     }
 
     async fn insert_one(&mut self, collection: String, document: String) -> DbResult<String> {
@@ -58,15 +67,19 @@ impl wit::Host for DbView<'_> {
         collection: String,
         documents: Vec<String>,
     ) -> DbResult<Vec<String>> {
-        let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
-        let budget = self.admit(&texts)?;
-        let namespace = self.namespace(&collection)?;
-        let docs = documents
-            .iter()
-            .map(|text| json(text, DbError::InvalidDocument))
-            .collect::<DbResult<Vec<_>>>()?;
-        let ids = self.db()?.store.insert(&namespace, docs, budget).await?;
-        Ok(ids.iter().map(id_text).collect())
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "insert_many", async {
+            let texts: Vec<&str> = documents.iter().map(String::as_str).collect();
+            let budget = self.admit(&texts)?;
+            let namespace = self.namespace(&collection)?;
+            let docs = documents
+                .iter()
+                .map(|text| json(text, DbError::InvalidDocument))
+                .collect::<DbResult<Vec<_>>>()?;
+            let ids = self.db()?.store.insert(&namespace, docs, budget).await?;
+            Ok(ids.iter().map(id_text).collect())
+        })
+        .await
     }
 
     async fn update_one(
@@ -76,8 +89,12 @@ impl wit::Host for DbView<'_> {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
-        self.update(&collection, &filter, &update, Matches::First, upsert)
-            .await
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "update_one", async {
+            self.update(&collection, &filter, &update, Matches::First, upsert)
+                .await
+        })
+        .await
     }
 
     async fn update_many(
@@ -87,54 +104,74 @@ impl wit::Host for DbView<'_> {
         update: String,
         upsert: bool,
     ) -> DbResult<UpdateResult> {
-        self.update(&collection, &filter, &update, Matches::All, upsert)
-            .await
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "update_many", async {
+            self.update(&collection, &filter, &update, Matches::All, upsert)
+                .await
+        })
+        .await
     }
 
     async fn delete_one(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        self.delete(&collection, &filter, Matches::First).await
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "delete_one", async {
+            self.delete(&collection, &filter, Matches::First).await
+        })
+        .await
     }
 
     async fn delete_many(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        self.delete(&collection, &filter, Matches::All).await
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "delete_many", async {
+            self.delete(&collection, &filter, Matches::All).await
+        })
+        .await
     }
 
     async fn count(&mut self, collection: String, filter: String) -> DbResult<u64> {
-        let budget = self.admit(&[&filter])?;
-        let (namespace, filter) = self.filtered(&collection, &filter)?;
-        Ok(self.db()?.store.count(&namespace, &filter, budget).await?)
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "count", async {
+            let budget = self.admit(&[&filter])?;
+            let (namespace, filter) = self.filtered(&collection, &filter)?;
+            Ok(self.db()?.store.count(&namespace, &filter, budget).await?)
+        })
+        .await
     }
 
     async fn transact(
         &mut self,
         writes: Vec<Write>,
     ) -> std::result::Result<Vec<WriteResult>, WitTransactionError> {
-        let texts: Vec<&str> = writes.iter().flat_map(write_texts).collect();
-        let budget = self.admit(&texts).map_err(whole)?;
-        let writes = writes
-            .into_iter()
-            .enumerate()
-            .map(|(index, write)| {
-                self.store_write(write)
-                    .map_err(|error| WitTransactionError {
-                        index: Some(index as u32),
-                        error,
-                    })
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        match self
-            .db()
-            .map_err(whole)?
-            .store
-            .transact(writes, budget)
-            .await
-        {
-            Ok(results) => Ok(results.into_iter().map(write_result).collect()),
-            Err(TransactionError { index, error }) => Err(WitTransactionError {
-                index: index.map(|index| index as u32),
-                error: error.into(),
-            }),
-        }
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "transact", async {
+            let texts: Vec<&str> = writes.iter().flat_map(write_texts).collect();
+            let budget = self.admit(&texts).map_err(whole)?;
+            let writes = writes
+                .into_iter()
+                .enumerate()
+                .map(|(index, write)| {
+                    self.store_write(write)
+                        .map_err(|error| WitTransactionError {
+                            index: Some(index as u32),
+                            error,
+                        })
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            match self
+                .db()
+                .map_err(whole)?
+                .store
+                .transact(writes, budget)
+                .await
+            {
+                Ok(results) => Ok(results.into_iter().map(write_result).collect()),
+                Err(TransactionError { index, error }) => Err(WitTransactionError {
+                    index: index.map(|index| index as u32),
+                    error: error.into(),
+                }),
+            }
+        })
+        .await
     }
 
     async fn create_index(
@@ -143,13 +180,17 @@ impl wit::Host for DbView<'_> {
         field: String,
         unique: bool,
     ) -> DbResult<()> {
-        let budget = self.admit(&[&field])?;
-        let namespace = self.namespace(&collection)?;
-        let created = self
-            .db()?
-            .store
-            .create_index(&namespace, &field, unique, budget);
-        Ok(created.await?)
+        let who = (self.tenant, self.module);
+        metered(Backend::Db, who, "create_index", async {
+            let budget = self.admit(&[&field])?;
+            let namespace = self.namespace(&collection)?;
+            let created = self
+                .db()?
+                .store
+                .create_index(&namespace, &field, unique, budget);
+            Ok(created.await?)
+        })
+        .await
     }
 }
 

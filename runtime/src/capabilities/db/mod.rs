@@ -64,6 +64,10 @@ impl Capability for Db {
         backend::open(config).await
     }
 
+    async fn check_ready(store: &DocumentStore) -> Result<(), String> {
+        store.ping().await.map_err(|err| err.to_string())
+    }
+
     /// The module's scope in the store; none when it is not granted `db`.
     fn for_module(
         store: &DocumentStore,

@@ -10,9 +10,47 @@ use crate::routing::Lookup;
 use super::CallerView;
 use super::abort_on_drop::AbortOnDrop;
 use crate::grants::Grant;
+use crate::metrics::{self, ModuleLabels};
 
 impl wit::Host for CallerView<'_> {
     async fn call(&mut self, module: String, request: CallRequest) -> Result<Response, CallError> {
+        // The target is a label only when declared: a guest must not make
+        // a series of every name it can think of.
+        let target = match self.dependencies.contains(&module) {
+            true => module.clone(),
+            false => "(undeclared)".to_string(),
+        };
+        let answer = self.checked_call(module, request).await;
+        let caller = ModuleLabels {
+            tenant: self.tenant.to_string(),
+            module: self.name.to_string(),
+        };
+        metrics::host().module_call(&caller, &target, outcome(&answer));
+        answer
+    }
+}
+
+/// How a module call ended, as `/metrics` names it.
+fn outcome(answer: &Result<Response, CallError>) -> &'static str {
+    match answer {
+        Ok(_) => "ok",
+        Err(CallError::NotDeclared(_)) => "not-declared",
+        Err(CallError::Unavailable(_)) => "unavailable",
+        Err(CallError::NoRoute(_)) => "no-route",
+        Err(CallError::DepthExceeded(_)) => "depth-exceeded",
+        Err(CallError::Failed(_)) => "failed",
+        Err(CallError::Busy(_)) => "busy",
+        Err(CallError::TooLarge(_)) => "too-large",
+        Err(CallError::NotGranted(_)) => "not-granted",
+    }
+}
+
+impl CallerView<'_> {
+    async fn checked_call(
+        &mut self,
+        module: String,
+        request: CallRequest,
+    ) -> Result<Response, CallError> {
         let Some(callable) = self.callable else {
             return Err(CallError::NotGranted(
                 Grant::Modules.missing(self.tenant, self.name),

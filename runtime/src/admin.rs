@@ -1,0 +1,40 @@
+//! The operator's endpoints, served only on `server.admin_listen` (never
+//! on the public listener, and not at all unless configured): `GET
+//! /metrics` in the Prometheus text format, and the probes.
+
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+
+use crate::http_response::{Body, error_response, full_body, method_not_allowed};
+use crate::metrics;
+use crate::server::HttpService;
+
+/// The content type of the Prometheus text format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Answers a request that came in on the admin listener (the probes are
+/// answered before this, on either listener).
+pub async fn answer(
+    _service: &HttpService,
+    _request: Request<Incoming>,
+    method: &str,
+    path: &str,
+    request_id: &str,
+) -> Response<Body> {
+    match path {
+        "/metrics" if method == "GET" => {
+            let mut response = Response::new(full_body(metrics::host().encode()));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));
+            response
+        }
+        "/metrics" => method_not_allowed(method, path, &["GET"], request_id),
+        _ => error_response(
+            StatusCode::NOT_FOUND,
+            &format!("no admin endpoint at {path}; there are /metrics, /livez and /readyz"),
+            request_id,
+        ),
+    }
+}
