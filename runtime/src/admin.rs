@@ -1,12 +1,15 @@
 //! The operator's endpoints, served only on `server.admin_listen` (never
 //! on the public listener, and not at all unless configured): `GET
-//! /metrics` in the Prometheus text format, and the probes.
+//! /metrics` in the Prometheus text format, `POST /admin/reload`, and the
+//! probes.
 
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
-use crate::http_response::{Body, error_response, full_body, method_not_allowed};
+use serde_json::json;
+
+use crate::http_response::{Body, error_response, full_body, json_response, method_not_allowed};
 use crate::metrics;
 use crate::server::HttpService;
 
@@ -16,7 +19,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Answers a request that came in on the admin listener (the probes are
 /// answered before this, on either listener).
 pub async fn answer(
-    _service: &HttpService,
+    service: &HttpService,
     _request: Request<Incoming>,
     method: &str,
     path: &str,
@@ -31,9 +34,24 @@ pub async fn answer(
             response
         }
         "/metrics" => method_not_allowed(method, path, &["GET"], request_id),
+        // The answer waits for the reload: it says whether the new set is
+        // served, or why the old one still is.
+        "/admin/reload" if method == "POST" => match service.reload("POST /admin/reload").await {
+            Ok(summary) => json_response(
+                StatusCode::OK,
+                &json!({ "status": "reloaded", "summary": summary }),
+            ),
+            Err(why) => {
+                let message = format!("reload failed; the previous modules keep serving: {why}");
+                error_response(StatusCode::UNPROCESSABLE_ENTITY, &message, request_id)
+            }
+        },
+        "/admin/reload" => method_not_allowed(method, path, &["POST"], request_id),
         _ => error_response(
             StatusCode::NOT_FOUND,
-            &format!("no admin endpoint at {path}; there are /metrics, /livez and /readyz"),
+            &format!(
+                "no admin endpoint at {path}; there are /metrics, /admin/reload, /livez and /readyz"
+            ),
             request_id,
         ),
     }

@@ -31,6 +31,11 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// Whether it has `max_concurrency` slots and room for `max_queue`.
+    pub fn has_shape(&self, max_concurrency: u32, max_queue: u32) -> bool {
+        self.max_concurrency == max_concurrency as usize && self.max_queue == max_queue
+    }
+
     /// `max_concurrency` slots and room for `max_queue` waiting requests.
     pub fn new(max_concurrency: u32, max_queue: u32) -> Self {
         Self {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use wasmtime::Engine;
 
@@ -19,11 +20,12 @@ use crate::check_report::{CheckFormat, CheckReport};
 use crate::config::RuntimeConfig;
 use crate::host_status::{HostStatus, LoadProgress, Phase};
 use crate::listener::{ConnectionLimits, OpenConnections};
+use crate::loader::Loaded;
 use crate::new_module::{self, Language};
 use crate::registry::ModuleState;
+use crate::reload::{QUEUED_RELOADS, ReloadRequest, Reloader, Started};
 use crate::server::{Deployment, Door, HttpService};
 use crate::shutdown::{IMMEDIATE_EXIT_CODE, StopSignals};
-use crate::tenants::Tenants;
 use crate::{engine, listener, loader};
 
 /// A config read, with what its modules need before they load: the auth
@@ -58,76 +60,122 @@ impl Prepared {
     }
 
     /// Loads every module, counting compiled components on `progress`.
-    async fn load(&self, progress: &LoadProgress) -> Result<Tenants> {
-        loader::load_deployment(&self.config, &self.engine, &self.capabilities, progress).await
+    async fn load(&self, progress: &LoadProgress) -> Result<Loaded> {
+        loader::load_deployment(
+            &self.config,
+            &self.engine,
+            &self.capabilities,
+            progress,
+            None,
+        )
+        .await
     }
 }
 
-/// Serves the modules of the config at `config_path` over HTTP on `listen`
-/// (or `server.listen`), and the operator's endpoints on `admin_listen` (or
-/// `server.admin_listen`, if any), until SIGTERM or SIGINT; then stops
-/// gracefully (see [`drain`]).
-pub async fn serve(
-    config_path: &Path,
-    listen: Option<SocketAddr>,
-    admin_listen: Option<SocketAddr>,
-) -> Result<ExitCode> {
+/// How `serve` runs: its addresses and whether it watches its files.
+pub struct ServeOptions {
+    /// Overrides `server.listen`.
+    pub listen: Option<SocketAddr>,
+    /// Overrides `server.admin_listen`.
+    pub admin_listen: Option<SocketAddr>,
+    /// Reload when the config or a component file changes.
+    pub watch: bool,
+}
+
+/// Serves the modules of the config at `config_path` over HTTP on the
+/// public address, and the operator's endpoints on the admin address if
+/// any; reloads on SIGHUP, `POST /admin/reload` and (with `watch`) a
+/// changed file; runs until SIGTERM or SIGINT, then stops gracefully (see
+/// [`drain`]).
+pub async fn serve(config_path: &Path, options: ServeOptions) -> Result<ExitCode> {
     let mut signals = StopSignals::install()?;
+    let mut hangups = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let prepared = Prepared::read(config_path).await?;
-    let server = &prepared.config.server;
-    let limits = ConnectionLimits::of(server);
+    let server = prepared.config.server.clone();
+    let limits = ConnectionLimits::of(&server);
     let status = Arc::new(HostStatus::default());
+    let (reloads, reload_requests) = mpsc::channel(QUEUED_RELOADS);
     let service = Arc::new(HttpService::new(
         status.clone(),
         prepared.capabilities.clone(),
+        reloads.clone(),
         server.max_body_bytes,
         Duration::from_millis(server.body_timeout_ms),
     ));
     let (stop, stopped) = watch::channel(false);
-    let mut doors = Vec::new();
     // Bound before the modules load, so the probes answer (not ready) and a
     // port taken fails at once.
-    let public = bind_door(listen.unwrap_or(server.listen), &limits, "--listen")?;
+    let public = bind_door(options.listen.unwrap_or(server.listen), &limits, "--listen")?;
     let public_addr = public.local_addr()?;
-    let open = listener::serve(
+    let mut doors = vec![tokio::spawn(listener::serve(
         public,
         service.clone(),
         Door::Public,
         limits.clone(),
         stopped.clone(),
-    );
-    doors.push(tokio::spawn(open));
-    if let Some(addr) = admin_listen.or(server.admin_listen) {
+    ))];
+    if let Some(addr) = options.admin_listen.or(server.admin_listen) {
         let admin = bind_door(addr, &limits, "--admin-listen")?;
         // Printed on stdout, like the public address below.
         println!("modhost admin on http://{}", admin.local_addr()?);
-        let open = listener::serve(admin, service.clone(), Door::Admin, limits.clone(), stopped);
+        let open = listener::serve(admin, service.clone(), Door::Admin, limits, stopped);
         doors.push(tokio::spawn(open));
     }
     tracing::info!(
         "accepting connections on {public_addr}; loading the modules of {}",
         prepared.config.source.display()
     );
-    let tenants = tokio::select! {
-        tenants = prepared.load(status.progress()) => tenants?,
+    let loaded = tokio::select! {
+        loaded = prepared.load(status.progress()) => loaded?,
         signal = signals.next() => {
             tracing::info!("{signal} while loading; stopping");
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let modules: usize = tenants
+    let modules: usize = loaded
+        .tenants
         .iter()
         .map(|tenant| tenant.registry.modules().count())
         .sum();
     service.install(Deployment {
-        tenants,
+        tenants: loaded.tenants,
         gate: prepared.gate,
     });
     status.set_phase(Phase::Serving);
+    let started = Started {
+        config: prepared.config,
+        engine: prepared.engine,
+        capacity: prepared.capacity,
+        capabilities: prepared.capabilities,
+    };
+    let reloader = Reloader::new(
+        config_path.to_path_buf(),
+        started,
+        service.clone(),
+        status.clone(),
+        loaded.components,
+    );
+    tokio::spawn(reloader.run(reload_requests));
+    if options.watch {
+        tokio::spawn(crate::watch::watch(
+            config_path.to_path_buf(),
+            reloads.clone(),
+        ));
+    }
     tracing::info!(modules, "ready: serving on http://{public_addr}");
     // Printed on stdout so scripts and tests can find a port picked with :0.
     println!("modhost listening on http://{public_addr}");
-    let signal = signals.next().await;
+    let signal = loop {
+        tokio::select! {
+            signal = signals.next() => break signal,
+            _ = hangups.recv() => {
+                let request = ReloadRequest { cause: "SIGHUP", reply: None };
+                if reloads.try_send(request).is_err() {
+                    tracing::info!("SIGHUP: a reload is already waiting");
+                }
+            }
+        }
+    };
     let grace = Duration::from_millis(server.shutdown_grace_ms);
     drain(signal, &status, stop, doors, grace, &mut signals).await;
     Ok(ExitCode::SUCCESS)
@@ -206,7 +254,7 @@ fn component_bytes(config: &RuntimeConfig) -> u64 {
 /// serving, prints the report in `format`, and fails when any module does.
 pub async fn check(config_path: &Path, format: CheckFormat) -> Result<ExitCode> {
     let prepared = Prepared::read(config_path).await?;
-    let tenants = prepared.load(&LoadProgress::default()).await?;
+    let tenants = prepared.load(&LoadProgress::default()).await?.tenants;
     let report = CheckReport::new(&tenants, &prepared.config, &prepared.capacity);
     match format {
         CheckFormat::Text => report.print_text(),

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use wasmtime::Engine;
@@ -26,7 +27,13 @@ const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0
 /// for the operator, naming the file as the config does).
 pub struct CompiledComponents {
     by_path: HashMap<PathBuf, Result<Component, String>>,
+    /// Each compiled component by the SHA-256 of its file's bytes, for the
+    /// next reload to take as it is.
+    by_digest: HashMap<Digest, Component>,
 }
+
+/// The SHA-256 of a component file's bytes.
+type Digest = [u8; 32];
 
 /// One file to compile, and the first module that deploys it (for the log).
 struct Job {
@@ -37,13 +44,18 @@ struct Job {
 }
 
 impl CompiledComponents {
-    /// Compiles every component the `views` (one per tenant) deploy.
+    /// Compiles every component the `views` (one per tenant) deploy; a
+    /// file whose bytes `reusable` (the set being served) has compiled
+    /// already is taken from there.
     pub async fn compile(
         views: &[RuntimeConfig],
         engine: &Engine,
         cache: &CompileCache,
         progress: &LoadProgress,
+        reusable: Option<&CompiledComponents>,
     ) -> CompiledComponents {
+        let reusable: Arc<HashMap<Digest, Component>> =
+            Arc::new(reusable.map(|r| r.by_digest.clone()).unwrap_or_default());
         let mut jobs: HashMap<PathBuf, Job> = HashMap::new();
         for view in views {
             for (name, module) in &view.modules {
@@ -67,14 +79,16 @@ impl CompiledComponents {
         let mut paths = HashMap::new();
         for job in jobs.into_values() {
             let (engine, cache, seats) = (engine.clone(), cache.clone(), seats.clone());
+            let reusable = reusable.clone();
             let path = job.path.clone();
             let task = running.spawn(async move {
                 let _seat = seats.acquire_owned().await.expect("never closed");
-                compile_one(&job, engine, cache).await
+                compile_one(&job, engine, cache, &reusable).await
             });
             paths.insert(task.id(), path);
         }
         let mut by_path = HashMap::new();
+        let mut by_digest = HashMap::new();
         while let Some(done) = running.join_next_with_id().await {
             let (id, compiled) = match done {
                 Ok((id, compiled)) => (id, compiled),
@@ -83,13 +97,17 @@ impl CompiledComponents {
                     Err(format!("its compile task ended early: {err}")),
                 ),
             };
+            let compiled = compiled.map(|(component, digest)| {
+                by_digest.insert(digest, component.clone());
+                component
+            });
             by_path.insert(
                 paths.remove(&id).expect("every task has its path"),
                 compiled,
             );
             progress.one_done();
         }
-        CompiledComponents { by_path }
+        CompiledComponents { by_path, by_digest }
     }
 
     /// The component at `path` (as `RuntimeConfig::module_path` gives it).
@@ -101,12 +119,24 @@ impl CompiledComponents {
     }
 }
 
-/// Reads, checks and compiles one file; the error names it as shown.
-async fn compile_one(job: &Job, engine: Engine, cache: CompileCache) -> Result<Component, String> {
+/// Reads, checks and compiles one file (or takes it from `reusable`); the
+/// error names it as shown.
+async fn compile_one(
+    job: &Job,
+    engine: Engine,
+    cache: CompileCache,
+    reusable: &HashMap<Digest, Component>,
+) -> Result<(Component, Digest), String> {
     let shown = job.shown.display();
     let bytes = tokio::fs::read(&job.path).await.map_err(|err| {
         format!("cannot read {shown}: {err}; build the guests (`just guests`) or fix the path")
     })?;
+    let digest: Digest = Sha256::digest(&bytes).into();
+    if let Some(component) = reusable.get(&digest) {
+        crate::metrics::host().component("reused");
+        tracing::info!(module = %job.module, "component unchanged; not compiled again");
+        return Ok((component.clone(), digest));
+    }
     check_is_component(&bytes, &job.shown)?;
     let (component, origin) = tokio::task::spawn_blocking(move || {
         cache.load_or_compile(&engine, &bytes)
@@ -132,7 +162,7 @@ async fn compile_one(job: &Job, engine: Engine, cache: CompileCache) -> Result<C
             tracing::info!(module = %module, deployments, "component compiled");
         }
     }
-    Ok(component)
+    Ok((component, digest))
 }
 
 fn check_is_component(bytes: &[u8], source: &Path) -> Result<(), String> {

@@ -10,6 +10,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 
 use crate::admission::Admission;
 use crate::call_budget::{CallBudget, Exhausted};
+use crate::callable_modules::CallableModules;
 use crate::capabilities::{CallCapabilities, HostCapabilities, ModuleCapabilities, ModuleSetup};
 use crate::config::ModuleConfig;
 use crate::grants::Grants;
@@ -39,7 +40,7 @@ pub struct ModuleContext {
     /// Whether its instances serve several requests, and how many.
     pub instance_reuse: Option<InstanceReuse>,
     /// Its slots and queue: how many of its calls run at once.
-    pub admission: Admission,
+    pub admission: Arc<Admission>,
     /// The host's seats for long-running calls.
     pub long_calls: LongCallLane,
     /// Each capability's state for this module.
@@ -49,31 +50,42 @@ pub struct ModuleContext {
 /// The tenant of the top-level `[modules]`, served on every host at `/`.
 pub const DEFAULT_TENANT: &str = "default";
 
+/// What a load gives each of its modules.
+pub struct Deploying<'a> {
+    /// Every capability, started for the host.
+    pub capabilities: &'a HostCapabilities,
+    /// The load's modules that serve calls.
+    pub callable: &'a Arc<CallableModules>,
+    /// The module's slots.
+    pub admission: Arc<Admission>,
+}
+
 impl ModuleContext {
     /// A context for `name` of `tenant` with its own config table, limits and grants,
-    /// set up by every capability of `host`, taking turns on `long_calls`.
+    /// set up by every capability of the load, taking turns on `long_calls`.
     pub fn new(
         name: &str,
         tenant: &str,
         config: &ModuleConfig,
         limits: ModuleLimits,
-        host: &HostCapabilities,
+        deploying: Deploying<'_>,
         long_calls: LongCallLane,
     ) -> anyhow::Result<Self> {
-        let capabilities = host.for_module(&ModuleSetup {
+        let capabilities = deploying.capabilities.for_module(&ModuleSetup {
             name,
             tenant,
             config: &config.config,
             limits: &limits,
             grants: &config.grants,
             outbound_hosts: &config.outbound_hosts,
+            callable: deploying.callable,
         })?;
         Ok(Self {
             name: name.to_string(),
             tenant: tenant.to_string(),
             initialized_at: OnceLock::new(),
             dependencies: OnceLock::new(),
-            admission: Admission::new(limits.max_concurrency, limits.max_queue),
+            admission: deploying.admission,
             long_calls,
             limits,
             grants: config.grants.clone(),

@@ -15,6 +15,7 @@ use anyhow::{Result, bail};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
+use crate::admission::Admission;
 use crate::auth::check_roles;
 use crate::bindings::Manifest;
 use crate::callable_modules::{CallTarget, CallableModules};
@@ -23,8 +24,9 @@ use crate::compile_cache::CompileCache;
 use crate::compiled_components::CompiledComponents;
 use crate::config::{RuntimeConfig, check_module_name};
 use crate::dependency_graph;
-use crate::host_state::{HostState, ModuleContext};
+use crate::host_state::{Deploying, HostState, ModuleContext};
 use crate::host_status::LoadProgress;
+use crate::limits::ModuleLimits;
 use crate::long_calls::LongCallLane;
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{DeclaredRoute, RoutePattern, RouteTable};
@@ -41,14 +43,20 @@ pub async fn load_deployment(
     engine: &Engine,
     capabilities: &HostCapabilities,
     progress: &LoadProgress,
-) -> Result<Tenants> {
+    previous: Option<Previous<'_>>,
+) -> Result<Loaded> {
     let mut linker = Linker::new(engine);
     capabilities::add_to_linker(&mut linker)?;
     let long_calls =
         LongCallLane::for_workers(tokio::runtime::Handle::current().metrics().num_workers());
     let compile_cache = CompileCache::new(&config.compile_cache, config.folder());
     let views = config.tenant_views();
-    let components = CompiledComponents::compile(&views, engine, &compile_cache, progress).await;
+    let reusable = previous.map(|previous| previous.components);
+    let components =
+        CompiledComponents::compile(&views, engine, &compile_cache, progress, reusable).await;
+    // This load's own directory: a reload's modules never call the
+    // modules of the set they replace, nor those of one that failed.
+    let callable = Arc::new(CallableModules::default());
     let mut tenants = Vec::new();
     for view in &views {
         let loader = Loader {
@@ -56,12 +64,37 @@ pub async fn load_deployment(
             linker: &linker,
             long_calls: long_calls.clone(),
             capabilities,
+            callable: &callable,
             components: &components,
+            serving: previous.map(|previous| previous.tenants),
         };
         let registry = loader.load_tenant().await?;
         tenants.push(Tenant::new(config, &view.tenant, registry));
     }
-    Ok(Tenants::new(tenants))
+    Ok(Loaded {
+        tenants: Tenants::new(tenants, callable),
+        components,
+    })
+}
+
+/// What a load made.
+pub struct Loaded {
+    /// The tenants and their modules, to serve.
+    pub tenants: Tenants,
+    /// Every component it compiled, which the next reload reuses for the
+    /// files that did not change.
+    pub components: CompiledComponents,
+}
+
+/// What a reload takes from the set it replaces.
+#[derive(Clone, Copy)]
+pub struct Previous<'a> {
+    /// Its components: a file whose bytes did not change is not compiled again.
+    pub components: &'a CompiledComponents,
+    /// Its tenants: a module that stays with the same concurrency keeps
+    /// its slots, so the old and the new set together never run more of
+    /// it at once than its limit.
+    pub tenants: &'a Tenants,
 }
 
 impl Loader<'_> {
@@ -72,8 +105,7 @@ impl Loader<'_> {
         for name in config.modules.keys() {
             modules.insert(name.clone(), self.load_entry(name).await?);
         }
-        let callable = &self.capabilities.modules;
-
+        let callable = self.callable;
         let routes = build_route_table(&modules, config)?;
         let declared: BTreeMap<String, Vec<String>> = modules
             .values()
@@ -132,11 +164,30 @@ struct Loader<'a> {
     /// The worker threads long-running guest calls take turns on.
     long_calls: LongCallLane,
     capabilities: &'a HostCapabilities,
+    /// The modules of this load that serve calls, as they come up.
+    callable: &'a Arc<CallableModules>,
     /// Every component of the deployment, compiled.
     components: &'a CompiledComponents,
+    /// The tenants being served, when this is a reload.
+    serving: Option<&'a Tenants>,
 }
 
 impl Loader<'_> {
+    /// The slots of module `name`: those of the module being served under
+    /// that name in this tenant when it has the same concurrency and
+    /// queue, else new ones.
+    fn admission_of(&self, name: &str, limits: &ModuleLimits) -> Arc<Admission> {
+        let serving = self
+            .serving
+            .and_then(|tenants| tenants.iter().find(|t| t.name == self.config.tenant))
+            .and_then(|tenant| tenant.registry.get(name))
+            .and_then(|entry| entry.sandbox.as_ref())
+            .map(|sandbox| sandbox.context().admission.clone())
+            .filter(|admission| admission.has_shape(limits.max_concurrency, limits.max_queue));
+        serving
+            .unwrap_or_else(|| Arc::new(Admission::new(limits.max_concurrency, limits.max_queue)))
+    }
+
     /// Loads module `name` into an entry, ready or failed with the reason.
     /// The error is a startup error: a capability that cannot be set up for
     /// the module (its scope or cache keys refused, naming the module), or
@@ -146,12 +197,18 @@ impl Loader<'_> {
         let module_config = &config.modules[name];
         let source = config.module_path(module_config);
         let shown = config.shown_module_path(module_config);
+        let limits = config.module_limits(name);
+        let admission = self.admission_of(name, &limits);
         let context = Arc::new(ModuleContext::new(
             name,
             &config.tenant,
             module_config,
-            config.module_limits(name),
-            self.capabilities,
+            limits,
+            Deploying {
+                capabilities: self.capabilities,
+                callable: self.callable,
+                admission,
+            },
             self.long_calls.clone(),
         )?);
         let described = match self.components.get(&source) {

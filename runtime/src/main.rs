@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use modhost::check_report::CheckFormat;
-use modhost::commands;
+use modhost::commands::{self, ServeOptions};
 use modhost::new_module::Language;
 use tracing_subscriber::EnvFilter;
 
@@ -48,6 +48,9 @@ enum Command {
         /// `POST /admin/reload`), overriding server.admin_listen.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// Reload when the config or a component file it deploys changes.
+        #[arg(long)]
+        watch: bool,
     },
     /// Loads and checks every module of a config without serving, and
     /// prints each module's limits and the host's worst-case memory; exits
@@ -136,7 +139,15 @@ async fn run(command: Command) -> Result<ExitCode> {
             config,
             listen,
             admin_listen,
-        } => commands::serve(&config, listen, admin_listen).await,
+            watch,
+        } => {
+            let options = ServeOptions {
+                listen,
+                admin_listen,
+                watch,
+            };
+            commands::serve(&config, options).await
+        }
         Command::Check { config, format } => commands::check(&config, format).await,
         Command::HashPassword { config } => commands::hash_password(&config).await,
         Command::New { name, lang, dir } => commands::new_module(&name, lang, &dir),

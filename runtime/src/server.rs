@@ -11,6 +11,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode, Uri};
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::admission::Refused;
@@ -22,6 +23,7 @@ use crate::host_status::HostStatus;
 use crate::http_response::{Body, error_response, full_body, method_not_allowed};
 use crate::metrics::{self, ModuleLabels};
 use crate::registry::ModuleState;
+use crate::reload::ReloadRequest;
 use crate::request_id::{REQUEST_ID_HEADER, request_id_of};
 use crate::routing::{Lookup, RouteMatch};
 use crate::sandbox::GuestCallError;
@@ -47,6 +49,7 @@ pub struct HttpService {
     deployment: ArcSwapOption<Deployment>,
     status: Arc<HostStatus>,
     capabilities: Arc<HostCapabilities>,
+    reloads: mpsc::Sender<ReloadRequest>,
     max_body_bytes: usize,
     body_timeout: Duration,
 }
@@ -84,11 +87,13 @@ type Answered = (Response<Body>, Option<&'static str>);
 
 impl HttpService {
     /// A service with nothing to serve yet but the probes, whose readiness
-    /// follows `status` and the backends of `capabilities`; it refuses
-    /// bodies over `max_body_bytes` or slower than `body_timeout`.
+    /// follows `status` and the backends of `capabilities`, that asks for
+    /// reloads on `reloads`; it refuses bodies over `max_body_bytes` or
+    /// slower than `body_timeout`.
     pub fn new(
         status: Arc<HostStatus>,
         capabilities: Arc<HostCapabilities>,
+        reloads: mpsc::Sender<ReloadRequest>,
         max_body_bytes: usize,
         body_timeout: Duration,
     ) -> Self {
@@ -96,6 +101,7 @@ impl HttpService {
             deployment: ArcSwapOption::empty(),
             status,
             capabilities,
+            reloads,
             max_body_bytes,
             body_timeout,
         }
@@ -110,6 +116,21 @@ impl HttpService {
     /// The deployment being served.
     pub fn deployment(&self) -> Option<Arc<Deployment>> {
         self.deployment.load_full()
+    }
+
+    /// Asks for a reload and waits for its outcome.
+    pub async fn reload(&self, cause: &'static str) -> Result<String, String> {
+        let (reply, outcome) = oneshot::channel();
+        let request = ReloadRequest {
+            cause,
+            reply: Some(reply),
+        };
+        if self.reloads.send(request).await.is_err() {
+            return Err("reloads are not taken yet: the first load is still running".into());
+        }
+        outcome
+            .await
+            .unwrap_or_else(|_| Err("the reload ended without an answer".into()))
     }
 
     /// Answers one request. Never fails: every error is a JSON response.

@@ -4,7 +4,9 @@
 //! host before one of every host, a longer prefix before a shorter one).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use crate::callable_modules::CallableModules;
 use crate::config::RuntimeConfig;
 use crate::host_state::DEFAULT_TENANT;
 use crate::registry::ModuleRegistry;
@@ -48,6 +50,9 @@ impl Tenant {
 /// Every tenant of the host, indexed by where it is mounted.
 pub struct Tenants {
     tenants: Vec<Tenant>,
+    /// The modules that serve calls, kept for as long as these tenants are
+    /// (their modules hold it only weakly).
+    _callable: Arc<CallableModules>,
     /// Host name (`""`: every host) to prefix to the tenant's index.
     mounts: HashMap<String, HashMap<String, usize>>,
     /// The most segments any prefix has: how many of a path's prefixes a
@@ -59,7 +64,7 @@ impl Tenants {
     /// The host's tenants. The default one stays only when it deploys
     /// modules or is the only one, so a request for no tenant's host is
     /// a 404 once every module belongs to a named tenant.
-    pub fn new(tenants: Vec<Tenant>) -> Tenants {
+    pub fn new(tenants: Vec<Tenant>, callable: Arc<CallableModules>) -> Tenants {
         let only = tenants.len() == 1;
         let tenants: Vec<Tenant> = tenants
             .into_iter()
@@ -67,11 +72,11 @@ impl Tenants {
                 tenant.name != DEFAULT_TENANT || only || tenant.registry.modules().next().is_some()
             })
             .collect();
-        Tenants::index(tenants)
+        Tenants::index(tenants, callable)
     }
 
     /// Indexes `tenants` by host and prefix.
-    fn index(tenants: Vec<Tenant>) -> Tenants {
+    fn index(tenants: Vec<Tenant>, callable: Arc<CallableModules>) -> Tenants {
         let mut mounts: HashMap<String, HashMap<String, usize>> = HashMap::new();
         for (index, tenant) in tenants.iter().enumerate() {
             let hosts = match tenant.hosts.is_empty() {
@@ -91,6 +96,7 @@ impl Tenants {
             .unwrap_or(0);
         Tenants {
             tenants,
+            _callable: callable,
             mounts,
             deepest_prefix,
         }
@@ -179,12 +185,15 @@ mod tests {
 
     #[test]
     fn the_most_specific_mount_wins_and_the_tenant_sees_the_path_below_it() {
-        let tenants = Tenants::index(vec![
-            tenant("default", &[], ""),
-            tenant("acme", &[], "/acme"),
-            tenant("acme_eu", &[], "/acme/eu"),
-            tenant("globex", &["globex.example.com"], ""),
-        ]);
+        let tenants = Tenants::index(
+            vec![
+                tenant("default", &[], ""),
+                tenant("acme", &[], "/acme"),
+                tenant("acme_eu", &[], "/acme/eu"),
+                tenant("globex", &["globex.example.com"], ""),
+            ],
+            Arc::default(),
+        );
         let at = |host: Option<&str>, path| {
             tenants
                 .resolve(host, path)
@@ -215,7 +224,7 @@ mod tests {
             .collect();
         all.push(tenant("deep", &[], "/t7/a/b"));
         all.push(tenant("hosted", &["h.example.com"], "/t7"));
-        let tenants = Tenants::index(all);
+        let tenants = Tenants::index(all, Arc::default());
         for n in [0, 500, 999] {
             let path = format!("/t{n}/x/y");
             let (tenant, below) = tenants.resolve(None, &path).unwrap();
@@ -234,10 +243,13 @@ mod tests {
 
     #[test]
     fn without_a_default_tenant_an_unknown_host_reaches_none() {
-        let tenants = Tenants::new(vec![
-            tenant("default", &[], ""),
-            tenant("globex", &["globex.example.com"], ""),
-        ]);
+        let tenants = Tenants::new(
+            vec![
+                tenant("default", &[], ""),
+                tenant("globex", &["globex.example.com"], ""),
+            ],
+            Arc::default(),
+        );
         assert!(tenants.resolve(Some("other.example.com"), "/x").is_none());
         assert!(tenants.resolve(Some("globex.example.com"), "/x").is_some());
     }

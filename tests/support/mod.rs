@@ -176,6 +176,7 @@ pub struct Modhost {
     /// Where the operator's endpoints are served (`--admin-listen`).
     pub admin: SocketAddr,
     log_path: PathBuf,
+    config_path: PathBuf,
     stdout_path: PathBuf,
     /// Copies the runtime's stdout into `stdout_path` until it closes.
     stdout_copier: Option<std::thread::JoinHandle<()>>,
@@ -277,6 +278,7 @@ impl Modhost {
             addr,
             admin,
             log_path,
+            config_path: config.to_path_buf(),
             stdout_path,
             stdout_copier: Some(stdout_copier),
             _dir: None,
@@ -365,6 +367,16 @@ impl Modhost {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The config file it serves.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// `POST path` on the admin listener.
+    pub fn admin_post(&self, path: &str) -> HttpResponse {
+        http_request(self.admin, "POST", path, &[], b"")
     }
 
     /// `GET path` on the admin listener.

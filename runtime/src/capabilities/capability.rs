@@ -2,9 +2,11 @@
 //! host, one module, one call) and how it links its WIT interfaces.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use wasmtime::component::Linker;
 
+use crate::callable_modules::CallableModules;
 use crate::config::RuntimeConfig;
 use crate::grants::Grants;
 use crate::host_state::HostState;
@@ -71,4 +73,6 @@ pub struct ModuleSetup<'a> {
     pub grants: &'a Grants,
     /// The origins it may send HTTP requests to.
     pub outbound_hosts: &'a OutboundHosts,
+    /// The modules of its load that serve calls (its tenant's among them).
+    pub callable: &'a Arc<CallableModules>,
 }

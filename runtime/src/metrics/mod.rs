@@ -1,7 +1,7 @@
 //! What `GET /metrics` (on the admin listener) reports, in the Prometheus
 //! text format, through the `prometheus-client` crate: the host's own
 //! series (requests, latency, in flight, limit hits, module calls, db and
-//! cache calls, instances, compiles, build info) and what modules
+//! cache calls, instances, compiles, reloads, build info) and what modules
 //! record through the `metrics` interface ([`guest`]).
 //!
 //! One set per process, as the process's memory is: reached from the
@@ -109,6 +109,7 @@ pub struct HostMetrics {
     cache_seconds: Latency<OperationLabels>,
     instances: Family<ModuleLabels, Counter>,
     components: Family<OutcomeLabels, Counter>,
+    reloads: Family<OutcomeLabels, Counter>,
     guests: GuestMetrics,
 }
 
@@ -137,6 +138,7 @@ impl HostMetrics {
             cache_seconds: Family::new_with_constructor(latency_histogram),
             instances: Family::default(),
             components: Family::default(),
+            reloads: Family::default(),
             guests: GuestMetrics::default(),
         };
         registry.register(
@@ -201,8 +203,13 @@ impl HostMetrics {
         );
         registry.register(
             "components",
-            "Components readied at a load: compiled, or loaded from the compile cache",
+            "Components readied at a load: compiled, cached (from the compile cache) or reused (unchanged at a reload)",
             metrics.components.clone(),
+        );
+        registry.register(
+            "reloads",
+            "Reloads of the config, by outcome: succeeded, or failed (the previous set kept serving)",
+            metrics.reloads.clone(),
         );
         registry.register(
             "build",
@@ -297,6 +304,11 @@ impl HostMetrics {
         self.components
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// Counts a reload that `succeeded` or `failed`.
+    pub fn reload(&self, outcome: &'static str) {
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// What modules record.

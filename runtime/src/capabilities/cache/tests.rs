@@ -37,6 +37,7 @@ fn module_granted(
         limits: &DEFAULT_LIMITS,
         grants: &grants.iter().copied().collect(),
         outbound_hosts: &Default::default(),
+        callable: &Default::default(),
     };
     Cache::for_module(host, &setup).unwrap()
 }

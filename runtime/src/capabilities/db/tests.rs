@@ -33,6 +33,7 @@ fn module(store: &DocumentStore, tenant: &str, name: &str) -> ModuleDb {
         limits: &DEFAULT_LIMITS,
         grants: &[Grant::Db].into(),
         outbound_hosts: &Default::default(),
+        callable: &Default::default(),
     };
     Db::for_module(store, &setup).unwrap().expect("granted db")
 }
@@ -185,6 +186,7 @@ async fn a_module_not_granted_db_gets_not_granted_from_every_call() {
         limits: &DEFAULT_LIMITS,
         grants: &[Grant::Cache].into(),
         outbound_hosts: &Default::default(),
+        callable: &Default::default(),
     };
     assert!(Db::for_module(&store, &setup).unwrap().is_none());
     let mut view = DbView {

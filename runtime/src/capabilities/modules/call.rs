@@ -51,7 +51,7 @@ impl CallerView<'_> {
         module: String,
         request: CallRequest,
     ) -> Result<Response, CallError> {
-        let Some(callable) = self.callable else {
+        let Some(callable) = self.callable.clone() else {
             return Err(CallError::NotGranted(
                 Grant::Modules.missing(self.tenant, self.name),
             ));

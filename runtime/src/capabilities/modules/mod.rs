@@ -8,7 +8,7 @@ mod call;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use wasmtime::component::{HasData, Linker};
 
@@ -43,7 +43,7 @@ pub struct CallerView<'a> {
     budget: &'a CallBudget,
     /// The modules that are up; none when the caller is not granted
     /// `modules`.
-    callable: Option<&'a CallableModules>,
+    callable: Option<Arc<CallableModules>>,
 }
 
 impl HasData for ModuleCalls {
@@ -51,8 +51,10 @@ impl HasData for ModuleCalls {
 }
 
 impl Capability for ModuleCalls {
-    type Host = Arc<CallableModules>;
-    type Module = Option<Arc<CallableModules>>;
+    type Host = ();
+    /// The load's directory, held weakly: the directory holds the modules,
+    /// and the set being served holds the directory.
+    type Module = Option<Weak<CallableModules>>;
     type Call = ();
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -66,27 +68,27 @@ impl Capability for ModuleCalls {
                 request_id: &state.request_id,
                 depth: state.call_depth,
                 budget: &state.budget,
-                callable: module.capabilities.modules.as_deref(),
+                callable: module.capabilities.modules.as_ref().and_then(Weak::upgrade),
             }
         })
     }
 
-    /// The set starts empty; the loader publishes each module into
-    /// it once its `init` succeeds.
-    async fn start(_config: &RuntimeConfig) -> anyhow::Result<Arc<CallableModules>> {
-        Ok(Arc::default())
+    /// Each load makes its own directory (see [`ModuleSetup::callable`]).
+    async fn start(_config: &RuntimeConfig) -> anyhow::Result<()> {
+        Ok(())
     }
 
-    /// The modules that are up; none for a module not granted `modules`.
+    /// The load's modules that are up; none for a module not granted
+    /// `modules`.
     fn for_module(
-        callable: &Arc<CallableModules>,
+        _host: &(),
         module: &ModuleSetup<'_>,
-    ) -> anyhow::Result<Option<Arc<CallableModules>>> {
+    ) -> anyhow::Result<Option<Weak<CallableModules>>> {
         Ok(module
             .grants
             .contains(&Grant::Modules)
-            .then(|| callable.clone()))
+            .then(|| Arc::downgrade(module.callable)))
     }
 
-    fn for_call(_module: &Option<Arc<CallableModules>>, _limits: &ModuleLimits) {}
+    fn for_call(_module: &Option<Weak<CallableModules>>, _limits: &ModuleLimits) {}
 }

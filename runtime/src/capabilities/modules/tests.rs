@@ -27,7 +27,7 @@ struct Caller {
     request_id: Arc<str>,
     depth: u32,
     budget: CallBudget,
-    callable: CallableModules,
+    callable: Arc<CallableModules>,
 }
 
 impl Caller {
@@ -41,7 +41,7 @@ impl Caller {
                 Instant::now() + Duration::from_secs(10),
                 Duration::from_secs(1),
             ),
-            callable: CallableModules::default(),
+            callable: Arc::default(),
         }
     }
 
@@ -54,7 +54,7 @@ impl Caller {
             request_id: &self.request_id,
             depth: self.depth,
             budget: &self.budget,
-            callable: Some(&self.callable),
+            callable: Some(self.callable.clone()),
         }
     }
 }

@@ -1,0 +1,240 @@
+//! Hot deploy: the config is read again and its modules loaded beside the
+//! set being served (files whose bytes did not change are not compiled
+//! again, modules that keep their concurrency keep their slots), checked
+//! (every module must load and `init`, routes must not clash, no
+//! dependency may be missing or cyclic), and swapped in whole. Requests in
+//! flight finish on the set they started with; the next ones go to the
+//! new one. A set that fails leaves the old one serving, and the reason,
+//! naming the module or the key, goes to the log, to `POST /admin/reload`'s
+//! answer and to `modhost_reloads_total{outcome="failed"}`.
+//!
+//! What the host was started with (the listener, the backends, keys, the
+//! instance pool) stays: a reload that changes those sections is refused,
+//! saying a restart applies them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::Engine;
+
+use crate::auth::Gate;
+use crate::capabilities::HostCapabilities;
+use crate::capacity::HostCapacity;
+use crate::compiled_components::CompiledComponents;
+use crate::config::RuntimeConfig;
+use crate::host_status::{HostStatus, Phase};
+use crate::loader::{self, Previous};
+use crate::registry::ModuleState;
+use crate::server::{Deployment, HttpService};
+
+/// A reload asked for, by a signal, the admin endpoint or the watcher.
+pub struct ReloadRequest {
+    /// What asked, for the log.
+    pub cause: &'static str,
+    /// Where the outcome goes, when someone waits for it.
+    pub reply: Option<oneshot::Sender<Result<String, String>>>,
+}
+
+/// How many reloads may wait while one runs; more are dropped, since a
+/// waiting reload will read the latest files anyway.
+pub const QUEUED_RELOADS: usize = 4;
+
+/// Reloads the config at `config_path` into `service`, one at a time.
+pub struct Reloader {
+    config_path: PathBuf,
+    started: RestartOnly,
+    engine: Engine,
+    capacity: HostCapacity,
+    capabilities: Arc<HostCapabilities>,
+    service: Arc<HttpService>,
+    status: Arc<HostStatus>,
+    /// The components of the set being served.
+    components: CompiledComponents,
+}
+
+/// What the host was started with, for a reload to compare against.
+pub struct Started {
+    /// The config as the host read it at start.
+    pub config: RuntimeConfig,
+    /// The engine, built for `capacity`.
+    pub engine: Engine,
+    /// What the engine's instance pool holds.
+    pub capacity: HostCapacity,
+    /// Every capability, started once.
+    pub capabilities: Arc<HostCapabilities>,
+}
+
+impl Reloader {
+    /// A reloader for the host `started` from `config_path`, serving
+    /// through `service` the set whose components are `components`.
+    pub fn new(
+        config_path: PathBuf,
+        started: Started,
+        service: Arc<HttpService>,
+        status: Arc<HostStatus>,
+        components: CompiledComponents,
+    ) -> Self {
+        Self {
+            config_path,
+            started: RestartOnly::of(&started.config),
+            engine: started.engine,
+            capacity: started.capacity,
+            capabilities: started.capabilities,
+            service,
+            status,
+            components,
+        }
+    }
+
+    /// Serves `requests` one after another until every sender is gone.
+    pub async fn run(mut self, mut requests: mpsc::Receiver<ReloadRequest>) {
+        while let Some(request) = requests.recv().await {
+            let outcome = self.reload(request.cause).await;
+            if let Some(reply) = request.reply {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    /// Reloads once; the summary of the new set, or why the old one stays.
+    async fn reload(&mut self, cause: &str) -> Result<String, String> {
+        tracing::info!(config = %self.config_path.display(), "{cause}: reloading");
+        if self.status.phase() == Phase::Draining {
+            return Err("the host is shutting down".into());
+        }
+        self.status.set_phase(Phase::Reloading);
+        let outcome = self.load_and_swap().await;
+        if self.status.phase() == Phase::Reloading {
+            self.status.set_phase(Phase::Serving);
+        }
+        match &outcome {
+            Ok(summary) => {
+                crate::metrics::host().reload("succeeded");
+                tracing::info!("reloaded: {summary}");
+            }
+            Err(why) => {
+                crate::metrics::host().reload("failed");
+                tracing::error!("reload failed; the previous modules keep serving: {why}");
+            }
+        }
+        outcome
+    }
+
+    async fn load_and_swap(&mut self) -> Result<String, String> {
+        let config = RuntimeConfig::load(&self.config_path).map_err(|err| format!("{err:#}"))?;
+        self.started.check_unchanged(&config)?;
+        self.check_fits(&config)?;
+        let gate = Gate::from_config(&config).map_err(|err| format!("{err:#}"))?;
+        let serving = self
+            .service
+            .deployment()
+            .ok_or("nothing is served yet to reload")?;
+        let previous = Previous {
+            components: &self.components,
+            tenants: &serving.tenants,
+        };
+        let progress = self.status.progress();
+        let loaded = loader::load_deployment(
+            &config,
+            &self.engine,
+            &self.capabilities,
+            progress,
+            Some(previous),
+        )
+        .await
+        .map_err(|err| format!("{err:#}"))?;
+        let failed: Vec<String> = loaded
+            .tenants
+            .iter()
+            .flat_map(|tenant| {
+                tenant
+                    .registry
+                    .modules()
+                    .filter_map(|entry| match &entry.state {
+                        ModuleState::Failed(reason) => Some(format!(
+                            "module {} of tenant {}: {reason}",
+                            entry.name, tenant.name
+                        )),
+                        ModuleState::Ready => None,
+                    })
+            })
+            .collect();
+        if !failed.is_empty() {
+            return Err(failed.join("; "));
+        }
+        let modules: usize = loaded
+            .tenants
+            .iter()
+            .map(|tenant| tenant.registry.modules().count())
+            .sum();
+        let tenants = loaded.tenants.iter().count();
+        self.service.install(Deployment {
+            tenants: loaded.tenants,
+            gate,
+        });
+        self.components = loaded.components;
+        Ok(format!("{modules} modules of {tenants} tenants"))
+    }
+
+    /// Refuses a config whose modules need more than the engine was built
+    /// for: more instances at once, or larger memories.
+    fn check_fits(&self, config: &RuntimeConfig) -> Result<(), String> {
+        let needed = HostCapacity::of(config, 0);
+        let file = config.source.display();
+        if needed.instances > self.capacity.instances {
+            return Err(format!(
+                "{file}: the modules' max_concurrency adds up to {} instances, more than the {} the instance pool was built for at start; restart modhost to grow the pool",
+                needed.instances, self.capacity.instances
+            ));
+        }
+        if needed.max_memory_bytes > self.capacity.max_memory_bytes {
+            return Err(format!(
+                "{file}: a module's memory_bytes is {}, larger than the {} the instance pool was built for at start; restart modhost to apply it",
+                needed.max_memory_bytes, self.capacity.max_memory_bytes
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The sections of a config that only a restart applies, as text.
+struct RestartOnly(Vec<(&'static str, String)>);
+
+impl RestartOnly {
+    fn of(config: &RuntimeConfig) -> Self {
+        // Their Debug text stands for their value: every field of these
+        // sections derives Debug, and a change to any shows in it.
+        Self(vec![
+            ("server", format!("{:?}", config.server)),
+            ("db", format!("{:?}", config.db)),
+            ("cache", format!("{:?}", config.cache)),
+            ("auth", format!("{:?}", config.auth)),
+            ("compile_cache", format!("{:?}", config.compile_cache)),
+            ("passwords", format!("{:?}", config.passwords)),
+            ("pool", format!("{:?}", config.pool)),
+            ("metrics", format!("{:?}", config.metrics)),
+        ])
+    }
+
+    /// Refuses `config` if it changes any of these sections.
+    fn check_unchanged(&self, config: &RuntimeConfig) -> Result<(), String> {
+        let now = RestartOnly::of(config);
+        let changed: Vec<String> = self
+            .0
+            .iter()
+            .zip(&now.0)
+            .filter(|(before, after)| before.1 != after.1)
+            .map(|((section, _), _)| format!("[{section}]"))
+            .collect();
+        if changed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: {} changed, which a reload does not apply (a reload changes [modules], [tenants] and [sandbox]); restart modhost to apply it, or undo the change",
+                config.source.display(),
+                changed.join(", ")
+            ))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! End to end, hot deploy: a new config or component is loaded beside the
+//! set being served and swapped in whole (SIGHUP, `POST /admin/reload`,
+//! `--watch`); under a steady load no request fails and the answers switch
+//! from old to new; a broken config or component, or a change only a
+//! restart applies, leaves the old set serving and says why.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use support::{Modhost, NOT_WASM, module_table, try_http_request};
+
+/// `config_echo` answering `answer` for its key `answer`, and the guide's
+/// module beside it, unchanged.
+fn deployment(answer: &str) -> String {
+    format!(
+        "{}[modules.config_echo.config]\nanswer = {answer:?}\n{}",
+        module_table("config_echo"),
+        module_table("my_new_module")
+    )
+}
+
+/// What `config_echo` answers now.
+fn answer(modhost: &Modhost) -> String {
+    let response = modhost.get("/config-echo/answer");
+    response.expect_status(200);
+    response.json()["value"].as_str().unwrap_or("").to_string()
+}
+
+/// Waits up to `within` for the answer to become `wanted`.
+fn wait_for_answer(modhost: &Modhost, wanted: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while answer(modhost) != wanted {
+        assert!(
+            Instant::now() < deadline,
+            "still not {wanted:?}; log:\n{}",
+            modhost.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A client's every (status, answer), in order.
+type Seen = Vec<(u16, String)>;
+
+/// Clients that ask `config_echo` for its answer in a loop until stopped;
+/// each returns what it saw.
+fn steady_load(
+    modhost: &Modhost,
+    clients: usize,
+) -> (Arc<AtomicBool>, Vec<std::thread::JoinHandle<Seen>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles = (0..clients)
+        .map(|_| {
+            let (stop, addr) = (stop.clone(), modhost.addr);
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match try_http_request(addr, "GET", "/config-echo/answer", &[], b"") {
+                        Ok(response) => {
+                            let value = match response.status {
+                                200 => response.json()["value"].as_str().unwrap_or("").to_string(),
+                                _ => String::from_utf8_lossy(&response.body).into_owned(),
+                            };
+                            seen.push((response.status, value));
+                        }
+                        Err(err) => seen.push((0, err.to_string())),
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    (stop, handles)
+}
+
+#[test]
+fn a_reload_under_load_fails_no_request_and_switches_every_client_from_old_to_new() {
+    let modhost = Modhost::start(&deployment("old"));
+    let (stop, clients) = steady_load(&modhost, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(modhost.config_path(), deployment("new")).unwrap();
+    modhost.signal("HUP");
+    wait_for_answer(&modhost, "new", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (mut olds, mut news) = (0, 0);
+    for client in clients {
+        let seen = client.join().unwrap();
+        let failed: Vec<_> = seen.iter().filter(|(status, _)| *status != 200).collect();
+        assert!(failed.is_empty(), "failed during the reload: {failed:?}");
+        // Once a client has seen the new set, it never sees the old again.
+        let first_new = seen.iter().position(|(_, value)| value == "new");
+        let first_new = first_new.expect("every client saw the new answer");
+        assert!(
+            seen[first_new..].iter().all(|(_, value)| value == "new"),
+            "old after new"
+        );
+        olds += first_new;
+        news += seen.len() - first_new;
+    }
+    assert!(olds > 0 && news > 0, "{olds} old, {news} new");
+    // Both files were unchanged: taken from the old set, not compiled again.
+    let log = modhost.wait_for_log("reloaded:");
+    assert_eq!(
+        log.matches("component unchanged; not compiled again")
+            .count(),
+        2,
+        "{log}"
+    );
+}
+
+#[test]
+fn a_broken_config_or_component_or_a_restart_only_change_leaves_the_old_set_serving() {
+    let modhost = Modhost::start(&deployment("first"));
+    let config = modhost.config_path().to_path_buf();
+    let reload = || modhost.admin_post("/admin/reload");
+
+    std::fs::write(&config, deployment("second")).unwrap();
+    let done = reload();
+    done.expect_status(200);
+    assert_eq!(done.json()["status"], "reloaded");
+    assert_eq!(answer(&modhost), "second");
+
+    let not_wasm = config.with_file_name("broken.wasm");
+    std::fs::write(&not_wasm, NOT_WASM).unwrap();
+    let broken_component = deployment("third").replace(
+        &support::guest("config_echo").display().to_string(),
+        &not_wasm.display().to_string(),
+    );
+    let cases = [
+        ("[modules.config_echo\n".to_string(), vec!["runtime.toml"]),
+        (broken_component, vec!["module config_echo", "broken.wasm"]),
+        (
+            format!("{}[server]\nmax_body_bytes = 1\n", deployment("third")),
+            vec!["[server] changed", "restart"],
+        ),
+        (
+            format!(
+                "{}[modules.config_echo.limits]\nmemory_bytes = 4294967296\n",
+                deployment("third")
+            ),
+            vec!["memory_bytes", "restart"],
+        ),
+    ];
+    for (text, needles) in &cases {
+        std::fs::write(&config, text).unwrap();
+        let refused = reload();
+        refused.expect_status(422);
+        let error = refused.json()["error"].as_str().unwrap().to_string();
+        assert!(
+            error.contains("the previous modules keep serving"),
+            "{error}"
+        );
+        for needle in needles {
+            assert!(error.contains(needle), "{needle} in {error}");
+        }
+        assert_eq!(answer(&modhost), "second", "after {text}");
+    }
+    assert!(
+        modhost
+            .log()
+            .contains("reload failed; the previous modules keep serving")
+    );
+    modhost.get("/readyz").expect_status(200);
+
+    let metrics = String::from_utf8(modhost.admin_get("/metrics").body).unwrap();
+    for line in [
+        "modhost_reloads_total{outcome=\"succeeded\"} 1",
+        &format!(
+            "modhost_reloads_total{{outcome=\"failed\"}} {}",
+            cases.len()
+        ),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+    // Only the admin listener reloads.
+    modhost
+        .request("POST", "/admin/reload", &[], b"")
+        .expect_status(404);
+}
+
+#[test]
+fn with_watch_a_changed_config_is_reloaded_by_itself() {
+    let modhost = Modhost::start_with_args(&deployment("before"), "info", &["--watch"]);
+    assert_eq!(answer(&modhost), "before");
+    std::fs::write(modhost.config_path(), deployment("after")).unwrap();
+    wait_for_answer(&modhost, "after", Duration::from_secs(15));
+    assert!(modhost.log().contains("a watched file changed: reloading"));
+}
