@@ -282,3 +282,64 @@ fn with_redis_down_requests_fall_back_to_the_database_and_hits_return_after() {
     // (which would cost each request a second timeout).
     assert!(!log.contains("could not cache"), "{log}");
 }
+
+/// Tenant `acme` at `/acme` deploying the cache fixture, with a quota of
+/// one request a second and bursts of ten, counted in `scope`; its cache
+/// in the Redis on `port`.
+fn acme_with_quota(port: u16, scope: &str) -> String {
+    format!(
+        "[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\n\
+         [tenants.acme]\nprefix = \"/acme\"\n\
+         [tenants.acme.quota]\nrequests_per_second = 1\nburst = 10\nscope = {scope:?}\n\
+         [tenants.acme.modules.cache_bench_module]\npath = {:?}\ngrants = [\"cache\"]\n",
+        support::guest("cache_bench_module").display().to_string()
+    )
+}
+
+/// Sends `each` requests to each of `hosts` in turn; how many were
+/// admitted, every other one checked to be a 429 naming the quota.
+fn admitted_across(hosts: &[&Modhost], each: usize) -> usize {
+    let mut admitted = 0;
+    for _ in 0..each {
+        for host in hosts {
+            let response = host.get("/acme/cache-bench/get/1");
+            match response.status {
+                200 => admitted += 1,
+                _ => {
+                    response.expect_error(429, "tenant acme is over its request quota");
+                    assert_eq!(response.header("retry-after"), Some("1"));
+                }
+            }
+        }
+    }
+    admitted
+}
+
+#[test]
+fn two_instances_share_the_cache_and_a_global_tenant_quota() {
+    let redis = RedisServer::start();
+    let config = acme_with_quota(redis.port, "global");
+    let (first, second) = (Modhost::start(&config), Modhost::start(&config));
+    // The first's entry is the second's.
+    first
+        .request("POST", "/acme/cache-bench/set/1", &[], b"")
+        .expect_status(200);
+    let started = Instant::now();
+    let found = second.get("/acme/cache-bench/get/1");
+    assert_eq!(String::from_utf8(found.body).unwrap(), "found 1");
+    // Ten at once across both (two are spent above), then one a second.
+    let admitted = 2 + admitted_across(&[&first, &second], 6);
+    let refilled = started.elapsed().as_secs() as usize + 1;
+    assert!(
+        (10..=10 + refilled).contains(&admitted),
+        "{admitted} admitted across both instances"
+    );
+    // Counted per instance, the same quota admits ten at each.
+    let redis = RedisServer::start();
+    let config = acme_with_quota(redis.port, "instance");
+    let (first, second) = (Modhost::start(&config), Modhost::start(&config));
+    let started = Instant::now();
+    let admitted = admitted_across(&[&first, &second], 6);
+    let refilled = 2 * (started.elapsed().as_secs() as usize + 1);
+    assert!((12..=12 + refilled).contains(&admitted), "{admitted}");
+}

@@ -98,6 +98,42 @@ impl RedisCache {
         self.bounded(connection.incr(key, delta)).await
     }
 
+    /// One request against the rate at `key`, shared by every runtime on
+    /// this Redis: admitted when the key's theoretical arrival time is at
+    /// most `tolerance_us` ahead of Redis's clock, which it then moves
+    /// `interval_us` on (GCRA: a sustained rate of one per `interval_us`,
+    /// bursts of `tolerance_us / interval_us + 1`). One script, so the
+    /// check and the update are atomic across runtimes, and Redis's clock
+    /// is the only one that counts.
+    pub async fn admit_rate(
+        &self,
+        key: &str,
+        interval_us: u64,
+        tolerance_us: u64,
+    ) -> CacheResult<bool> {
+        static GCRA: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+if tat - now > tonumber(ARGV[2]) then return 0 end
+local next_tat = tat + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1000)
+return 1
+",
+            )
+        });
+        let mut connection = self.connection.clone();
+        let mut invocation = GCRA.key(key);
+        invocation.arg(interval_us).arg(tolerance_us);
+        let admitted: i64 = self
+            .bounded(invocation.invoke_async(&mut connection))
+            .await?;
+        Ok(admitted == 1)
+    }
+
     /// Whether Redis answers a PING within the timeout.
     pub async fn ping(&self) -> CacheResult<()> {
         let mut connection = self.connection.clone();

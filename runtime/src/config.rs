@@ -19,6 +19,7 @@ use crate::limits::{DEFAULT_LIMITS, LimitsTable, ModuleLimits, zero_key};
 use crate::outbound_hosts::OutboundHosts;
 use crate::pool_config::PoolConfig;
 use crate::tenant_config::{self, TenantConfig};
+use crate::tenant_quota::QuotaConfig;
 
 /// The whole deployment, as read from one `runtime.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +51,9 @@ pub struct RuntimeConfig {
     /// `[metrics]`: what modules may record.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[quota]`: the default tenant's request quota; in a view of one
+    /// tenant, that tenant's (`[tenants.<t>.quota]`).
+    pub quota: Option<QuotaConfig>,
     /// The modules to load, by name: `[modules.<name>]`, the default
     /// tenant's; in a view of one tenant (see [`RuntimeConfig::tenant_views`]),
     /// that tenant's.
@@ -307,6 +311,10 @@ impl RuntimeConfig {
                 .get(tenant)
                 .map(|own| own.sandbox.clone())
                 .unwrap_or_default(),
+            quota: match self.tenants.get(tenant) {
+                Some(own) => own.quota.clone(),
+                None => self.quota.clone(),
+            },
             tenant: tenant.to_string(),
             ..base.clone()
         };
@@ -317,6 +325,15 @@ impl RuntimeConfig {
                 .map(|(name, tenant)| view(name, &tenant.modules)),
         );
         views
+    }
+
+    /// Where this view's tenant's quota is configured, as a key: `quota` or
+    /// `tenants.<t>.quota`.
+    pub fn quota_key(&self) -> String {
+        match self.tenant.as_str() {
+            DEFAULT_TENANT => "quota".to_string(),
+            tenant => format!("tenants.{tenant}.quota"),
+        }
     }
 
     /// Where module `name` of this view's tenant is configured, as a key:

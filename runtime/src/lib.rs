@@ -44,5 +44,6 @@ mod sandbox;
 mod server;
 mod shutdown;
 mod tenant_config;
+mod tenant_quota;
 mod tenants;
 mod watch;

@@ -31,6 +31,7 @@ use crate::long_calls::LongCallLane;
 use crate::registry::{ModuleEntry, ModuleRegistry, ModuleState};
 use crate::routing::{DeclaredRoute, RoutePattern, RouteTable};
 use crate::sandbox::ModuleSandbox;
+use crate::tenant_quota::TenantQuota;
 use crate::tenants::{Tenant, Tenants};
 
 /// Loads and initialises every module of every tenant of `config`.
@@ -69,7 +70,17 @@ pub async fn load_deployment(
             serving: previous.map(|previous| previous.tenants),
         };
         let registry = loader.load_tenant().await?;
-        tenants.push(Tenant::new(config, &view.tenant, registry));
+        let quota = match &view.quota {
+            Some(quota) => Some(TenantQuota::new(
+                quota,
+                &view.tenant,
+                capabilities.cache.shared_redis(),
+                &view.quota_key(),
+                &config.source.display().to_string(),
+            )?),
+            None => None,
+        };
+        tenants.push(Tenant::new(config, &view.tenant, registry, quota));
     }
     Ok(Loaded {
         tenants: Tenants::new(tenants, callable),

@@ -223,6 +223,12 @@ impl HttpService {
                     tenant: tenant.name.clone(),
                     module: route.module.to_string(),
                 };
+                if let Some(quota) = &tenant.quota
+                    && !quota.admit().await
+                {
+                    metrics::host().limit_hit(&module, "rate");
+                    return quota_refusal(&tenant.name, request_id);
+                }
                 let _in_flight = metrics::host().in_flight(module.clone());
                 let mounted = Mounted { tenant, below };
                 let call = self.call_module(&deployment.gate, mounted, route, request, request_id);
@@ -437,6 +443,16 @@ fn http_proxy_request(
 struct Mounted<'a> {
     tenant: &'a Tenant,
     below: &'a str,
+}
+
+/// A 429 with `Retry-After` for a request past its tenant's quota.
+fn quota_refusal(tenant: &str, request_id: &str) -> Response<Body> {
+    let message = format!("tenant {tenant} is over its request quota; slow down");
+    let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, &message, request_id);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    response
 }
 
 /// A 503 with `Retry-After` for a request that got no slot of `module`.

@@ -13,6 +13,7 @@ use crate::auth::AuthConfig;
 use crate::config::{ModuleConfig, check_module_name};
 use crate::host_state::DEFAULT_TENANT;
 use crate::limits::LimitsTable;
+use crate::tenant_quota::QuotaConfig;
 
 /// `[tenants.<t>]`: where a tenant is reached and what it deploys.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +31,8 @@ pub struct TenantConfig {
     /// The default limits of its modules, over `[sandbox]`.
     #[serde(default)]
     pub sandbox: LimitsTable,
+    /// Its request quota, `[tenants.<t>.quota]`.
+    pub quota: Option<QuotaConfig>,
     /// Its modules: `[tenants.<t>.modules.<name>]`.
     #[serde(default)]
     pub modules: BTreeMap<String, ModuleConfig>,

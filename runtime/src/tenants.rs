@@ -10,6 +10,7 @@ use crate::callable_modules::CallableModules;
 use crate::config::RuntimeConfig;
 use crate::host_state::DEFAULT_TENANT;
 use crate::registry::ModuleRegistry;
+use crate::tenant_quota::TenantQuota;
 
 /// One tenant: where it is mounted, and its modules.
 pub struct Tenant {
@@ -21,12 +22,19 @@ pub struct Tenant {
     pub prefix: String,
     /// Its modules and routes.
     pub registry: ModuleRegistry,
+    /// Its request quota, if it has one.
+    pub quota: Option<TenantQuota>,
 }
 
 impl Tenant {
     /// Tenant `name` of `config`, mounted as the config says, serving
-    /// `registry`.
-    pub fn new(config: &RuntimeConfig, name: &str, registry: ModuleRegistry) -> Tenant {
+    /// `registry` within `quota`.
+    pub fn new(
+        config: &RuntimeConfig,
+        name: &str,
+        registry: ModuleRegistry,
+        quota: Option<TenantQuota>,
+    ) -> Tenant {
         let (hosts, prefix) = match config.tenants.get(name) {
             Some(tenant) => (
                 tenant
@@ -43,6 +51,7 @@ impl Tenant {
             hosts,
             prefix,
             registry,
+            quota,
         }
     }
 }
@@ -180,6 +189,7 @@ mod tests {
                 RouteTable::build(Vec::new()).unwrap(),
                 Vec::new(),
             ),
+            quota: None,
         }
     }
 

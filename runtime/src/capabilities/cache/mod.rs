@@ -8,7 +8,7 @@ mod errors;
 mod tests;
 
 use anyhow::anyhow;
-use modhost_cache::{CacheStore, Quotas, ScopedCache};
+use modhost_cache::{CacheStore, Quotas, RedisCache, ScopedCache};
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::modhost::module::cache as wit;
@@ -28,6 +28,17 @@ pub struct HostCache {
     /// The host's quotas; each module's own `cache_bytes` replaces their
     /// `max_bytes`.
     quotas: Quotas,
+}
+
+impl HostCache {
+    /// The Redis every instance shares, with the key prefix, when the
+    /// cache is in Redis.
+    pub fn shared_redis(&self) -> Option<(&RedisCache, &str)> {
+        match &self.store {
+            CacheStore::Redis(redis) => Some((redis, &self.key_prefix)),
+            CacheStore::Embedded(_) => None,
+        }
+    }
 }
 
 /// What one host call of `cache` reaches: the module's keys (none when it
