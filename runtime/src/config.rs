@@ -120,6 +120,24 @@ impl Default for ServerConfig {
     }
 }
 
+/// Fills `value` (the setting `key` of `file`) from the environment
+/// variable `env` names, when it names one.
+fn from_env(value: &mut Option<String>, env: &Option<String>, key: &str, file: &str) -> Result<()> {
+    let Some(name) = env else {
+        return Ok(());
+    };
+    if value.is_some() {
+        bail!("{file}: give {key} or {key}_env, not both");
+    }
+    match std::env::var(name) {
+        Ok(set) => *value = Some(set),
+        Err(_) => bail!(
+            "{file}: {key}_env names the environment variable {name}, which is not set; set it, or give {key} instead"
+        ),
+    }
+    Ok(())
+}
+
 /// `[metrics]`: the bound on what modules record through `metrics`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -162,6 +180,9 @@ pub struct DbConfig {
     pub path: Option<PathBuf>,
     /// The MongoDB connection string (mongodb backend only).
     pub uri: Option<String>,
+    /// The environment variable holding `uri`, which may carry a password
+    /// (a Kubernetes Secret, say); read at load.
+    pub uri_env: Option<String>,
     /// MongoDB databases are named `<database_prefix>_<tenant>`.
     pub database_prefix: String,
     /// How long a MongoDB call may take before it fails as unavailable.
@@ -183,6 +204,7 @@ impl Default for DbConfig {
             backend: DbBackend::Embedded,
             path: None,
             uri: None,
+            uri_env: None,
             database_prefix: "modhost".into(),
             timeout_ms: 5_000,
             max_document_bytes: 1024 * 1024,
@@ -211,6 +233,9 @@ pub struct CacheConfig {
     pub backend: CacheBackend,
     /// The Redis URL (redis backend only).
     pub url: Option<String>,
+    /// The environment variable holding `url`, which may carry a password;
+    /// read at load.
+    pub url_env: Option<String>,
     /// Every key is `<key_prefix>:<tenant>:<module>:<key>`.
     pub key_prefix: String,
     /// How long a Redis call may take before it fails as unavailable.
@@ -229,6 +254,7 @@ impl Default for CacheConfig {
         Self {
             backend: CacheBackend::Embedded,
             url: None,
+            url_env: None,
             key_prefix: "modhost".into(),
             timeout_ms: 250,
             max_bytes: 64 * 1024 * 1024,
@@ -287,6 +313,14 @@ impl RuntimeConfig {
         })?;
         config.source = source.to_path_buf();
         config.tenant = DEFAULT_TENANT.to_string();
+        let file = source.display().to_string();
+        from_env(&mut config.db.uri, &config.db.uri_env, "db.uri", &file)?;
+        from_env(
+            &mut config.cache.url,
+            &config.cache.url_env,
+            "cache.url",
+            &file,
+        )?;
         config.validate()?;
         Ok(config)
     }
@@ -643,6 +677,28 @@ mod tests {
             }
         );
         assert!(config.modules.is_empty());
+    }
+
+    #[test]
+    fn backend_addresses_come_from_the_environment_when_named() {
+        // A variable of this test's own: tests run in one process.
+        let name = "MODHOST_CONFIG_TEST_REDIS_URL";
+        let text = format!("[cache]\nbackend = \"redis\"\nurl_env = {name:?}\n");
+        let unset = parse(&text).unwrap_err().to_string();
+        assert!(
+            unset.contains("cache.url_env names the environment variable"),
+            "{unset}"
+        );
+        // SAFETY: no other test reads or writes this variable.
+        unsafe { std::env::set_var(name, "redis://:secret@redis:6379") };
+        assert_eq!(
+            parse(&text).unwrap().cache.url.as_deref(),
+            Some("redis://:secret@redis:6379")
+        );
+        let both = format!("{text}url = \"redis://other\"\n");
+        assert!(parse(&both).unwrap_err().to_string().contains("not both"));
+        let mongo = "[db]\nbackend = \"mongodb\"\nuri_env = \"MODHOST_CONFIG_TEST_UNSET\"\n";
+        assert!(parse(mongo).unwrap_err().to_string().contains("db.uri_env"));
     }
 
     #[test]
