@@ -190,6 +190,19 @@ fn a_well_formed_request_id_is_kept_and_every_request_gets_one_access_line() {
     }
     assert!(line_of(&made).contains("status=200"));
     assert!(line_of(&unnamed).contains("status=404"));
+
+    // A client that leaves while its guest runs still gets its line: 499.
+    let mut left = TcpStream::connect(modhost.addr).unwrap();
+    left.write_all(b"GET /misbehave/loop HTTP/1.1\r\nhost: test\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(left);
+    let log = modhost.wait_for_log("status=499");
+    assert!(
+        log.lines()
+            .any(|line| line.contains("status=499") && line.contains("path=/misbehave/loop")),
+        "{log}"
+    );
 }
 
 #[test]

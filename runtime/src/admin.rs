@@ -3,9 +3,8 @@
 //! /metrics` in the Prometheus text format, `POST /admin/reload`, and the
 //! probes.
 
-use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 
 use serde_json::json;
 
@@ -20,7 +19,6 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// answered before this, on either listener).
 pub async fn answer(
     service: &HttpService,
-    _request: Request<Incoming>,
     method: &str,
     path: &str,
     request_id: &str,

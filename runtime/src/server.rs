@@ -82,6 +82,50 @@ impl Served {
     }
 }
 
+/// The status logged and counted for a request whose client left before
+/// its answer (nginx's convention).
+const CLIENT_CLOSED: u16 = 499;
+
+/// One request's access-log line and metrics, written once: when the
+/// response is ready, or, should the client leave first (the request's
+/// future is dropped), as [`CLIENT_CLOSED`].
+struct AccessLine {
+    method: String,
+    path: String,
+    started: Instant,
+    span: tracing::Span,
+    served: Served,
+    written: bool,
+}
+
+impl AccessLine {
+    fn write(&mut self, status: u16) {
+        self.written = true;
+        let elapsed = self.started.elapsed();
+        let route = self.served.labels();
+        metrics::host().request(route, &self.method, status, elapsed);
+        self.span.in_scope(|| {
+            tracing::info!(
+                target: "modhost::access",
+                method = %self.method,
+                path = %self.path,
+                status,
+                micros = elapsed.as_micros() as u64,
+                route = route.map_or("", |(_, _, route)| route),
+                "served"
+            )
+        });
+    }
+}
+
+impl Drop for AccessLine {
+    fn drop(&mut self) {
+        if !self.written {
+            self.write(CLIENT_CLOSED);
+        }
+    }
+}
+
 /// A response, and the limit that stopped or refused the request, if one did.
 type Answered = (Response<Body>, Option<&'static str>);
 
@@ -136,38 +180,28 @@ impl HttpService {
     /// Answers one request. Never fails: every error is a JSON response.
     pub async fn handle(&self, request: Request<Incoming>, door: Door) -> Response<Body> {
         let request_id = request_id_of(request.headers());
-        let started = Instant::now();
-        let method = request.method().as_str().to_string();
-        let path = request.uri().path().to_string();
         let span = tracing::info_span!(
             "request",
             request_id = %request_id,
             tenant = tracing::field::Empty,
             module = tracing::field::Empty,
         );
-        let mut served = Served::default();
+        let mut access = AccessLine {
+            method: request.method().as_str().to_string(),
+            path: request.uri().path().to_string(),
+            started: Instant::now(),
+            span: span.clone(),
+            served: Served::default(),
+            written: false,
+        };
         let mut response = self
-            .route(request, door, &method, &path, &request_id, &mut served)
-            .instrument(span.clone())
+            .route(request, door, &request_id, &mut access)
+            .instrument(span)
             .await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
-        let status = response.status().as_u16();
-        let elapsed = started.elapsed();
-        let route = served.labels();
-        metrics::host().request(route, &method, status, elapsed);
-        span.in_scope(|| {
-            tracing::info!(
-                target: "modhost::access",
-                %method,
-                %path,
-                status,
-                micros = elapsed.as_micros() as u64,
-                route = route.map_or("", |(_, _, route)| route),
-                "served"
-            )
-        });
+        access.write(response.status().as_u16());
         response
     }
 
@@ -175,18 +209,18 @@ impl HttpService {
         &self,
         request: Request<Incoming>,
         door: Door,
-        method: &str,
-        path: &str,
         request_id: &str,
-        served: &mut Served,
+        access: &mut AccessLine,
     ) -> Response<Body> {
+        let (method, path) = (access.method.as_str(), access.path.as_str());
+        let served = &mut access.served;
         if let Some(response) =
             probes::answer(&self.status, &self.capabilities, method, path, request_id).await
         {
             return response;
         }
         if door == Door::Admin {
-            return admin::answer(self, request, method, path, request_id).await;
+            return admin::answer(self, method, path, request_id).await;
         }
         let Some(deployment) = self.deployment() else {
             let mut response = error_response(
