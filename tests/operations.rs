@@ -119,7 +119,7 @@ fn a_second_signal_exits_at_once_and_the_grace_period_bounds_the_wait() {
 }
 
 #[test]
-fn the_probes_answer_on_both_listeners_and_readiness_names_a_backend_that_is_down() {
+fn the_probes_answer_on_both_listeners_and_readiness_fails_only_for_the_database() {
     let modhost = echo_host("");
     for addr in [modhost.addr, modhost.admin] {
         let live = support::http_request(addr, "GET", "/livez", &[], b"");
@@ -133,18 +133,26 @@ fn the_probes_answer_on_both_listeners_and_readiness_names_a_backend_that_is_dow
         .expect_status(405);
 
     // A Redis nobody listens on: the host serves (the cache fails as
-    // unavailable) but is not ready, and says why.
+    // unavailable, the modules fall back) and stays ready, saying it is
+    // degraded; a MongoDB nobody listens on makes it not ready, saying why.
     let (_closed, port) = guarded_port();
     drop(_closed);
-    let down = echo_host(&format!(
+    let redis_down = echo_host(&format!(
         "[cache]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\ntimeout_ms = 200\n"
     ));
-    down.get("/livez").expect_status(200);
-    let ready = down.get("/readyz");
+    let ready = redis_down.get("/readyz");
+    ready.expect_status(200);
+    let degraded = ready.json()["degraded"][0].as_str().unwrap().to_string();
+    assert!(degraded.starts_with("cache: "), "{degraded}");
+    let mongo_down = echo_host(&format!(
+        "[db]\nbackend = \"mongodb\"\nuri = \"mongodb://127.0.0.1:{port}/\"\ntimeout_ms = 200\n"
+    ));
+    mongo_down.get("/livez").expect_status(200);
+    let ready = mongo_down.get("/readyz");
     ready.expect_status(503);
     let reason = ready.json()["reason"].as_str().unwrap().to_string();
-    assert!(reason.contains("cache"), "{reason}");
-    down.get("/misbehave/ok").expect_status(200);
+    assert!(reason.starts_with("a backend is down: db: "), "{reason}");
+    mongo_down.get("/misbehave/ok").expect_status(200);
 }
 
 /// `GET /misbehave/ok` sent with `x-request-id: id`; answered 200.
@@ -237,16 +245,20 @@ struct Sample {
     value: f64,
 }
 
-/// Parses the Prometheus text format (0.0.4): `# HELP`/`# TYPE` lines and
-/// `name{key="value",...} number` samples; panics on anything else.
+/// Parses the Prometheus text format (0.0.4): `# HELP`/`# TYPE` lines,
+/// each name typed once, and `name{key="value",...} number` samples;
+/// panics on anything else.
 fn parse_exposition(text: &str) -> Vec<Sample> {
     let mut samples = Vec::new();
+    let mut typed = std::collections::BTreeSet::new();
     for line in text.lines().filter(|line| !line.is_empty()) {
         if let Some(comment) = line.strip_prefix("# ") {
-            assert!(
-                comment.starts_with("HELP ") || comment.starts_with("TYPE "),
-                "{line}"
-            );
+            if let Some(family) = comment.strip_prefix("TYPE ") {
+                let name = family.split(' ').next().unwrap().to_string();
+                assert!(typed.insert(name), "typed twice: {line}");
+            } else {
+                assert!(comment.starts_with("HELP "), "{line}");
+            }
             continue;
         }
         let (series, value) = line.rsplit_once(' ').expect("a sample has a value");

@@ -22,7 +22,7 @@ fn deployment(answer: &str) -> String {
     )
 }
 
-/// What `config_echo` answers now.
+/// What `config_echo` answers now for its key `answer`.
 fn answer(modhost: &Modhost) -> String {
     let response = modhost.get("/config-echo/answer");
     response.expect_status(200);
@@ -42,8 +42,8 @@ fn wait_for_answer(modhost: &Modhost, wanted: &str, within: Duration) {
     }
 }
 
-/// A client's every (status, answer), in order.
-type Seen = Vec<(u16, String)>;
+/// What a client saw, in order (see `seen_of`).
+type Seen = Vec<String>;
 
 /// Clients that ask `config_echo` for its answer in a loop until stopped;
 /// each returns what it saw.
@@ -59,14 +59,8 @@ fn steady_load(
                 let mut seen = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     match try_http_request(addr, "GET", "/config-echo/answer", &[], b"") {
-                        Ok(response) => {
-                            let value = match response.status {
-                                200 => response.json()["value"].as_str().unwrap_or("").to_string(),
-                                _ => String::from_utf8_lossy(&response.body).into_owned(),
-                            };
-                            seen.push((response.status, value));
-                        }
-                        Err(err) => seen.push((0, err.to_string())),
+                        Ok(response) => seen.push(seen_of(&response)),
+                        Err(err) => seen.push(format!("no answer: {err}")),
                     }
                 }
                 seen
@@ -76,39 +70,87 @@ fn steady_load(
     (stop, handles)
 }
 
+/// What a client saw answered: the component's version and the config's
+/// answer, or the status and body of a failure.
+fn seen_of(response: &support::HttpResponse) -> String {
+    match response.status {
+        200 => {
+            let body = response.json();
+            format!(
+                "v{} {}",
+                body["version"],
+                body["value"].as_str().unwrap_or("")
+            )
+        }
+        status => format!("{status} {}", String::from_utf8_lossy(&response.body)),
+    }
+}
+
 #[test]
 fn a_reload_under_load_fails_no_request_and_switches_every_client_from_old_to_new() {
-    let modhost = Modhost::start(&deployment("old"));
+    // The module's component is a file the operator replaces in place.
+    let dir = support::temp_dir();
+    let deployed = dir.path().join("config_echo.wasm");
+    std::fs::copy(support::guest("config_echo"), &deployed).unwrap();
+    let version = |answer: &str| {
+        deployment(answer).replace(
+            &support::guest("config_echo").display().to_string(),
+            &deployed.display().to_string(),
+        )
+    };
+    let modhost = Modhost::start(&version("old"));
+    assert_eq!(seen_of(&modhost.get("/config-echo/answer")), "v1 old");
     let (stop, clients) = steady_load(&modhost, 4);
     std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(modhost.config_path(), deployment("new")).unwrap();
+    // The new version: a new component (copied in, then renamed over the
+    // old, as a deploy tool would) and a new config.
+    let incoming = dir.path().join("config_echo.wasm.new");
+    std::fs::copy(support::guest("config_echo_v2"), &incoming).unwrap();
+    std::fs::rename(&incoming, &deployed).unwrap();
+    std::fs::write(modhost.config_path(), version("new")).unwrap();
     modhost.signal("HUP");
-    wait_for_answer(&modhost, "new", Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen_of(&modhost.get("/config-echo/answer")) != "v2 new" {
+        assert!(
+            Instant::now() < deadline,
+            "not switched:\n{}",
+            modhost.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
     let (mut olds, mut news) = (0, 0);
     for client in clients {
         let seen = client.join().unwrap();
-        let failed: Vec<_> = seen.iter().filter(|(status, _)| *status != 200).collect();
+        let failed: Vec<_> = seen
+            .iter()
+            .filter(|answer| !answer.starts_with('v'))
+            .collect();
         assert!(failed.is_empty(), "failed during the reload: {failed:?}");
-        // Once a client has seen the new set, it never sees the old again.
-        let first_new = seen.iter().position(|(_, value)| value == "new");
+        // Only the old answer, then only the new one: never a mix, never
+        // back.
+        let first_new = seen.iter().position(|answer| answer == "v2 new");
         let first_new = first_new.expect("every client saw the new answer");
-        assert!(
-            seen[first_new..].iter().all(|(_, value)| value == "new"),
-            "old after new"
-        );
+        assert!(seen[..first_new].iter().all(|answer| answer == "v1 old"));
+        assert!(seen[first_new..].iter().all(|answer| answer == "v2 new"));
         olds += first_new;
         news += seen.len() - first_new;
     }
     assert!(olds > 0 && news > 0, "{olds} old, {news} new");
-    // Both files were unchanged: taken from the old set, not compiled again.
+    // The new component was compiled; the unchanged one was not.
     let log = modhost.wait_for_log("reloaded:");
     assert_eq!(
         log.matches("component unchanged; not compiled again")
             .count(),
-        2,
+        1,
         "{log}"
+    );
+    assert_eq!(
+        log.matches("component compiled module=modules.config_echo")
+            .count(),
+        2,
+        "at start and at the reload: {log}"
     );
 }
 
@@ -143,6 +185,15 @@ fn a_broken_config_or_component_or_a_restart_only_change_leaves_the_old_set_serv
                 deployment("third")
             ),
             vec!["memory_bytes", "restart"],
+        ),
+        // More instances at once than the pool holds while the old set
+        // drains (8 + 8 slots, as many again kept for reloads).
+        (
+            format!(
+                "{}[modules.config_echo.limits]\nmax_concurrency = 100\n",
+                deployment("third")
+            ),
+            vec!["instance pool holds", "reload_instances"],
         ),
     ];
     for (text, needles) in &cases {

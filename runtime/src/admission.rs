@@ -31,6 +31,11 @@ pub struct Admission {
 }
 
 impl Admission {
+    /// How many slots it has.
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
+    }
+
     /// Whether it has `max_concurrency` slots and room for `max_queue`.
     pub fn has_shape(&self, max_concurrency: u32, max_queue: u32) -> bool {
         self.max_concurrency == max_concurrency as usize && self.max_queue == max_queue

@@ -28,9 +28,13 @@ const JSON_EXPANSION: u64 = 3;
 /// The sizes the host is built for.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostCapacity {
-    /// Component instances the pool holds: every module's concurrency, plus
-    /// one for the start-up calls, which run one at a time before serving.
+    /// Component instances the modules may run at once: every module's
+    /// concurrency, plus one for the start-up calls, which run one at a
+    /// time before serving.
     pub instances: u32,
+    /// Component instances the pool holds: `instances` and the slots kept
+    /// for reloads (`[pool] reload_instances`).
+    pub pool_instances: u32,
     /// The largest linear memory any module may grow to.
     pub max_memory_bytes: usize,
     /// What one slot holds (`[pool]`).
@@ -104,8 +108,14 @@ impl HostCapacity {
         ]
         .into_iter()
         .fold(0, u64::saturating_add);
+        let instances = u32::try_from(concurrency + 1).unwrap_or(u32::MAX);
+        let spare = config
+            .pool
+            .reload_instances
+            .unwrap_or_else(|| u32::try_from(concurrency).unwrap_or(u32::MAX));
         HostCapacity {
-            instances: u32::try_from(concurrency + 1).unwrap_or(u32::MAX),
+            instances,
+            pool_instances: instances.saturating_add(spare),
             max_memory_bytes: modules
                 .iter()
                 .map(|l| l.memory_bytes)
@@ -131,6 +141,14 @@ mod tests {
         let config = RuntimeConfig::parse(text, Path::new("/x/runtime.toml")).unwrap();
         let capacity = HostCapacity::of(&config, 0);
         assert_eq!(capacity.instances, 3 + 5 + 1);
+        assert_eq!(
+            capacity.pool_instances,
+            2 * (3 + 5) + 1,
+            "as many again for reloads"
+        );
+        let fixed = format!("{text}[pool]\nreload_instances = 2\n");
+        let config = RuntimeConfig::parse(&fixed, Path::new("/x/runtime.toml")).unwrap();
+        assert_eq!(HostCapacity::of(&config, 0).pool_instances, 3 + 5 + 1 + 2);
         assert_eq!(capacity.max_memory_bytes, 2 << 20);
         let guests = 3 * ((1 << 20) + FIBER_STACK_BYTES) + 5 * ((2 << 20) + FIBER_STACK_BYTES);
         assert_eq!(capacity.memory.guest_bytes, guests);

@@ -78,7 +78,7 @@ impl CheckReport {
             .collect();
         Self {
             modules,
-            instances: capacity.instances,
+            instances: capacity.pool_instances,
             worst_case_memory_bytes: capacity.memory.total_bytes,
             memory: capacity.memory.clone(),
         }

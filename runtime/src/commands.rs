@@ -177,8 +177,7 @@ pub async fn serve(config_path: &Path, options: ServeOptions) -> Result<ExitCode
         }
     };
     let grace = Duration::from_millis(server.shutdown_grace_ms);
-    drain(signal, &status, stop, doors, grace, &mut signals).await;
-    Ok(ExitCode::SUCCESS)
+    Ok(drain(signal, &status, stop, doors, grace, &mut signals).await)
 }
 
 /// Binds one listener, or says which address could not be had and how to
@@ -202,7 +201,7 @@ async fn drain(
     doors: Vec<JoinHandle<Result<OpenConnections>>>,
     grace: Duration,
     signals: &mut StopSignals,
-) {
+) -> ExitCode {
     status.set_phase(Phase::Draining);
     tracing::info!(
         grace_ms = grace.as_millis() as u64,
@@ -233,9 +232,12 @@ async fn drain(
         }
         again = signals.next() => {
             tracing::warn!("{again} during the graceful stop: exiting at once");
-            std::process::exit(IMMEDIATE_EXIT_CODE);
+            // Returning ends the process: the runtime is dropped with the
+            // connections still open (main waits for nothing but the log).
+            return ExitCode::from(IMMEDIATE_EXIT_CODE);
         }
     }
+    ExitCode::SUCCESS
 }
 
 /// The size of every configured component file, for the memory bound; a

@@ -74,7 +74,8 @@ impl CompiledComponents {
         // one component per core keeps the cores busy between them.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let seats = Arc::new(Semaphore::new(cores));
-        progress.start(jobs.len());
+        let modules = views.iter().map(|view| view.modules.len()).sum();
+        progress.start(jobs.len(), modules);
         let mut running = JoinSet::new();
         let mut paths = HashMap::new();
         for job in jobs.into_values() {

@@ -20,7 +20,7 @@ const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 /// Builds the engine with a pool of `capacity`'s size and starts the thread
 /// that advances its epoch.
 pub fn build_engine(capacity: &HostCapacity) -> Result<Engine> {
-    let instances = capacity.instances;
+    let instances = capacity.pool_instances;
     let shape = &capacity.pool;
     let memories = instances.saturating_mul(shape.memories_per_component);
     let mut pool = PoolingAllocationConfig::default();

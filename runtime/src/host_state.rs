@@ -17,6 +17,7 @@ use crate::grants::Grants;
 use crate::instance_reuse::InstanceReuse;
 use crate::limits::ModuleLimits;
 use crate::long_calls::{LongCallLane, Seat};
+use crate::metrics::ModuleMeters;
 use crate::sandbox::GuestCall;
 
 /// What the host knows about one module for as long as it is loaded; shared
@@ -41,6 +42,8 @@ pub struct ModuleContext {
     pub instance_reuse: Option<InstanceReuse>,
     /// Its slots and queue: how many of its calls run at once.
     pub admission: Arc<Admission>,
+    /// Its series in `/metrics`.
+    pub meters: ModuleMeters,
     /// The host's seats for long-running calls.
     pub long_calls: LongCallLane,
     /// Each capability's state for this module.
@@ -86,6 +89,7 @@ impl ModuleContext {
             initialized_at: OnceLock::new(),
             dependencies: OnceLock::new(),
             admission: deploying.admission,
+            meters: crate::metrics::host().module(tenant, name),
             long_calls,
             limits,
             grants: config.grants.clone(),

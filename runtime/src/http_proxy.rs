@@ -20,6 +20,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::Response;
 use hyper::body::{Body, Frame};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 use wasmtime::Store;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::WasiHttpView;
@@ -143,22 +144,25 @@ impl ModuleSandbox {
             let _ = sender.send(response);
         });
         let sandbox = self.clone();
-        let running = tokio::spawn(async move {
-            let _slot = slot;
-            let module = sandbox.context().name.clone();
-            let request_id = call.request_id.clone();
-            let work = ServeHttp {
-                proxy,
-                request,
-                answer,
-            };
-            let outcome = sandbox.run(call, work).await;
-            if let (Err(err), true) = (&outcome, responded.load(Ordering::Acquire)) {
-                tracing::warn!(%module, %request_id, "the response body was cut short: {err}");
+        let running = tokio::spawn(
+            async move {
+                let _slot = slot;
+                let module = sandbox.context().name.clone();
+                let request_id = call.request_id.clone();
+                let work = ServeHttp {
+                    proxy,
+                    request,
+                    answer,
+                };
+                let outcome = sandbox.run(call, work).await;
+                if let (Err(err), true) = (&outcome, responded.load(Ordering::Acquire)) {
+                    tracing::warn!(%module, %request_id, "the response body was cut short: {err}");
+                }
+                let _ = ended.send(outcome.is_ok());
+                outcome
             }
-            let _ = ended.send(outcome.is_ok());
-            outcome
-        });
+            .instrument(tracing::Span::current()),
+        );
         match receiver.await {
             Ok(Ok(response)) => Ok(response.map(|body| {
                 EndsWithTheCall {

@@ -68,6 +68,7 @@ pub async fn load_deployment(
             callable: &callable,
             components: &components,
             serving: previous.map(|previous| previous.tenants),
+            progress,
         };
         let registry = loader.load_tenant().await?;
         let quota = match &view.quota {
@@ -114,7 +115,12 @@ impl Loader<'_> {
         let config = self.config;
         let mut modules = BTreeMap::new();
         for name in config.modules.keys() {
-            modules.insert(name.clone(), self.load_entry(name).await?);
+            let entry = self.load_entry(name).await?;
+            if entry.manifest.is_none() {
+                // Failed before describing itself: not in the init order.
+                self.progress.module_done();
+            }
+            modules.insert(name.clone(), entry);
         }
         let callable = self.callable;
         let routes = build_route_table(&modules, config)?;
@@ -140,6 +146,7 @@ impl Loader<'_> {
                     publish_if_ready(callable, entry, config);
                 }
             }
+            self.progress.module_done();
         }
         Ok(ModuleRegistry::new(modules, routes, order))
     }
@@ -181,6 +188,8 @@ struct Loader<'a> {
     components: &'a CompiledComponents,
     /// The tenants being served, when this is a reload.
     serving: Option<&'a Tenants>,
+    /// Where the modules loaded are counted.
+    progress: &'a LoadProgress,
 }
 
 impl Loader<'_> {

@@ -27,7 +27,16 @@ pub struct PoolConfig {
     /// recycled: the pages a small guest touches on every request stay
     /// resident instead of faulting in again.
     pub keep_resident_bytes: usize,
+    /// Slots kept beyond those the modules' `max_concurrency` add up to,
+    /// for reloads: the modules a reload adds, and the calls of a module
+    /// whose concurrency changed that the old set still runs while the new
+    /// one serves. None: as many as the modules use (a reload may then
+    /// add as many again).
+    pub reload_instances: Option<u32>,
 }
+
+/// The most `reload_instances` may be.
+const MAX_RELOAD_INSTANCES: u32 = 1_000_000;
 
 impl Default for PoolConfig {
     fn default() -> Self {
@@ -36,6 +45,7 @@ impl Default for PoolConfig {
             memories_per_component: 4,
             tables_per_component: 8,
             keep_resident_bytes: 1 << 20,
+            reload_instances: None,
         }
     }
 }
@@ -55,6 +65,13 @@ impl PoolConfig {
             if !(1..=MAX_PER_COMPONENT).contains(&value) {
                 bail!("{file}: pool.{key} is {value}; it must be 1 to {MAX_PER_COMPONENT}");
             }
+        }
+        if let Some(spare) = self.reload_instances
+            && spare > MAX_RELOAD_INSTANCES
+        {
+            bail!(
+                "{file}: pool.reload_instances is {spare}; it must be at most {MAX_RELOAD_INSTANCES}"
+            );
         }
         if self.keep_resident_bytes > MAX_KEEP_RESIDENT_BYTES {
             bail!(

@@ -1,8 +1,11 @@
 //! The probes, on every host and on the admin listener: `GET /livez` (the
 //! process answers: 200 whenever it can answer at all) and `GET /readyz`
-//! (send it traffic: 200 only while serving a loaded set of modules with
-//! every configured backend answering; 503 while loading, reloading,
-//! draining for a shutdown, or with a backend down, saying which).
+//! (send it traffic: 200 while serving a loaded set of modules, a reload
+//! included, with the database answering; 503 while loading, draining for
+//! a shutdown, or with the database down, saying why). A cache that does
+//! not answer is listed under `degraded` without failing the probe: the
+//! modules fall back to the database, and a shared Redis's outage must not
+//! take every instance out at once.
 
 use hyper::{Response, StatusCode};
 use serde_json::json;
@@ -54,18 +57,32 @@ async fn readiness(status: &HostStatus, capabilities: &HostCapabilities) -> Resp
     };
     match phase {
         Phase::Loading => {
-            let (compiled, components) = status.progress().counts();
-            not_ready(json!({ "compiled": compiled, "components": components }))
+            let [compiled, components, loaded, modules] = status.progress().counts();
+            not_ready(json!({
+                "compiled": compiled, "components": components,
+                "loaded": loaded, "modules": modules,
+            }))
         }
         Phase::Draining => not_ready(json!({ "reason": "shutting down" })),
-        Phase::Serving | Phase::Reloading => match status.backends_ready(capabilities).await {
-            // A reload keeps the old set serving until the new one is in
-            // place: still ready.
-            Ok(()) => json_response(
+        // A reload keeps the old set serving until the new one is in
+        // place: still ready.
+        Phase::Serving | Phase::Reloading => {
+            let down = status.backends_down(capabilities).await;
+            let named = |required: bool| -> Vec<String> {
+                down.iter()
+                    .filter(|backend| backend.required == required)
+                    .map(|backend| format!("{}: {}", backend.capability, backend.why))
+                    .collect()
+            };
+            let (required, optional) = (named(true), named(false));
+            if !required.is_empty() {
+                let reason = format!("a backend is down: {}", required.join("; "));
+                return not_ready(json!({ "reason": reason, "degraded": optional }));
+            }
+            json_response(
                 StatusCode::OK,
-                &json!({ "status": "ready", "phase": phase.name() }),
-            ),
-            Err(why) => not_ready(json!({ "reason": format!("a backend is down: {why}") })),
-        },
+                &json!({ "status": "ready", "phase": phase.name(), "degraded": optional }),
+            )
+        }
     }
 }

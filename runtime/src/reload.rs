@@ -12,6 +12,7 @@
 //! instance pool) stays: a reload that changes those sections is refused,
 //! saying a restart applies them.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use crate::host_status::{HostStatus, Phase};
 use crate::loader::{self, Previous};
 use crate::registry::ModuleState;
 use crate::server::{Deployment, HttpService};
+use crate::tenants::Tenants;
 
 /// A reload asked for, by a signal, the admin endpoint or the watcher.
 pub struct ReloadRequest {
@@ -100,14 +102,11 @@ impl Reloader {
     /// Reloads once; the summary of the new set, or why the old one stays.
     async fn reload(&mut self, cause: &str) -> Result<String, String> {
         tracing::info!(config = %self.config_path.display(), "{cause}: reloading");
-        if self.status.phase() == Phase::Draining {
+        if !self.status.shift(Phase::Serving, Phase::Reloading) {
             return Err("the host is shutting down".into());
         }
-        self.status.set_phase(Phase::Reloading);
         let outcome = self.load_and_swap().await;
-        if self.status.phase() == Phase::Reloading {
-            self.status.set_phase(Phase::Serving);
-        }
+        self.status.shift(Phase::Reloading, Phase::Serving);
         match &outcome {
             Ok(summary) => {
                 crate::metrics::host().reload("succeeded");
@@ -124,12 +123,12 @@ impl Reloader {
     async fn load_and_swap(&mut self) -> Result<String, String> {
         let config = RuntimeConfig::load(&self.config_path).map_err(|err| format!("{err:#}"))?;
         self.started.check_unchanged(&config)?;
-        self.check_fits(&config)?;
-        let gate = Gate::from_config(&config).map_err(|err| format!("{err:#}"))?;
         let serving = self
             .service
             .deployment()
             .ok_or("nothing is served yet to reload")?;
+        self.check_fits(&config, &serving.tenants)?;
+        let gate = Gate::from_config(&config).map_err(|err| format!("{err:#}"))?;
         let previous = Previous {
             components: &self.components,
             tenants: &serving.tenants,
@@ -178,20 +177,51 @@ impl Reloader {
     }
 
     /// Refuses a config whose modules need more than the engine was built
-    /// for: more instances at once, or larger memories.
-    fn check_fits(&self, config: &RuntimeConfig) -> Result<(), String> {
-        let needed = HostCapacity::of(config, 0);
+    /// for: larger memories, or more instances at once than the pool holds
+    /// while the old set drains (the new set's concurrency, and the old
+    /// set's for the modules that do not keep their slots).
+    fn check_fits(&self, config: &RuntimeConfig, serving: &Tenants) -> Result<(), String> {
         let file = config.source.display();
-        if needed.instances > self.capacity.instances {
-            return Err(format!(
-                "{file}: the modules' max_concurrency adds up to {} instances, more than the {} the instance pool was built for at start; restart modhost to grow the pool",
-                needed.instances, self.capacity.instances
-            ));
-        }
+        let needed = HostCapacity::of(config, 0);
         if needed.max_memory_bytes > self.capacity.max_memory_bytes {
             return Err(format!(
                 "{file}: a module's memory_bytes is {}, larger than the {} the instance pool was built for at start; restart modhost to apply it",
                 needed.max_memory_bytes, self.capacity.max_memory_bytes
+            ));
+        }
+        let slots: HashMap<(String, String), (u32, u32, bool)> = config
+            .tenant_views()
+            .iter()
+            .flat_map(|view| {
+                view.modules.iter().map(move |(name, module)| {
+                    let limits = view.module_limits(name);
+                    let reused = module.instance_reuse.is_some();
+                    let key = (view.tenant.clone(), name.clone());
+                    (key, (limits.max_concurrency, limits.max_queue, reused))
+                })
+            })
+            .collect();
+        let draining: u64 = serving
+            .iter()
+            .flat_map(|tenant| tenant.registry.modules().map(move |entry| (tenant, entry)))
+            .filter_map(|(tenant, entry)| {
+                let context = entry.sandbox.as_ref()?.context();
+                let key = (tenant.name.clone(), entry.name.clone());
+                // Warm instances of a reusing module are its own sandbox's:
+                // the old set's stay until it is dropped.
+                let keeps_slots = slots.get(&key).is_some_and(|(concurrency, queue, reused)| {
+                    !reused
+                        && context.instance_reuse.is_none()
+                        && context.admission.has_shape(*concurrency, *queue)
+                });
+                (!keeps_slots).then(|| context.admission.max_concurrency() as u64)
+            })
+            .sum();
+        let total = u64::from(needed.instances) + draining;
+        if total > u64::from(self.capacity.pool_instances) {
+            return Err(format!(
+                "{file}: the new modules may run {} instances at once and the old set's modules that change their slots {draining} more while it drains: {total}, more than the {} the instance pool holds; raise [pool] reload_instances and restart, or reload in smaller steps",
+                needed.instances, self.capacity.pool_instances
             ));
         }
         Ok(())

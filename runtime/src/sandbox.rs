@@ -25,7 +25,6 @@ use crate::host_state::{HostState, ModuleContext};
 use crate::http_proxy;
 use crate::instance_reuse::WarmInstances;
 use crate::long_calls;
-use crate::metrics::{self, ModuleLabels};
 
 /// A module ready to be instantiated: compiled, linked and type-checked
 /// against the world once, at load.
@@ -466,10 +465,7 @@ impl ModuleSandbox {
             budget,
         );
         let mut store = Store::new(self.pre.engine(), state);
-        metrics::host().instance_created(&ModuleLabels {
-            tenant: self.context.tenant.clone(),
-            module: self.context.name.clone(),
-        });
+        self.context.meters.instance_created();
         store.limiter(|state| &mut state.limits);
         // Every epoch tick a running guest yields its worker thread, so a
         // loop cannot hold a thread that other requests need, and a

@@ -19,9 +19,10 @@ use crate::auth::Gate;
 use crate::bindings;
 use crate::capabilities::HostCapabilities;
 use crate::guest_request::{RequestParts, guest_request, with_principal};
+use crate::host_state::ModuleContext;
 use crate::host_status::HostStatus;
 use crate::http_response::{Body, error_response, full_body, method_not_allowed};
-use crate::metrics::{self, ModuleLabels};
+use crate::metrics;
 use crate::registry::ModuleState;
 use crate::reload::ReloadRequest;
 use crate::request_id::{REQUEST_ID_HEADER, request_id_of};
@@ -63,23 +64,11 @@ pub enum Door {
     Admin,
 }
 
-/// Where a request went, for the access log and the metrics.
-#[derive(Default)]
+/// The route that took a request, and its module's series, for the
+/// access log and the metrics.
 struct Served {
-    tenant: Option<String>,
-    module: Option<String>,
-    route: Option<String>,
-}
-
-impl Served {
-    /// Tenant, module and route, once a route took the request.
-    fn labels(&self) -> Option<(&str, &str, &str)> {
-        Some((
-            self.tenant.as_deref()?,
-            self.module.as_deref()?,
-            self.route.as_deref()?,
-        ))
-    }
+    route: String,
+    module: Arc<ModuleContext>,
 }
 
 /// The status logged and counted for a request whose client left before
@@ -94,7 +83,7 @@ struct AccessLine {
     path: String,
     started: Instant,
     span: tracing::Span,
-    served: Served,
+    served: Option<Served>,
     written: bool,
 }
 
@@ -102,8 +91,13 @@ impl AccessLine {
     fn write(&mut self, status: u16) {
         self.written = true;
         let elapsed = self.started.elapsed();
-        let route = self.served.labels();
-        metrics::host().request(route, &self.method, status, elapsed);
+        match &self.served {
+            Some(served) => {
+                let meters = &served.module.meters;
+                meters.request(&served.route, &self.method, status, elapsed);
+            }
+            None => metrics::host().unrouted_request(&self.method, status, elapsed),
+        }
         self.span.in_scope(|| {
             tracing::info!(
                 target: "modhost::access",
@@ -111,7 +105,7 @@ impl AccessLine {
                 path = %self.path,
                 status,
                 micros = elapsed.as_micros() as u64,
-                route = route.map_or("", |(_, _, route)| route),
+                route = self.served.as_ref().map_or("", |served| served.route.as_str()),
                 "served"
             )
         });
@@ -191,7 +185,7 @@ impl HttpService {
             path: request.uri().path().to_string(),
             started: Instant::now(),
             span: span.clone(),
-            served: Served::default(),
+            served: None,
             written: false,
         };
         let mut response = self
@@ -244,31 +238,41 @@ impl HttpService {
             return error_response(StatusCode::NOT_FOUND, &message, request_id);
         };
         tracing::Span::current().record("tenant", tracing::field::display(&tenant.name));
-        served.tenant = Some(tenant.name.clone());
         if let Some(response) = runtime_endpoints::answer(tenant, method, below, request_id).await {
             return response;
         }
         match tenant.registry.routes().lookup(method, below) {
             Lookup::Found(route) => {
                 tracing::Span::current().record("module", tracing::field::display(route.module));
-                served.module = Some(route.module.to_string());
-                served.route = Some(route.route.to_string());
-                let module = ModuleLabels {
-                    tenant: tenant.name.clone(),
-                    module: route.module.to_string(),
+                // A failed module has no series of its own: its 503s are
+                // counted with the requests no route took.
+                let context = tenant
+                    .registry
+                    .get(route.module)
+                    .and_then(|entry| entry.sandbox.as_ref())
+                    .map(|sandbox| sandbox.context().clone());
+                let module = context.clone().map(|module| Served {
+                    route: route.route.to_string(),
+                    module,
+                });
+                *served = module;
+                let limit_hit = |limit: &'static str| {
+                    if let Some(context) = &context {
+                        metrics::host().limit_hit(context.meters.labels(), limit);
+                    }
                 };
                 if let Some(quota) = &tenant.quota
                     && !quota.admit().await
                 {
-                    metrics::host().limit_hit(&module, "rate");
+                    limit_hit("rate");
                     return quota_refusal(&tenant.name, request_id);
                 }
-                let _in_flight = metrics::host().in_flight(module.clone());
+                let _in_flight = context.as_ref().map(|context| context.meters.in_flight());
                 let mounted = Mounted { tenant, below };
                 let call = self.call_module(&deployment.gate, mounted, route, request, request_id);
                 let (response, limit) = call.await;
                 if let Some(limit) = limit {
-                    metrics::host().limit_hit(&module, limit);
+                    limit_hit(limit);
                 }
                 response
             }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// The process's exit code when a second signal cuts the grace period short.
-pub const IMMEDIATE_EXIT_CODE: i32 = 130;
+pub const IMMEDIATE_EXIT_CODE: u8 = 130;
 
 /// SIGTERM and SIGINT, listened for from the start, so that a signal during
 /// a long load is not the default (killing) action.

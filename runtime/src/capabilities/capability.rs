@@ -42,6 +42,11 @@ pub trait Capability {
     /// The state of one call into the module.
     fn for_call(module: &Self::Module, limits: &ModuleLimits) -> Self::Call;
 
+    /// Whether the host can serve without this capability's backend: a
+    /// readiness probe fails when a required backend is down, and only
+    /// reports one that is not.
+    const BACKEND_REQUIRED: bool = true;
+
     /// Whether the backend the host's part talks to answers, for the
     /// readiness probe; an error says what is down. Without a backend of
     /// its own a capability is always ready.

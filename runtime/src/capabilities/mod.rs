@@ -25,6 +25,17 @@ use crate::limits::ModuleLimits;
 
 pub use capability::{Capability, ModuleSetup};
 
+/// A capability whose backend did not answer.
+#[derive(Debug, Clone)]
+pub struct BackendDown {
+    /// The capability (`db`, `cache`).
+    pub capability: &'static str,
+    /// What went wrong.
+    pub why: String,
+    /// Whether the host is not ready without it.
+    pub required: bool,
+}
+
 /// Declares the capabilities: for each `name: Type`, a field `name` in
 /// [`HostCapabilities`], [`ModuleCapabilities`] and [`CallCapabilities`]
 /// holding that capability's state, and its interfaces in [`add_to_linker`].
@@ -62,13 +73,18 @@ macro_rules! capabilities {
                 })
             }
 
-            /// Asks every capability whether its backend answers; the
-            /// first that does not is named with why.
-            pub async fn check_ready(&self) -> Result<(), String> {
-                $(<$capability as Capability>::check_ready(&self.$name)
-                    .await
-                    .map_err(|why| format!("{}: {why}", stringify!($name)))?;)*
-                Ok(())
+            /// Asks every capability whether its backend answers; those
+            /// that do not, with why.
+            pub async fn check_ready(&self) -> Vec<BackendDown> {
+                let mut down = Vec::new();
+                $(if let Err(why) = <$capability as Capability>::check_ready(&self.$name).await {
+                    down.push(BackendDown {
+                        capability: stringify!($name),
+                        why,
+                        required: <$capability as Capability>::BACKEND_REQUIRED,
+                    });
+                })*
+                down
             }
 
             /// Sets every capability up for one module.

@@ -116,10 +116,12 @@ impl GuestMetrics {
             .families
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let family = families
-            .entry(key)
-            .or_insert_with(|| GuestFamily::new(kind));
-        if !family.contains(&labels) {
+        let known = families
+            .get(&key)
+            .is_some_and(|family| family.contains(&labels));
+        if !known {
+            // Counted before anything is made: a refused call leaves no
+            // empty family behind.
             let made = series.entry(module.clone()).or_default();
             if *made >= max_series {
                 return Err(Refusal::TooManySeries(format!(
@@ -129,6 +131,9 @@ impl GuestMetrics {
             }
             *made += 1;
         }
+        let family = families
+            .entry(key)
+            .or_insert_with(|| GuestFamily::new(kind));
         family.record(&labels, value);
         Ok(())
     }

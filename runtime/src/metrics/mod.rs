@@ -12,8 +12,9 @@
 
 pub mod guest;
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -161,8 +162,10 @@ impl HostMetrics {
             "Requests a limit stopped or refused: timeout, cpu, memory, trap, busy, rate",
             metrics.limit_hits.clone(),
         );
+        // No host family starts with `module_`: those names are the
+        // modules' own (see `guest`).
         registry.register(
-            "module_calls",
+            "dependency_calls",
             "Calls from one module to another, by caller (module), target and outcome",
             metrics.module_calls.clone(),
         );
@@ -223,19 +226,12 @@ impl HostMetrics {
         }
     }
 
-    /// Counts one answered request and how long it took.
-    pub fn request(
-        &self,
-        route: Option<(&str, &str, &str)>,
-        method: &str,
-        status: u16,
-        took: Duration,
-    ) {
-        let (tenant, module, route) = route.unwrap_or_default();
+    /// Counts one answered request no module's route took.
+    pub fn unrouted_request(&self, method: &str, status: u16, took: Duration) {
         let route = RouteLabels {
-            tenant: tenant.to_string(),
-            module: module.to_string(),
-            route: route.to_string(),
+            tenant: String::new(),
+            module: String::new(),
+            route: String::new(),
         };
         self.request_seconds
             .get_or_create(&route)
@@ -249,13 +245,6 @@ impl HostMetrics {
                 status,
             })
             .inc();
-    }
-
-    /// Counts a request as in flight in `module` until the guard drops.
-    pub fn in_flight(&self, module: ModuleLabels) -> InFlight {
-        let gauge = self.in_flight.get_or_create_owned(&module);
-        gauge.inc();
-        InFlight(gauge)
     }
 
     /// Counts a request stopped or refused by `limit`.
@@ -294,11 +283,6 @@ impl HostMetrics {
         seconds.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
-    /// Counts a new guest instance of `module`.
-    pub fn instance_created(&self, module: &ModuleLabels) {
-        self.instances.get_or_create(module).inc();
-    }
-
     /// Counts a component readied at a load: `compiled` or `cached`.
     pub fn component(&self, outcome: &'static str) {
         self.components
@@ -323,6 +307,117 @@ impl HostMetrics {
             .expect("writing to a String cannot fail");
         text
     }
+}
+
+/// One module's series, made when it loads, so a request counts with
+/// atomics and one map lookup rather than building labels.
+pub struct ModuleMeters {
+    labels: ModuleLabels,
+    in_flight: Gauge,
+    instances: Counter,
+    /// By route pattern: its latency, and its answers by method and status.
+    routes: RwLock<HashMap<String, RouteMeters>>,
+}
+
+struct RouteMeters {
+    seconds: Histogram,
+    answers: RwLock<HashMap<(&'static str, u16), Counter>>,
+}
+
+impl HostMetrics {
+    /// The series of module `module` of `tenant`.
+    pub fn module(&self, tenant: &str, module: &str) -> ModuleMeters {
+        let labels = ModuleLabels {
+            tenant: tenant.to_string(),
+            module: module.to_string(),
+        };
+        ModuleMeters {
+            in_flight: self.in_flight.get_or_create_owned(&labels),
+            instances: self.instances.get_or_create_owned(&labels),
+            labels,
+            routes: RwLock::default(),
+        }
+    }
+}
+
+impl ModuleMeters {
+    /// Its tenant and name.
+    pub fn labels(&self) -> &ModuleLabels {
+        &self.labels
+    }
+
+    /// Counts a request in flight until the guard drops.
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    /// Counts a new guest instance.
+    pub fn instance_created(&self) {
+        self.instances.inc();
+    }
+
+    /// Counts one answered request of `route` and how long it took.
+    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let method = method_label(method);
+        let routes = read(&self.routes);
+        if let Some(meters) = routes.get(route) {
+            meters.record(self, route, method, status, took);
+            return;
+        }
+        drop(routes);
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        let labels = self.route_labels(route);
+        let meters = routes
+            .entry(route.to_string())
+            .or_insert_with(|| RouteMeters {
+                seconds: host().request_seconds.get_or_create_owned(&labels),
+                answers: RwLock::default(),
+            });
+        meters.record(self, route, method, status, took);
+    }
+
+    fn route_labels(&self, route: &str) -> RouteLabels {
+        RouteLabels {
+            tenant: self.labels.tenant.clone(),
+            module: self.labels.module.clone(),
+            route: route.to_string(),
+        }
+    }
+}
+
+impl RouteMeters {
+    fn record(
+        &self,
+        module: &ModuleMeters,
+        route: &str,
+        method: &'static str,
+        status: u16,
+        took: Duration,
+    ) {
+        self.seconds.observe(took.as_secs_f64());
+        if let Some(answers) = read(&self.answers).get(&(method, status)) {
+            answers.inc();
+            return;
+        }
+        let labels = module.route_labels(route);
+        let counter = host().requests.get_or_create_owned(&RequestLabels {
+            tenant: labels.tenant,
+            module: labels.module,
+            route: labels.route,
+            method,
+            status,
+        });
+        counter.inc();
+        self.answers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((method, status), counter);
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A request in flight; uncounted on drop.
@@ -378,6 +473,29 @@ fn method_label(method: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_host_family_takes_a_name_a_module_may_record_under() {
+        let metrics = HostMetrics::new();
+        let module = ModuleLabels {
+            tenant: "t".into(),
+            module: "m".into(),
+        };
+        metrics.unrouted_request("GET", 404, Duration::from_millis(1));
+        metrics.module_call(&module, "other", "ok");
+        metrics.limit_hit(&module, "cpu");
+        metrics.component("compiled");
+        metrics.reload("failed");
+        let text = metrics.encode();
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .collect();
+        assert!(families.len() >= 7, "{text}");
+        for family in families {
+            assert!(!family.starts_with("modhost_module_"), "{family}");
+        }
+    }
 
     #[test]
     fn a_method_outside_the_standard_ones_is_one_label() {

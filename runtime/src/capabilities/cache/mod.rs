@@ -80,6 +80,10 @@ impl Capability for Cache {
         })
     }
 
+    /// A shortcut: modules fall back to the database when it fails, and
+    /// global quotas admit, so a Redis outage takes no instance out.
+    const BACKEND_REQUIRED: bool = false;
+
     async fn check_ready(host: &HostCache) -> Result<(), String> {
         host.store.ping().await.map_err(|err| err.to_string())
     }

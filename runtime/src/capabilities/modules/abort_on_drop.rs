@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tokio::task::{JoinError, JoinHandle};
+use tracing::Instrument;
 
 /// A spawned callee that is aborted if whoever waits for it goes away.
 pub(super) struct AbortOnDrop<T> {
@@ -20,8 +21,11 @@ impl<T: Send + 'static> AbortOnDrop<T> {
         callee: &str,
         request_id: Arc<str>,
     ) -> Self {
+        // The callee's log lines are in a span of its own, inside the
+        // caller's request span: the same request id, the callee's name.
+        let span = tracing::info_span!("module_call", module = %callee);
         Self {
-            task: tokio::spawn(call),
+            task: tokio::spawn(call.instrument(span)),
             callee: callee.to_string(),
             request_id,
             joined: false,
