@@ -51,10 +51,14 @@ fn finish_echo(mut stream: TcpStream, body: &[u8]) -> String {
 fn sigterm_lets_requests_in_flight_finish_refuses_new_connections_and_exits_zero() {
     let mut modhost = echo_host("");
     let body = b"a body that arrives in two halves, slowly".to_vec();
+    // Slow clients, and a slow guest: busy for a second and a half.
     let slow = [
         half_sent_echo(&modhost, &body),
         half_sent_echo(&modhost, &body),
     ];
+    let addr = modhost.addr;
+    let busy =
+        std::thread::spawn(move || support::http_request(addr, "GET", "/spin/for/1500", &[], b""));
     // An idle keep-alive connection: closed by the stop, not waited for.
     let idle = TcpStream::connect(modhost.addr).unwrap();
     std::thread::sleep(Duration::from_millis(200));
@@ -77,6 +81,9 @@ fn sigterm_lets_requests_in_flight_finish_refuses_new_connections_and_exits_zero
         assert!(response.ends_with(std::str::from_utf8(&body).unwrap()));
         assert!(response.contains("connection: close"), "{response}");
     }
+    let busy = busy.join().unwrap();
+    busy.expect_status(200);
+    assert_eq!(busy.json()["spun_ms"], 1500);
     let status = modhost
         .wait_exit(Duration::from_secs(10))
         .expect("modhost exits once its requests are done");
@@ -387,7 +394,11 @@ fn metrics_count_known_requests_calls_limits_and_a_modules_own_series() {
             vec![("tenant", ""), ("route", ""), ("status", "404")],
             2.0,
         ),
-        ("modhost_requests_in_flight", with(&[]), 0.0),
+        (
+            "modhost_requests_in_flight",
+            with(&[("route", "/my-module/data")]),
+            0.0,
+        ),
         (
             "modhost_db_calls_total",
             with(&[("operation", "insert_many")]),

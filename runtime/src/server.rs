@@ -267,7 +267,9 @@ impl HttpService {
                     limit_hit("rate");
                     return quota_refusal(&tenant.name, request_id);
                 }
-                let _in_flight = context.as_ref().map(|context| context.meters.in_flight());
+                let _in_flight = context
+                    .as_ref()
+                    .map(|context| context.meters.in_flight(route.route));
                 let mounted = Mounted { tenant, below };
                 let call = self.call_module(&deployment.gate, mounted, route, request, request_id);
                 let (response, limit) = call.await;

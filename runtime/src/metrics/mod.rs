@@ -14,7 +14,7 @@ pub mod guest;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{LazyLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -99,7 +99,7 @@ pub struct HostMetrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     request_seconds: Latency<RouteLabels>,
-    in_flight: Family<ModuleLabels, Gauge>,
+    in_flight: Family<RouteLabels, Gauge>,
     limit_hits: Family<LimitLabels, Counter>,
     module_calls: Family<ModuleCallLabels, Counter>,
     db_calls: Family<OperationLabels, Counter>,
@@ -154,7 +154,7 @@ impl HostMetrics {
         );
         registry.register(
             "requests_in_flight",
-            "Requests being served by each module now",
+            "Requests being served now, by tenant, module and route",
             metrics.in_flight.clone(),
         );
         registry.register(
@@ -309,18 +309,21 @@ impl HostMetrics {
     }
 }
 
-/// One module's series, made when it loads, so a request counts with
-/// atomics and one map lookup rather than building labels.
+/// One module's series, made when it loads (its routes' on their first
+/// request), so a request counts with atomics and one map lookup rather
+/// than building labels.
 pub struct ModuleMeters {
     labels: ModuleLabels,
-    in_flight: Gauge,
     instances: Counter,
-    /// By route pattern: its latency, and its answers by method and status.
-    routes: RwLock<HashMap<String, RouteMeters>>,
+    /// By route pattern.
+    routes: RwLock<HashMap<String, Arc<RouteMeters>>>,
 }
 
+/// One route's series.
 struct RouteMeters {
+    labels: RouteLabels,
     seconds: Histogram,
+    in_flight: Gauge,
     answers: RwLock<HashMap<(&'static str, u16), Counter>>,
 }
 
@@ -332,7 +335,6 @@ impl HostMetrics {
             module: module.to_string(),
         };
         ModuleMeters {
-            in_flight: self.in_flight.get_or_create_owned(&labels),
             instances: self.instances.get_or_create_owned(&labels),
             labels,
             routes: RwLock::default(),
@@ -346,10 +348,11 @@ impl ModuleMeters {
         &self.labels
     }
 
-    /// Counts a request in flight until the guard drops.
-    pub fn in_flight(&self) -> InFlight {
-        self.in_flight.inc();
-        InFlight(self.in_flight.clone())
+    /// Counts a request of `route` in flight until the guard drops.
+    pub fn in_flight(&self, route: &str) -> InFlight {
+        let gauge = self.route(route).in_flight.clone();
+        gauge.inc();
+        InFlight(gauge)
     }
 
     /// Counts a new guest instance.
@@ -359,48 +362,14 @@ impl ModuleMeters {
 
     /// Counts one answered request of `route` and how long it took.
     pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let route = self.route(route);
+        route.seconds.observe(took.as_secs_f64());
         let method = method_label(method);
-        let routes = read(&self.routes);
-        if let Some(meters) = routes.get(route) {
-            meters.record(self, route, method, status, took);
-            return;
-        }
-        drop(routes);
-        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-        let labels = self.route_labels(route);
-        let meters = routes
-            .entry(route.to_string())
-            .or_insert_with(|| RouteMeters {
-                seconds: host().request_seconds.get_or_create_owned(&labels),
-                answers: RwLock::default(),
-            });
-        meters.record(self, route, method, status, took);
-    }
-
-    fn route_labels(&self, route: &str) -> RouteLabels {
-        RouteLabels {
-            tenant: self.labels.tenant.clone(),
-            module: self.labels.module.clone(),
-            route: route.to_string(),
-        }
-    }
-}
-
-impl RouteMeters {
-    fn record(
-        &self,
-        module: &ModuleMeters,
-        route: &str,
-        method: &'static str,
-        status: u16,
-        took: Duration,
-    ) {
-        self.seconds.observe(took.as_secs_f64());
-        if let Some(answers) = read(&self.answers).get(&(method, status)) {
+        if let Some(answers) = read(&route.answers).get(&(method, status)) {
             answers.inc();
             return;
         }
-        let labels = module.route_labels(route);
+        let labels = route.labels.clone();
         let counter = host().requests.get_or_create_owned(&RequestLabels {
             tenant: labels.tenant,
             module: labels.module,
@@ -409,10 +378,35 @@ impl RouteMeters {
             status,
         });
         counter.inc();
-        self.answers
+        route
+            .answers
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert((method, status), counter);
+    }
+
+    /// The series of `route`, made on its first request.
+    fn route(&self, route: &str) -> Arc<RouteMeters> {
+        if let Some(meters) = read(&self.routes).get(route) {
+            return meters.clone();
+        }
+        let labels = RouteLabels {
+            tenant: self.labels.tenant.clone(),
+            module: self.labels.module.clone(),
+            route: route.to_string(),
+        };
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        routes
+            .entry(route.to_string())
+            .or_insert_with(|| {
+                Arc::new(RouteMeters {
+                    seconds: host().request_seconds.get_or_create_owned(&labels),
+                    in_flight: host().in_flight.get_or_create_owned(&labels),
+                    answers: RwLock::default(),
+                    labels,
+                })
+            })
+            .clone()
     }
 }
 
