@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::Engine;
@@ -53,6 +53,8 @@ pub struct Reloader {
     status: Arc<HostStatus>,
     /// The components of the set being served.
     components: CompiledComponents,
+    /// Sets replaced earlier, alive while requests still run on them.
+    retired: Vec<Weak<Deployment>>,
 }
 
 /// What the host was started with, for a reload to compare against.
@@ -86,6 +88,7 @@ impl Reloader {
             service,
             status,
             components,
+            retired: Vec::new(),
         }
     }
 
@@ -172,15 +175,17 @@ impl Reloader {
             tenants: loaded.tenants,
             gate,
         });
+        self.retired.push(Arc::downgrade(&serving));
         self.components = loaded.components;
         Ok(format!("{modules} modules of {tenants} tenants"))
     }
 
     /// Refuses a config whose modules need more than the engine was built
     /// for: larger memories, or more instances at once than the pool holds
-    /// while the old set drains (the new set's concurrency, and the old
-    /// set's for the modules that do not keep their slots).
-    fn check_fits(&self, config: &RuntimeConfig, serving: &Tenants) -> Result<(), String> {
+    /// while the old sets drain (the new set's concurrency, the serving
+    /// set's for the modules that do not keep their slots, and all of any
+    /// earlier set still finishing requests).
+    fn check_fits(&mut self, config: &RuntimeConfig, serving: &Tenants) -> Result<(), String> {
         let file = config.source.display();
         let needed = HostCapacity::of(config, 0);
         if needed.max_memory_bytes > self.capacity.max_memory_bytes {
@@ -217,6 +222,23 @@ impl Reloader {
                 (!keeps_slots).then(|| context.admission.max_concurrency() as u64)
             })
             .sum();
+        // Sets replaced by earlier reloads that still finish requests may
+        // run all their modules' slots.
+        self.retired.retain(|set| set.strong_count() > 0);
+        let retired: u64 = self
+            .retired
+            .iter()
+            .filter_map(Weak::upgrade)
+            .flat_map(|set| {
+                set.tenants
+                    .iter()
+                    .flat_map(|tenant| tenant.registry.modules())
+                    .filter_map(|entry| entry.sandbox.as_ref())
+                    .map(|sandbox| sandbox.context().admission.max_concurrency() as u64)
+                    .collect::<Vec<_>>()
+            })
+            .sum();
+        let draining = draining + retired;
         let total = u64::from(needed.instances) + draining;
         if total > u64::from(self.capacity.pool_instances) {
             return Err(format!(

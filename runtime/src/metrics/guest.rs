@@ -421,6 +421,19 @@ mod tests {
         registry.register_collector(Box::new(metrics.collector()));
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        // Three kinds under one name: three metric names, each typed once.
+        let typed: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .collect();
+        assert_eq!(
+            typed,
+            [
+                "modhost_module_orders_total counter",
+                "modhost_module_orders gauge",
+                "modhost_module_orders_seconds histogram",
+            ]
+        );
         for line in [
             "modhost_module_orders_total{tenant=\"default\",module=\"shop\",kind=\"book\"} 2",
             "modhost_module_orders{tenant=\"default\",module=\"shop\"} 7.5",

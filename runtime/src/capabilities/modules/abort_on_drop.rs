@@ -15,15 +15,21 @@ pub(super) struct AbortOnDrop<T> {
 }
 
 impl<T: Send + 'static> AbortOnDrop<T> {
-    /// Runs `callee`'s call for `request_id` as a task of its own.
+    /// Runs `callee` of `tenant`'s call for `request_id` as a task of its own.
     pub(super) fn spawn(
         call: impl Future<Output = T> + Send + 'static,
-        callee: &str,
+        (tenant, callee): (&str, &str),
         request_id: Arc<str>,
     ) -> Self {
         // The callee's log lines are in a span of its own, inside the
-        // caller's request span: the same request id, the callee's name.
-        let span = tracing::info_span!("module_call", module = %callee);
+        // caller's request span, carrying all three fields itself: a JSON
+        // line shows only its innermost span.
+        let span = tracing::info_span!(
+            "module_call",
+            request_id = %request_id,
+            tenant = %tenant,
+            module = %callee,
+        );
         Self {
             task: tokio::spawn(call.instrument(span)),
             callee: callee.to_string(),

@@ -139,7 +139,7 @@ impl CallerView<'_> {
                 let _slot = slot;
                 sandbox.handle(&guest, call).await
             },
-            &module,
+            (self.tenant, &module),
             request_id.clone(),
         );
         let caller = self.name;
