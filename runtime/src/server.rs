@@ -23,7 +23,7 @@ use crate::host_state::ModuleContext;
 use crate::host_status::HostStatus;
 use crate::http_response::{Body, error_response, full_body, method_not_allowed};
 use crate::metrics;
-use crate::registry::ModuleState;
+use crate::registry::{ModuleEntry, ModuleState};
 use crate::reload::ReloadRequest;
 use crate::request_id::{REQUEST_ID_HEADER, request_id_of};
 use crate::routing::{Lookup, RouteMatch};
@@ -217,15 +217,8 @@ impl HttpService {
             return admin::answer(self, method, path, request_id).await;
         }
         let Some(deployment) = self.deployment() else {
-            let mut response = error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "modhost is loading its modules; try again shortly",
-                request_id,
-            );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
-            return response;
+            let message = "modhost is loading its modules; try again shortly";
+            return retry_later(StatusCode::SERVICE_UNAVAILABLE, message, request_id);
         };
         let host = request
             .uri()
@@ -244,12 +237,15 @@ impl HttpService {
         match tenant.registry.routes().lookup(method, below) {
             Lookup::Found(route) => {
                 tracing::Span::current().record("module", tracing::field::display(route.module));
-                // A failed module has no series of its own: its 503s are
-                // counted with the requests no route took.
-                let context = tenant
+                let entry = tenant
                     .registry
                     .get(route.module)
-                    .and_then(|entry| entry.sandbox.as_ref())
+                    .expect("the route table only names registered modules");
+                // A failed module has no series of its own: its 503s are
+                // counted with the requests no route took.
+                let context = entry
+                    .sandbox
+                    .as_ref()
                     .map(|sandbox| sandbox.context().clone());
                 let module = context.clone().map(|module| Served {
                     route: route.route.to_string(),
@@ -271,7 +267,8 @@ impl HttpService {
                     .as_ref()
                     .map(|context| context.meters.in_flight(route.route));
                 let mounted = Mounted { tenant, below };
-                let call = self.call_module(&deployment.gate, mounted, route, request, request_id);
+                let call =
+                    self.call_module(&deployment.gate, mounted, entry, route, request, request_id);
                 let (response, limit) = call.await;
                 if let Some(limit) = limit {
                     limit_hit(limit);
@@ -293,6 +290,7 @@ impl HttpService {
         &self,
         gate: &Gate,
         mounted: Mounted<'_>,
+        entry: &ModuleEntry,
         route: RouteMatch<'_>,
         request: Request<Incoming>,
         request_id: &str,
@@ -310,11 +308,6 @@ impl HttpService {
         if let Some(principal) = &principal {
             tracing::debug!(%module, %request_id, subject = %principal.subject, "authenticated");
         }
-        let entry = mounted
-            .tenant
-            .registry
-            .get(module)
-            .expect("the route table only names registered modules");
         let sandbox = match (&entry.state, &entry.sandbox) {
             (ModuleState::Ready, Some(sandbox)) => sandbox,
             (ModuleState::Failed(reason), _) => {
@@ -488,7 +481,12 @@ struct Mounted<'a> {
 /// A 429 with `Retry-After` for a request past its tenant's quota.
 fn quota_refusal(tenant: &str, request_id: &str) -> Response<Body> {
     let message = format!("tenant {tenant} is over its request quota; slow down");
-    let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, &message, request_id);
+    retry_later(StatusCode::TOO_MANY_REQUESTS, &message, request_id)
+}
+
+/// An error response with `Retry-After`: the request may succeed later.
+fn retry_later(status: StatusCode, message: &str, request_id: &str) -> Response<Body> {
+    let mut response = error_response(status, message, request_id);
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
@@ -506,11 +504,7 @@ pub fn busy_response(module: &str, refused: Refused, request_id: &str) -> Respon
         }
     };
     tracing::debug!(%module, %request_id, "request refused: {message}");
-    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &message, request_id);
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
-    response
+    retry_later(StatusCode::SERVICE_UNAVAILABLE, &message, request_id)
 }
 
 /// The answer to a guest call that failed: 504 when its budget ran out, 500

@@ -23,7 +23,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::{ModuleLabels, latency_histogram};
+use super::{ModuleLabels, latency_histogram, read};
 
 /// The most labels a guest may put on one series.
 pub const MAX_LABELS: usize = 8;
@@ -208,10 +208,6 @@ fn encode_family(
 ) -> Result<(), std::fmt::Error> {
     const HELP: &str = "Recorded by a module through the metrics interface";
     family.encode(encoder.encode_descriptor(name, HELP, None, family.metric_type())?)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Whether `name` is `[a-z][a-z0-9_]*`, 1 to 64 bytes.

@@ -51,7 +51,7 @@ pub struct ModuleLabels {
 }
 
 /// A route of a module; all empty for a request no route took.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Debug, Clone, Default, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     tenant: String,
     module: String,
@@ -228,23 +228,22 @@ impl HostMetrics {
 
     /// Counts one answered request no module's route took.
     pub fn unrouted_request(&self, method: &str, status: u16, took: Duration) {
-        let route = RouteLabels {
-            tenant: String::new(),
-            module: String::new(),
-            route: String::new(),
-        };
+        let route = RouteLabels::default();
         self.request_seconds
             .get_or_create(&route)
             .observe(took.as_secs_f64());
-        self.requests
-            .get_or_create(&RequestLabels {
-                tenant: route.tenant,
-                module: route.module,
-                route: route.route,
-                method: method_label(method),
-                status,
-            })
-            .inc();
+        self.answers(&route, method_label(method), status).inc();
+    }
+
+    /// The counter of `route`'s answers to `method` with `status`.
+    fn answers(&self, route: &RouteLabels, method: &'static str, status: u16) -> Counter {
+        self.requests.get_or_create_owned(&RequestLabels {
+            tenant: route.tenant.clone(),
+            module: route.module.clone(),
+            route: route.route.clone(),
+            method,
+            status,
+        })
     }
 
     /// Counts a request stopped or refused by `limit`.
@@ -369,14 +368,7 @@ impl ModuleMeters {
             answers.inc();
             return;
         }
-        let labels = route.labels.clone();
-        let counter = host().requests.get_or_create_owned(&RequestLabels {
-            tenant: labels.tenant,
-            module: labels.module,
-            route: labels.route,
-            method,
-            status,
-        });
+        let counter = host().answers(&route.labels, method, status);
         counter.inc();
         route
             .answers
@@ -410,6 +402,7 @@ impl ModuleMeters {
     }
 }
 
+/// `lock` read, whether or not a holder panicked.
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
